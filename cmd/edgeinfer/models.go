@@ -1,0 +1,79 @@
+package main
+
+import (
+	"fmt"
+	"path/filepath"
+	"text/tabwriter"
+
+	"github.com/edgeinfer/edgeinfer/models/synth"
+	"github.com/spf13/cobra"
+)
+
+func newModelsCmd(g *globalFlags) *cobra.Command {
+	cmd := &cobra.Command{Use: "models", Short: "List and generate models"}
+	cmd.AddCommand(newModelsListCmd(g), newModelsSynthCmd(g))
+	return cmd
+}
+
+func newModelsListCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List the catalog: ID, task, installed or not, synthetic or real",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.loadConfig()
+			if err != nil {
+				return err
+			}
+			eng, err := g.newEngine(cfg)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "MODEL\tTASK\tINSTALLED\tWEIGHTS\tSOURCE")
+			for _, e := range eng.Catalog().Entries() {
+				st := eng.Status(cmd.Context(), e)
+				installed, weights, source := "no", "-", st.Problem
+				if st.Installed {
+					installed, weights, source = "yes", "real", st.Installation.Source
+					if st.Installation.Synthetic {
+						weights = "synthetic weights"
+					}
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Task, installed, weights, source)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newModelsSynthCmd(g *globalFlags) *cobra.Command {
+	var preset, out, m2mSize string
+	var only []string
+	var seed uint64
+	cmd := &cobra.Command{
+		Use:   "synth",
+		Short: "Generate synthetic artifacts (real architectures, random weights) for the catalog models",
+		Long: `Generate model artifacts with the real architectures and file contracts of the models
+edgeinfer serves, filled with deterministic pseudo-random weights. They let you run and
+benchmark every model without downloading weights; their outputs are meaningless.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if out == "" {
+				cfg, err := g.loadConfig()
+				if err != nil {
+					return err
+				}
+				out = filepath.Join(cfg.Home, "models")
+			}
+			return synth.Generate(cmd.Context(), synth.Options{Preset: synth.Preset(preset), OutDir: out, Seed: seed, M2M100Size: m2mSize},
+				only, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVar(&preset, "preset", "tiny", "tiny (tests, demo) or full (real dimensions, for benchmarks)")
+	cmd.Flags().StringSliceVar(&only, "only", nil, "generate only these model IDs")
+	cmd.Flags().StringVar(&out, "out", "", "models root (default $EDGEINFER_HOME/models)")
+	cmd.Flags().Uint64Var(&seed, "seed", 0, "weight seed (0 = default)")
+	cmd.Flags().StringVar(&m2mSize, "m2m100-size", "418M", "full-preset translation dims: 418M or 1.2B")
+	return cmd
+}

@@ -1,0 +1,11 @@
+// Package backends is the one place that names concrete backends: it maps
+// each catalog backend kind to its implementation. Kinds without an entry
+// answer "not available in this build".
+package backends
+
+import "github.com/edgeinfer/edgeinfer/engine"
+
+// All returns the backends compiled into this build, by kind.
+func All() map[string]engine.Backend {
+	return map[string]engine.Backend{}
+}

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+//go:embed catalogdata/catalog.yaml catalogdata/schemas/*.json
+var catalogFS embed.FS
+
+// Task is a Workers AI task, by edgeinfer's slug ("text-embeddings").
+type Task string
+
+const (
+	TaskTextGeneration      Task = "text-generation"
+	TaskTextEmbeddings      Task = "text-embeddings"
+	TaskImageClassification Task = "image-classification"
+	TaskTranslation         Task = "translation"
+)
+
+// TaskInfo is the Workers AI description of a task.
+type TaskInfo struct {
+	ID          string `yaml:"id" json:"id"`
+	Name        string `yaml:"name" json:"name"`
+	Description string `yaml:"description" json:"description"`
+	RPM         int    `yaml:"rpm" json:"-"`
+}
+
+// Artifacts says where a model's real files come from.
+type Artifacts struct {
+	Ollama   string              `yaml:"ollama,omitempty"`
+	HFRepo   string              `yaml:"hf_repo,omitempty"`
+	Files    []string            `yaml:"files,omitempty"`
+	Variants map[string][]string `yaml:"variants,omitempty"`
+}
+
+// Entry is one catalog model.
+type Entry struct {
+	ID          string            `yaml:"id"`
+	Aliases     []string          `yaml:"aliases"`
+	UUID        string            `yaml:"uuid"`
+	Source      int               `yaml:"source"`
+	Task        Task              `yaml:"task"`
+	Description string            `yaml:"description"`
+	Tags        []string          `yaml:"tags"`
+	CreatedAt   string            `yaml:"created_at"`
+	Properties  map[string]string `yaml:"properties"`
+	Backend     string            `yaml:"backend"`
+	RPM         int               `yaml:"rpm"`
+	Artifacts   Artifacts         `yaml:"artifacts"`
+	Defaults    map[string]any    `yaml:"defaults"`
+}
+
+// Catalog is the set of models the engine knows, with aliases resolved.
+type Catalog struct {
+	Tasks   map[Task]TaskInfo
+	entries []*Entry
+	byID    map[string]*Entry // IDs and aliases, lower-cased
+	schemas map[Task]json.RawMessage
+}
+
+// modelIDPattern is the shape of a Workers AI model ID: @author-scope/org/name.
+var modelIDPattern = regexp.MustCompile(`^@[a-z0-9][a-z0-9_-]*/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$`)
+
+// ValidModelID reports whether id has the shape of a model ID.
+func ValidModelID(id string) bool { return modelIDPattern.MatchString(id) }
+
+// LoadCatalog parses the embedded catalog.
+func LoadCatalog() (*Catalog, error) {
+	raw, err := catalogFS.ReadFile("catalogdata/catalog.yaml")
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Tasks  map[Task]TaskInfo `yaml:"tasks"`
+		Models []*Entry          `yaml:"models"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	c := &Catalog{Tasks: doc.Tasks, byID: map[string]*Entry{}, schemas: map[Task]json.RawMessage{}}
+	for task := range doc.Tasks {
+		s, err := catalogFS.ReadFile("catalogdata/schemas/" + string(task) + ".json")
+		if err != nil {
+			return nil, fmt.Errorf("catalog: schema for %s: %w", task, err)
+		}
+		c.schemas[task] = s
+	}
+	for _, e := range doc.Models {
+		if err := c.Add(e); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Add inserts or replaces an entry; its task must be known.
+func (c *Catalog) Add(e *Entry) error {
+	if !ValidModelID(e.ID) {
+		return fmt.Errorf("catalog: %q is not a model ID (want @scope/author/name)", e.ID)
+	}
+	if _, ok := c.Tasks[e.Task]; !ok {
+		return fmt.Errorf("catalog: model %s: unknown task %q (want one of %s)", e.ID, e.Task, strings.Join(c.taskNames(), ", "))
+	}
+	if old, ok := c.byID[strings.ToLower(e.ID)]; ok {
+		c.entries = slices.DeleteFunc(c.entries, func(x *Entry) bool { return x == old })
+	}
+	c.entries = append(c.entries, e)
+	for _, id := range append([]string{e.ID}, e.Aliases...) {
+		c.byID[strings.ToLower(id)] = e
+	}
+	return nil
+}
+
+func (c *Catalog) taskNames() []string {
+	names := make([]string, 0, len(c.Tasks))
+	for t := range c.Tasks {
+		names = append(names, string(t))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Lookup resolves a model ID or alias. Workers AI IDs are case-insensitive
+// in practice, so lookups are too.
+func (c *Catalog) Lookup(id string) (*Entry, bool) {
+	e, ok := c.byID[strings.ToLower(id)]
+	return e, ok
+}
+
+// Entries lists the models in catalog order.
+func (c *Catalog) Entries() []*Entry { return slices.Clone(c.entries) }
+
+// Schema returns the JSON Schema document {input, output} of a task.
+func (c *Catalog) Schema(t Task) json.RawMessage { return c.schemas[t] }
+
+// Resolve maps a model name from a request to its entry, or to the error a
+// Workers AI client expects: 404/3042 for something that is not a model ID,
+// 400/5007 for an ID the catalog lacks.
+func (c *Catalog) Resolve(id string) (*Entry, error) {
+	if e, ok := c.Lookup(id); ok {
+		return e, nil
+	}
+	if !ValidModelID(id) {
+		return nil, &Error{Kind: KindInvalidModelName, Message: "The model name is invalid"}
+	}
+	return nil, &Error{Kind: KindUnknownModel, Message: fmt.Sprintf("No such model %s or task", id)}
+}
+
+// SearchObject is a model as the Workers AI models/search API returns it.
+type SearchObject struct {
+	ID          string           `json:"id"`
+	Source      int              `json:"source"`
+	Name        string           `json:"name"`
+	Description string           `json:"description"`
+	Task        TaskInfo         `json:"task"`
+	CreatedAt   string           `json:"created_at,omitempty"`
+	Tags        []string         `json:"tags"`
+	Properties  []SearchProperty `json:"properties"`
+}
+
+// SearchProperty is one {property_id, value} pair of a SearchObject.
+type SearchProperty struct {
+	PropertyID string `json:"property_id"`
+	Value      string `json:"value"`
+}
+
+// SearchObject renders e the way Workers AI lists it.
+func (c *Catalog) SearchObject(e *Entry) SearchObject {
+	keys := make([]string, 0, len(e.Properties))
+	for k := range e.Properties {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	props := make([]SearchProperty, 0, len(keys))
+	for _, k := range keys {
+		props = append(props, SearchProperty{PropertyID: k, Value: e.Properties[k]})
+	}
+	tags := e.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	return SearchObject{ID: e.UUID, Source: e.Source, Name: e.ID, Description: e.Description,
+		Task: c.Tasks[e.Task], CreatedAt: e.CreatedAt, Tags: tags, Properties: props}
+}
+
+// SearchQuery filters the catalog like GET …/ai/models/search.
+type SearchQuery struct {
+	Task   string // task name ("Text Embeddings") or slug
+	Search string // substring of ID, alias or description
+	Author string // the second ID segment ("baai")
+}
+
+// Search returns the entries matching q, in catalog order.
+func (c *Catalog) Search(q SearchQuery) []*Entry {
+	var out []*Entry
+	for _, e := range c.entries {
+		if q.Task != "" && !strings.EqualFold(q.Task, c.Tasks[e.Task].Name) && !strings.EqualFold(q.Task, string(e.Task)) {
+			continue
+		}
+		if q.Author != "" && !strings.EqualFold(q.Author, author(e.ID)) {
+			continue
+		}
+		if q.Search != "" && !matchesSearch(e, strings.ToLower(q.Search)) {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func author(id string) string {
+	parts := strings.Split(id, "/")
+	if len(parts) < 2 {
+		return ""
+	}
+	return parts[1]
+}
+
+func matchesSearch(e *Entry, needle string) bool {
+	for _, s := range append([]string{e.ID, e.Description}, e.Aliases...) {
+		if strings.Contains(strings.ToLower(s), needle) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,199 @@
+package engine
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is edgeinfer's configuration: defaults, then the config file, then
+// EDGEINFER_* variables, then command-line flags (applied by the CLI).
+type Config struct {
+	// Home holds installed runtimes, model artifacts and state (EDGEINFER_HOME).
+	Home   string                 `yaml:"home"`
+	Server ServerConfig           `yaml:"server"`
+	Models map[string]ModelConfig `yaml:"models"`
+}
+
+// ServerConfig configures the HTTP listener.
+type ServerConfig struct {
+	Addr            string   `yaml:"addr"`
+	APIToken        string   `yaml:"api_token"`
+	MaxBodyBytes    int64    `yaml:"max_body_bytes"`
+	RequestTimeout  Duration `yaml:"request_timeout"`
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+	// OllamaHost points at a running Ollama server; empty means edgeinfer
+	// manages its own (OLLAMA_HOST is honoured too).
+	OllamaHost string `yaml:"ollama_host"`
+}
+
+// ModelConfig overrides a catalog entry or defines a custom model. Zero
+// values mean "use the default".
+type ModelConfig struct {
+	Task        Task   `yaml:"task"`
+	Backend     string `yaml:"backend"`
+	Description string `yaml:"description"`
+	// Dir is where the model's artifacts live (default $EDGEINFER_HOME/models/<ID>).
+	Dir string `yaml:"dir"`
+	// Ollama is the Ollama tag serving an LLM.
+	Ollama string `yaml:"ollama"`
+	// Device is cpu, cuda or cuda:N.
+	Device string `yaml:"device"`
+	// Variant picks the weight file: fp32, int8 or fp16.
+	Variant               string   `yaml:"variant"`
+	MaxBatchTokens        int      `yaml:"max_batch_tokens"`
+	MaxBatchSize          int      `yaml:"max_batch_size"`
+	MaxQueueDelay         Duration `yaml:"max_queue_delay"`
+	MaxConcurrentRequests int      `yaml:"max_concurrent_requests"`
+	IntraOpThreads        int      `yaml:"intra_op_threads"`
+	InterOpThreads        int      `yaml:"inter_op_threads"`
+}
+
+// Duration is a time.Duration written as "250ms" or "5m" in YAML.
+type Duration time.Duration
+
+// UnmarshalYAML parses a Go duration string.
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 250ms, 5m)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Defaults for the server.
+const (
+	DefaultAddr         = "127.0.0.1:8790"
+	DefaultMaxBodyBytes = 10 << 20
+)
+
+// DefaultConfig returns the configuration used when nothing is set.
+func DefaultConfig() Config {
+	return Config{
+		Home: DefaultHome(),
+		Server: ServerConfig{
+			Addr:            DefaultAddr,
+			MaxBodyBytes:    DefaultMaxBodyBytes,
+			RequestTimeout:  Duration(5 * time.Minute),
+			ShutdownTimeout: Duration(30 * time.Second),
+		},
+		Models: map[string]ModelConfig{},
+	}
+}
+
+// DefaultHome is $EDGEINFER_HOME, else ~/.edgeinfer.
+func DefaultHome() string {
+	if h := os.Getenv("EDGEINFER_HOME"); h != "" {
+		return h
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".edgeinfer")
+	}
+	return ".edgeinfer"
+}
+
+// LoadConfigFile reads a YAML config file over the defaults. Errors name the
+// file, the line and the key.
+func LoadConfigFile(path string) (Config, error) {
+	cfg := DefaultConfig()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return cfg, err
+	}
+	return cfg, ParseConfig(path, raw, &cfg)
+}
+
+// ParseConfig decodes raw (named path in errors) into cfg.
+func ParseConfig(path string, raw []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) { // an empty file means all defaults
+		return fmt.Errorf("%s: %s", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(raw, &root); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if err := cfg.validate(&root); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+var devicePattern = regexp.MustCompile(`^(cpu|cuda|cuda:\d+)$`)
+
+// validate checks values that the YAML types cannot, reporting the line of
+// the offending key from root.
+func (c *Config) validate(root *yaml.Node) error {
+	for id, m := range c.Models {
+		at := func(key string) string {
+			if n := findKey(root, "models", id, key); n != nil {
+				return fmt.Sprintf("line %d: models.%q.%s", n.Line, id, key)
+			}
+			return fmt.Sprintf("models.%q.%s", id, key)
+		}
+		if !ValidModelID(id) {
+			line := ""
+			if n := findKey(root, "models", id); n != nil {
+				line = fmt.Sprintf("line %d: ", n.Line)
+			}
+			return fmt.Errorf("%smodels: %q is not a model ID (want @scope/author/name)", line, id)
+		}
+		if m.Device != "" && !devicePattern.MatchString(m.Device) {
+			return fmt.Errorf("%s: %q is not a device (want cpu, cuda or cuda:N)", at("device"), m.Device)
+		}
+		switch m.Variant {
+		case "", "fp32", "int8", "fp16":
+		default:
+			return fmt.Errorf("%s: %q is not a variant (want fp32, int8 or fp16)", at("variant"), m.Variant)
+		}
+		if m.Dir != "" && !filepath.IsAbs(m.Dir) {
+			return fmt.Errorf("%s: %q must be an absolute path", at("dir"), m.Dir)
+		}
+		for key, v := range map[string]int{"max_batch_tokens": m.MaxBatchTokens, "max_batch_size": m.MaxBatchSize,
+			"max_concurrent_requests": m.MaxConcurrentRequests, "intra_op_threads": m.IntraOpThreads, "inter_op_threads": m.InterOpThreads} {
+			if v < 0 {
+				return fmt.Errorf("%s: must not be negative", at(key))
+			}
+		}
+	}
+	if c.Server.MaxBodyBytes < 0 {
+		return errors.New("server.max_body_bytes: must not be negative")
+	}
+	return nil
+}
+
+// findKey returns the key node at path in a YAML document.
+func findKey(root *yaml.Node, path ...string) *yaml.Node {
+	n := root
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		n = n.Content[0]
+	}
+	var key *yaml.Node
+	for _, p := range path {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == p {
+				key, next = n.Content[i], n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		n = next
+	}
+	return key
+}

@@ -1,0 +1,358 @@
+// Package engine is edgeinfer's runtime: the model catalog, the one entry
+// point Run, per-task input validation, the error vocabulary and model
+// residency. HTTP surfaces and the CLI call Run; backends plug in through
+// the Backend interface.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Input is what a caller hands to Run: exactly one of JSON (a Workers AI
+// input object), Binary (a raw request body, for image models) or Value (an
+// already-typed *EmbeddingsInput, *ImageInput, *TranslationInput or
+// *GenerationInput).
+type Input struct {
+	JSON   []byte
+	Binary []byte
+	Value  any
+}
+
+// RunOptions are the per-request options of the binding's third argument
+// and the REST body's top-level "options".
+type RunOptions struct {
+	RejectIfBusy bool
+}
+
+type optionsKey struct{}
+
+// WithOptions attaches request options to ctx for the backends to read.
+func WithOptions(ctx context.Context, o RunOptions) context.Context {
+	return context.WithValue(ctx, optionsKey{}, o)
+}
+
+// OptionsFrom returns the request options attached to ctx.
+func OptionsFrom(ctx context.Context) RunOptions {
+	o, _ := ctx.Value(optionsKey{}).(RunOptions)
+	return o
+}
+
+// loadRetryCooldown is how long a failed load is remembered before the next
+// request tries again.
+const loadRetryCooldown = 10 * time.Second
+
+// Engine serves models from a catalog through registered backends.
+type Engine struct {
+	catalog  *Catalog
+	cfg      Config
+	backends map[string]Backend
+	metrics  *Metrics
+	log      *slog.Logger
+
+	mu       sync.Mutex
+	resident map[string]*resident
+}
+
+// resident is one model's load state; ready is closed when the load ends.
+type resident struct {
+	ready    chan struct{}
+	model    Model
+	err      error
+	failedAt time.Time
+}
+
+// New builds an engine over a catalog, applying cfg.Models overrides and
+// custom models, with backends keyed by kind.
+func New(cat *Catalog, cfg Config, backends map[string]Backend, log *slog.Logger) (*Engine, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	for id, mc := range cfg.Models {
+		if err := applyModelConfig(cat, id, mc); err != nil {
+			return nil, err
+		}
+	}
+	return &Engine{catalog: cat, cfg: cfg, backends: maps.Clone(backends), metrics: NewMetrics(),
+		log: log, resident: map[string]*resident{}}, nil
+}
+
+// applyModelConfig adds a custom model, or checks an override's target.
+func applyModelConfig(cat *Catalog, id string, mc ModelConfig) error {
+	if e, ok := cat.Lookup(id); ok {
+		if mc.Task != "" && mc.Task != e.Task {
+			return fmt.Errorf("models.%q: task %q differs from the catalog's %q", id, mc.Task, e.Task)
+		}
+		if mc.Backend != "" {
+			e.Backend = mc.Backend
+		}
+		return nil
+	}
+	if mc.Task == "" || mc.Backend == "" {
+		return fmt.Errorf("models.%q: not in the catalog, so it needs task and backend", id)
+	}
+	desc := mc.Description
+	if desc == "" {
+		desc = "Custom model"
+	}
+	return cat.Add(&Entry{ID: id, Task: mc.Task, Backend: mc.Backend, Description: desc, Source: 1,
+		Properties: map[string]string{}, UUID: "custom-" + id})
+}
+
+// Catalog returns the engine's catalog.
+func (e *Engine) Catalog() *Catalog { return e.catalog }
+
+// Metrics returns the engine's Prometheus series.
+func (e *Engine) Metrics() *Metrics { return e.metrics }
+
+// Config returns the configuration the engine was built with.
+func (e *Engine) Config() Config { return e.cfg }
+
+// Spec returns the load spec of a catalog entry.
+func (e *Engine) Spec(entry *Entry) ModelSpec {
+	return ModelSpec{Entry: entry, Config: e.cfg.Models[entry.ID], Home: e.cfg.Home, Metrics: e.metrics}
+}
+
+// Run is the one way into the engine: it resolves the model, validates the
+// input against the model's task schema, loads the model if needed and runs
+// it. The output is *EmbeddingsOutput, []Classification, *TranslationOutput,
+// *GenerationOutput or, for stream:true, *TextStream. Errors are *Error (or
+// context errors), ready for Describe.
+func (e *Engine) Run(ctx context.Context, modelID string, in Input) (out any, err error) {
+	entry, err := e.catalog.Resolve(modelID)
+	if err != nil {
+		return nil, err
+	}
+	value, err := decodeInput(entry.Task, in)
+	if err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	inFlight := e.metrics.InFlight.WithLabelValues(entry.ID)
+	inFlight.Inc()
+	defer func() {
+		inFlight.Dec()
+		e.metrics.RequestSeconds.WithLabelValues(entry.ID).Observe(time.Since(start).Seconds())
+		e.metrics.Requests.WithLabelValues(entry.ID, strconv.Itoa(Describe(err).Status)).Inc()
+		if err != nil && KindOf(err) == KindInternal {
+			e.log.Error("inference failed", "model", entry.ID, "err", err)
+		}
+	}()
+	model, err := e.model(ctx, entry)
+	if err != nil {
+		return nil, err
+	}
+	out, err = dispatch(ctx, model, value)
+	return out, normalizeError(err)
+}
+
+// normalizeError keeps *Error and context errors, and marks anything else
+// internal so no backend detail reaches a client.
+func normalizeError(err error) error {
+	var e *Error
+	if err == nil || errors.As(err, &e) || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return Internal(err)
+}
+
+func decodeInput(task Task, in Input) (any, error) {
+	if in.Value != nil {
+		return in.Value, nil
+	}
+	if in.Binary != nil {
+		if task != TaskImageClassification {
+			return nil, BadInput("/", "this model takes a JSON object, not a binary body")
+		}
+		return checkImageBytes(in.Binary)
+	}
+	if in.JSON == nil {
+		return nil, &Error{Kind: KindIncomplete, Message: "Request is missing headers or body: body"}
+	}
+	switch task {
+	case TaskTextEmbeddings:
+		return decodeEmbeddings(in.JSON)
+	case TaskImageClassification:
+		return decodeImageJSON(in.JSON)
+	case TaskTranslation:
+		return decodeTranslation(in.JSON)
+	case TaskTextGeneration:
+		return decodeGeneration(in.JSON)
+	}
+	return nil, Internal(fmt.Errorf("no decoder for task %q", task))
+}
+
+// dispatch calls the task interface that matches value's type.
+func dispatch(ctx context.Context, model Model, value any) (any, error) {
+	wrong := func(want string) error {
+		return Internal(fmt.Errorf("model of type %T does not implement %s", model, want))
+	}
+	switch v := value.(type) {
+	case *EmbeddingsInput:
+		m, ok := model.(Embedder)
+		if !ok {
+			return nil, wrong("Embedder")
+		}
+		return m.Embed(ctx, v)
+	case *ImageInput:
+		m, ok := model.(Classifier)
+		if !ok {
+			return nil, wrong("Classifier")
+		}
+		return m.Classify(ctx, v)
+	case *TranslationInput:
+		m, ok := model.(Translator)
+		if !ok {
+			return nil, wrong("Translator")
+		}
+		return m.Translate(ctx, v)
+	case *GenerationInput:
+		m, ok := model.(Generator)
+		if !ok {
+			return nil, wrong("Generator")
+		}
+		if v.Stream {
+			return startStream(ctx, m, v), nil
+		}
+		return m.Generate(ctx, v, func(string) error { return nil })
+	}
+	return nil, Internal(fmt.Errorf("unsupported input type %T", value))
+}
+
+// startStream runs a generation in the background, turning pieces into
+// events. The goroutine ends when generation ends or ctx is cancelled.
+func startStream(ctx context.Context, g Generator, in *GenerationInput) *TextStream {
+	ch := make(chan StreamEvent, 16)
+	go func() {
+		defer close(ch)
+		send := func(ev StreamEvent) error {
+			select {
+			case ch <- ev:
+				return nil
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		out, err := g.Generate(ctx, in, func(piece string) error { return send(StreamEvent{Response: piece}) })
+		if err != nil {
+			_ = send(StreamEvent{Err: normalizeError(err)})
+			return
+		}
+		_ = send(StreamEvent{Usage: &out.Usage})
+	}()
+	return &TextStream{Events: ch}
+}
+
+// backendFor returns the backend of an entry or a not-installed error.
+func (e *Engine) backendFor(entry *Entry) (Backend, error) {
+	b, ok := e.backends[entry.Backend]
+	if !ok {
+		return nil, &Error{Kind: KindNotInstalled,
+			Message: fmt.Sprintf("Model %s is not available: backend %q is not part of this build of edgeinfer", entry.ID, entry.Backend)}
+	}
+	return b, nil
+}
+
+// model returns the loaded model, loading it once for all concurrent callers.
+// A failed load is remembered for loadRetryCooldown.
+func (e *Engine) model(ctx context.Context, entry *Entry) (Model, error) {
+	e.mu.Lock()
+	r, ok := e.resident[entry.ID]
+	if ok && r.err != nil && time.Since(r.failedAt) > loadRetryCooldown {
+		ok = false
+	}
+	if !ok {
+		r = &resident{ready: make(chan struct{})}
+		e.resident[entry.ID] = r
+		go e.load(entry, r)
+	}
+	e.mu.Unlock()
+	select {
+	case <-r.ready:
+		return r.model, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// load runs detached from any one request, so a caller that gives up does
+// not abort a load that others are waiting for.
+func (e *Engine) load(entry *Entry, r *resident) {
+	defer close(r.ready)
+	start := time.Now()
+	b, err := e.backendFor(entry)
+	if err == nil {
+		spec := e.Spec(entry)
+		if _, err = b.Check(context.Background(), spec); err == nil {
+			r.model, err = b.Load(context.Background(), spec)
+		}
+	}
+	if err != nil {
+		r.err, r.failedAt = normalizeError(err), time.Now()
+		e.metrics.ModelLoads.WithLabelValues(entry.ID, "error").Inc()
+		e.log.Warn("model load failed", "model", entry.ID, "err", err)
+		return
+	}
+	e.metrics.ModelLoads.WithLabelValues(entry.ID, "ok").Inc()
+	e.metrics.ModelLoadSecond.WithLabelValues(entry.ID).Observe(time.Since(start).Seconds())
+	e.log.Info("model loaded", "model", entry.ID, "backend", entry.Backend, "took", time.Since(start).Round(time.Millisecond))
+}
+
+// Status is a model's installation state, for listings.
+type Status struct {
+	Entry        *Entry
+	Installed    bool
+	Installation Installation
+	// Problem explains why the model is not installed.
+	Problem string
+}
+
+// Status checks one model's installation without loading it.
+func (e *Engine) Status(ctx context.Context, entry *Entry) Status {
+	b, err := e.backendFor(entry)
+	if err != nil {
+		return Status{Entry: entry, Problem: Describe(err).Message}
+	}
+	inst, err := b.Check(ctx, e.Spec(entry))
+	if err != nil {
+		return Status{Entry: entry, Problem: Describe(err).Message}
+	}
+	return Status{Entry: entry, Installed: true, Installation: inst}
+}
+
+// Ready reports whether the engine can serve: the catalog is loaded and at
+// least one backend is registered.
+func (e *Engine) Ready() error {
+	if e.catalog == nil || len(e.catalog.Entries()) == 0 {
+		return errors.New("catalog not loaded")
+	}
+	if len(e.backends) == 0 {
+		return errors.New("no backends registered")
+	}
+	return nil
+}
+
+// Close unloads every resident model.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for id, r := range e.resident {
+		select {
+		case <-r.ready:
+			if r.model != nil {
+				errs = append(errs, r.model.Close())
+			}
+		default:
+			e.log.Warn("closing while a load is in progress", "model", id)
+		}
+	}
+	e.resident = map[string]*resident{}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,295 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Message is one chat turn.
+type Message struct {
+	Role    string `json:"role"`
+	Content string `json:"content"`
+}
+
+// Tool is a function the model may call, normalized from either Workers AI
+// shape ({name, description, parameters} or {type:"function", function:{…}}).
+type Tool struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Parameters  json.RawMessage `json:"parameters"`
+}
+
+// ToolCall is a call the model made; Arguments is an object, as Workers AI
+// returns it (not a JSON string as OpenAI does).
+type ToolCall struct {
+	Name      string         `json:"name"`
+	Arguments map[string]any `json:"arguments"`
+}
+
+// GenerationInput is a validated text-generation request. Optional sampling
+// parameters are nil when the caller left them out.
+type GenerationInput struct {
+	Prompt            string
+	Messages          []Message
+	Raw               bool
+	Stream            bool
+	MaxTokens         int
+	Temperature       float64
+	TopP              *float64
+	TopK              *int
+	Seed              *int64
+	RepetitionPenalty *float64
+	FrequencyPenalty  *float64
+	PresencePenalty   *float64
+	LoRA              string
+	Tools             []Tool
+	// ResponseFormat is "", "json_object" or "json_schema" (then Schema is set).
+	ResponseFormat string
+	Schema         json.RawMessage
+}
+
+// Usage counts tokens the way Workers AI reports them.
+type Usage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+// GenerationOutput is the Workers AI text-generation result. Response is a
+// string, or the parsed object in JSON mode.
+type GenerationOutput struct {
+	Response  any        `json:"response"`
+	Usage     Usage      `json:"usage"`
+	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
+}
+
+// Generator is implemented by text-generation backends. Generate calls emit
+// for every generated piece in order (emit returning an error stops
+// generation) and returns the complete output.
+type Generator interface {
+	Generate(ctx context.Context, in *GenerationInput, emit func(piece string) error) (*GenerationOutput, error)
+}
+
+// StreamEvent is one event of a streamed generation: a piece, then a final
+// event with Usage, or an Err that ends the stream.
+type StreamEvent struct {
+	Response string
+	Usage    *Usage
+	Err      error
+}
+
+// TextStream is what Run returns for stream:true. Events is closed after
+// the final event; the producer stops when the Run context is cancelled, so a
+// consumer that goes away must cancel that context.
+type TextStream struct {
+	Events <-chan StreamEvent
+}
+
+// Defaults for text generation (Workers AI schema).
+const (
+	DefaultMaxTokens   = 256
+	DefaultTemperature = 0.6
+	maxPromptChars     = 131072
+)
+
+func decodeGeneration(raw []byte) (*GenerationInput, error) {
+	f, err := parseObject("", raw)
+	if err != nil {
+		return nil, err
+	}
+	if f.has("requests") {
+		return nil, BadInput("requests", "batch requests need the queueRequest option")
+	}
+	in := &GenerationInput{MaxTokens: DefaultMaxTokens, Temperature: DefaultTemperature}
+	hasPrompt, hasMessages := f.has("prompt"), f.has("messages")
+	switch {
+	case hasPrompt && hasMessages:
+		return nil, BadInput("/", "provide either 'prompt' or 'messages', not both")
+	case !hasPrompt && !hasMessages:
+		return nil, BadInput("/", "one of 'prompt' or 'messages' is required")
+	case hasPrompt:
+		if in.Prompt, _, err = f.str("prompt"); err != nil {
+			return nil, err
+		}
+		if in.Prompt == "" {
+			return nil, BadInput("prompt", "must not be empty")
+		}
+		if len([]rune(in.Prompt)) > maxPromptChars {
+			return nil, TooLarge("prompt", "must be at most %d characters", maxPromptChars)
+		}
+	default:
+		if in.Messages, err = decodeMessages(f); err != nil {
+			return nil, err
+		}
+	}
+	if err := decodeSampling(f, in); err != nil {
+		return nil, err
+	}
+	if in.Tools, err = decodeTools(f); err != nil {
+		return nil, err
+	}
+	if err := decodeResponseFormat(f, in); err != nil {
+		return nil, err
+	}
+	return in, nil
+}
+
+func decodeMessages(f *fields) ([]Message, error) {
+	items, _, err := f.array("messages")
+	if err != nil {
+		return nil, err
+	}
+	if len(items) == 0 {
+		return nil, BadInput("messages", "must contain at least 1 message")
+	}
+	msgs := make([]Message, len(items))
+	for i, item := range items {
+		path := indexPath("messages", i)
+		mf, err := parseObject(path, item)
+		if err != nil {
+			return nil, err
+		}
+		role, ok, err := mf.str("role")
+		if err != nil {
+			return nil, err
+		}
+		if !ok || role == "" {
+			return nil, BadInput(path+".role", "is required")
+		}
+		content, ok, err := mf.str("content")
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, BadInput(path+".content", "is required")
+		}
+		if len([]rune(content)) > maxPromptChars {
+			return nil, TooLarge(path+".content", "must be at most %d characters", maxPromptChars)
+		}
+		msgs[i] = Message{Role: role, Content: content}
+	}
+	return msgs, nil
+}
+
+func decodeSampling(f *fields, in *GenerationInput) error {
+	var err error
+	if in.Raw, err = f.boolean("raw", false); err != nil {
+		return err
+	}
+	if in.Stream, err = f.boolean("stream", false); err != nil {
+		return err
+	}
+	if v, ok, err := f.integer("max_tokens", 1, 1<<31-1); err != nil {
+		return err
+	} else if ok {
+		in.MaxTokens = int(v)
+	}
+	if v, ok, err := f.number("temperature", 0, 5); err != nil {
+		return err
+	} else if ok {
+		in.Temperature = v
+	}
+	if in.TopP, err = optNumber(f, "top_p", 0, 2); err != nil {
+		return err
+	}
+	if v, ok, err := f.integer("top_k", 1, 50); err != nil {
+		return err
+	} else if ok {
+		k := int(v)
+		in.TopK = &k
+	}
+	if v, ok, err := f.integer("seed", 1, 9999999999); err != nil {
+		return err
+	} else if ok {
+		in.Seed = &v
+	}
+	if in.RepetitionPenalty, err = optNumber(f, "repetition_penalty", 0, 2); err != nil {
+		return err
+	}
+	if in.FrequencyPenalty, err = optNumber(f, "frequency_penalty", 0, 2); err != nil {
+		return err
+	}
+	if in.PresencePenalty, err = optNumber(f, "presence_penalty", 0, 2); err != nil {
+		return err
+	}
+	if s, ok, err := f.str("lora"); err != nil {
+		return err
+	} else if ok {
+		in.LoRA = s
+	}
+	return nil
+}
+
+func optNumber(f *fields, name string, lo, hi float64) (*float64, error) {
+	v, ok, err := f.number(name, lo, hi)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &v, nil
+}
+
+func decodeTools(f *fields) ([]Tool, error) {
+	items, ok, err := f.array("tools")
+	if err != nil || !ok {
+		return nil, err
+	}
+	tools := make([]Tool, len(items))
+	for i, item := range items {
+		path := indexPath("tools", i)
+		tf, err := parseObject(path, item)
+		if err != nil {
+			return nil, err
+		}
+		if tf.has("function") { // OpenAI shape {type:"function", function:{…}}
+			if tf, err = parseObject(path+".function", tf.m["function"]); err != nil {
+				return nil, err
+			}
+		}
+		name, ok, err := tf.str("name")
+		if err != nil {
+			return nil, err
+		}
+		if !ok || name == "" {
+			return nil, BadInput(tf.path("name"), "is required")
+		}
+		desc, _, err := tf.str("description")
+		if err != nil {
+			return nil, err
+		}
+		params := tf.m["parameters"]
+		if tf.has("parameters") && jsonKind(params) != "an object" {
+			return nil, BadInput(tf.path("parameters"), "must be an object")
+		}
+		tools[i] = Tool{Name: name, Description: desc, Parameters: params}
+	}
+	return tools, nil
+}
+
+func decodeResponseFormat(f *fields, in *GenerationInput) error {
+	if !f.has("response_format") {
+		return nil
+	}
+	rf, err := parseObject("response_format", f.m["response_format"])
+	if err != nil {
+		return err
+	}
+	typ, _, err := rf.str("type")
+	if err != nil {
+		return err
+	}
+	switch typ {
+	case "json_object":
+	case "json_schema":
+		if !rf.has("json_schema") || jsonKind(rf.m["json_schema"]) != "an object" {
+			return BadInput("response_format.json_schema", "is required for type json_schema and must be an object")
+		}
+		in.Schema = rf.m["json_schema"]
+	default:
+		return BadInput("response_format.type", "must be \"json_object\" or \"json_schema\", got %q", typ)
+	}
+	if in.Stream {
+		return BadInput("response_format", "JSON mode does not support streaming")
+	}
+	in.ResponseFormat = typ
+	return nil
+}

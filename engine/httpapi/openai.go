@@ -1,0 +1,311 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"math"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+)
+
+// openAIRequest holds the fields edgeinfer reads from OpenAI request bodies.
+type openAIRequest struct {
+	Model string `json:"model"`
+	// Chat completions.
+	Messages            []openAIMessage `json:"messages"`
+	MaxTokens           *int            `json:"max_tokens"`
+	MaxCompletionTokens *int            `json:"max_completion_tokens"`
+	Temperature         *float64        `json:"temperature"`
+	TopP                *float64        `json:"top_p"`
+	Seed                *int64          `json:"seed"`
+	FrequencyPenalty    *float64        `json:"frequency_penalty"`
+	PresencePenalty     *float64        `json:"presence_penalty"`
+	Stream              bool            `json:"stream"`
+	Tools               json.RawMessage `json:"tools"`
+	ResponseFormat      json.RawMessage `json:"response_format"`
+	Options             json.RawMessage `json:"options"`
+	// Embeddings.
+	Input          json.RawMessage `json:"input"`
+	EncodingFormat string          `json:"encoding_format"`
+}
+
+type openAIMessage struct {
+	Role    string          `json:"role"`
+	Content json.RawMessage `json:"content"`
+}
+
+// text flattens OpenAI content: a string, or an array of {type:"text", text} parts.
+func (m openAIMessage) text() (string, bool) {
+	var s string
+	if json.Unmarshal(m.Content, &s) == nil {
+		return s, true
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(m.Content, &parts) != nil {
+		return "", false
+	}
+	var b strings.Builder
+	for _, p := range parts {
+		if p.Type == "text" {
+			b.WriteString(p.Text)
+		}
+	}
+	return b.String(), true
+}
+
+func (s *Server) readOpenAI(w http.ResponseWriter, r *http.Request) (*openAIRequest, engine.RunOptions, error) {
+	body, err := s.readBody(w, r)
+	if err != nil {
+		return nil, engine.RunOptions{}, err
+	}
+	var req openAIRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		return nil, engine.RunOptions{}, engine.BadInput("/", "invalid JSON body: %v", err)
+	}
+	if req.Model == "" {
+		return nil, engine.RunOptions{}, engine.BadInput("model", "is required")
+	}
+	opts, err := parseOptions(req.Options)
+	return &req, opts, err
+}
+
+// handleChatCompletions serves OpenAI chat completions over the engine's
+// text-generation models, streaming and not.
+func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
+	req, opts, err := s.readOpenAI(w, r)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	input, err := chatInput(req)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	out, err := s.eng.Run(engine.WithOptions(ctx, opts), req.Model, engine.Input{JSON: input})
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	id, created := "chatcmpl-"+newRequestID(), time.Now().Unix()
+	if stream, ok := out.(*engine.TextStream); ok {
+		writeChatChunks(w, stream, cancel, id, created, req.Model)
+		return
+	}
+	gen, ok := out.(*engine.GenerationOutput)
+	if !ok {
+		writeOpenAIError(w, engine.BadInput("model", "%s is not a text-generation model", req.Model))
+		return
+	}
+	writeJSON(w, http.StatusOK, chatCompletion(gen, id, created, req.Model))
+}
+
+// chatInput rewrites an OpenAI chat body as a Workers AI input object, so
+// the engine validates both surfaces with one set of rules.
+func chatInput(req *openAIRequest) ([]byte, error) {
+	msgs := make([]engine.Message, len(req.Messages))
+	for i, m := range req.Messages {
+		text, ok := m.text()
+		if !ok {
+			return nil, engine.BadInput("messages["+strconv.Itoa(i)+"].content", "must be a string or an array of text parts")
+		}
+		msgs[i] = engine.Message{Role: m.Role, Content: text}
+	}
+	in := map[string]any{"messages": msgs, "stream": req.Stream}
+	if req.MaxCompletionTokens != nil {
+		in["max_tokens"] = *req.MaxCompletionTokens
+	} else if req.MaxTokens != nil {
+		in["max_tokens"] = *req.MaxTokens
+	}
+	for k, v := range map[string]any{"temperature": req.Temperature, "top_p": req.TopP, "seed": req.Seed,
+		"frequency_penalty": req.FrequencyPenalty, "presence_penalty": req.PresencePenalty} {
+		if !isNilPtr(v) {
+			in[k] = v
+		}
+	}
+	if len(req.Tools) > 0 {
+		in["tools"] = req.Tools
+	}
+	if len(req.ResponseFormat) > 0 && !bytes.Equal(req.ResponseFormat, []byte("null")) {
+		var rf struct {
+			Type string `json:"type"`
+		}
+		if json.Unmarshal(req.ResponseFormat, &rf) == nil && rf.Type != "text" {
+			in["response_format"] = req.ResponseFormat
+		}
+	}
+	return json.Marshal(in)
+}
+
+func isNilPtr(v any) bool {
+	switch p := v.(type) {
+	case *float64:
+		return p == nil
+	case *int64:
+		return p == nil
+	}
+	return v == nil
+}
+
+type chatUsage struct {
+	PromptTokens     int `json:"prompt_tokens"`
+	CompletionTokens int `json:"completion_tokens"`
+	TotalTokens      int `json:"total_tokens"`
+}
+
+func chatCompletion(gen *engine.GenerationOutput, id string, created int64, model string) map[string]any {
+	content := gen.Response
+	if _, isString := content.(string); !isString {
+		b, _ := json.Marshal(content) // JSON mode: OpenAI carries the object as text
+		content = string(b)
+	}
+	message := map[string]any{"role": "assistant", "content": content}
+	finish := "stop"
+	if len(gen.ToolCalls) > 0 {
+		calls := make([]map[string]any, len(gen.ToolCalls))
+		for i, tc := range gen.ToolCalls {
+			args, _ := json.Marshal(tc.Arguments)
+			calls[i] = map[string]any{"id": "call_" + strconv.Itoa(i), "type": "function",
+				"function": map[string]any{"name": tc.Name, "arguments": string(args)}}
+		}
+		message["tool_calls"] = calls
+		finish = "tool_calls"
+	}
+	return map[string]any{
+		"id": id, "object": "chat.completion", "created": created, "model": model,
+		"choices": []map[string]any{{"index": 0, "message": message, "finish_reason": finish, "logprobs": nil}},
+		"usage":   chatUsage(gen.Usage),
+	}
+}
+
+// writeChatChunks streams chat.completion.chunk objects, then a usage
+// chunk, then [DONE].
+func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel func(), id string, created int64, model string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	defer func() {
+		cancel()
+		for range stream.Events {
+		}
+	}()
+	send := func(v any) bool {
+		b, _ := json.Marshal(v)
+		if _, err := w.Write(append(append([]byte("data: "), b...), "\n\n"...)); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	chunk := func(delta map[string]any, finish any) map[string]any {
+		return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+			"choices": []map[string]any{{"index": 0, "delta": delta, "finish_reason": finish}}}
+	}
+	if !send(chunk(map[string]any{"role": "assistant", "content": ""}, nil)) {
+		return
+	}
+	for ev := range stream.Events {
+		switch {
+		case ev.Err != nil:
+			d := engine.Describe(ev.Err)
+			send(map[string]any{"error": map[string]any{"message": d.Message, "code": d.Code}})
+			return
+		case ev.Usage != nil:
+			final := chunk(map[string]any{}, "stop")
+			final["usage"] = chatUsage(*ev.Usage)
+			if send(final) {
+				_, _ = w.Write([]byte("data: [DONE]\n\n"))
+				if flusher != nil {
+					flusher.Flush()
+				}
+			}
+			return
+		default:
+			if !send(chunk(map[string]any{"content": ev.Response}, nil)) {
+				return
+			}
+		}
+	}
+}
+
+// handleEmbeddings serves OpenAI embeddings over text-embeddings models.
+func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
+	req, opts, err := s.readOpenAI(w, r)
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	if req.EncodingFormat != "" && req.EncodingFormat != "float" && req.EncodingFormat != "base64" {
+		writeOpenAIError(w, engine.BadInput("encoding_format", "must be \"float\" or \"base64\", got %q", req.EncodingFormat))
+		return
+	}
+	if len(req.Input) == 0 {
+		writeOpenAIError(w, engine.BadInput("input", "is required"))
+		return
+	}
+	input, _ := json.Marshal(map[string]json.RawMessage{"text": req.Input})
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	out, err := s.eng.Run(engine.WithOptions(ctx, opts), req.Model, engine.Input{JSON: input})
+	if err != nil {
+		writeOpenAIError(w, err)
+		return
+	}
+	emb, ok := out.(*engine.EmbeddingsOutput)
+	if !ok {
+		writeOpenAIError(w, engine.BadInput("model", "%s is not a text-embeddings model", req.Model))
+		return
+	}
+	data := make([]map[string]any, len(emb.Data))
+	for i, vec := range emb.Data {
+		var embedding any = vec
+		if req.EncodingFormat == "base64" {
+			embedding = float32Base64(vec)
+		}
+		data[i] = map[string]any{"object": "embedding", "index": i, "embedding": embedding}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data, "model": req.Model,
+		"usage": map[string]int{"prompt_tokens": emb.PromptTokens, "total_tokens": emb.PromptTokens}})
+}
+
+// float32Base64 encodes a vector as OpenAI does: little-endian float32 bytes.
+func float32Base64(v []float32) string {
+	buf := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(buf[4*i:], math.Float32bits(x))
+	}
+	return base64.StdEncoding.EncodeToString(buf)
+}
+
+// handleOpenAIModels lists the catalog as OpenAI models.
+func (s *Server) handleOpenAIModels(w http.ResponseWriter, _ *http.Request) {
+	entries := s.eng.Catalog().Entries()
+	data := make([]map[string]any, len(entries))
+	for i, e := range entries {
+		data[i] = map[string]any{"id": e.ID, "object": "model", "created": 0, "owned_by": author(e.ID)}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"object": "list", "data": data})
+}
+
+func author(id string) string {
+	parts := strings.SplitN(id, "/", 3)
+	if len(parts) < 2 {
+		return "edgeinfer"
+	}
+	return parts[1]
+}

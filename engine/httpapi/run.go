@@ -1,0 +1,185 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+)
+
+// handleREST serves POST /client/v4/accounts/{account}/ai/run/{model}.
+// The model arrives verbatim (@cf/meta/…) or percent-encoded (@cf%2Fmeta%2F…,
+// as the official SDK sends it); the mux has already unescaped it.
+func (s *Server) handleREST(w http.ResponseWriter, r *http.Request) {
+	model := r.PathValue("model")
+	w.Header().Set("cf-ai-req-id", newRequestID())
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeEnvelopeError(w, err)
+		return
+	}
+	in, opts, err := s.inputFromBody(model, body, r.Header.Get("Content-Type"))
+	if err != nil {
+		writeEnvelopeError(w, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	out, err := s.eng.Run(engine.WithOptions(ctx, opts), model, in)
+	if err != nil {
+		writeEnvelopeError(w, err)
+		return
+	}
+	if stream, ok := out.(*engine.TextStream); ok {
+		writeSSE(w, stream, cancel)
+		return
+	}
+	writeResult(w, out)
+}
+
+// handleBinding serves the binding protocol: POST /run?version=3 with the
+// model in cf-consn-model-id and body {inputs, options}, as workerd's Ai
+// class sends it, and the same at /ai/run/proxy, where wrangler dev forwards it.
+func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("cf-ai-req-id", newRequestID())
+	if err := checkBindingVersion(r); err != nil {
+		writeBindingError(w, err)
+		return
+	}
+	model := r.Header.Get("cf-consn-model-id")
+	if model == "" {
+		model = r.Header.Get("mf-header-cf-consn-model-id") // as miniflare prefixes it
+	}
+	if model == "" {
+		writeBindingError(w, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: cf-consn-model-id"})
+		return
+	}
+	if _, after, ok := strings.Cut(model, ":"); ok && !strings.HasPrefix(model, "@") {
+		model = after // options.prefix arrives as "prefix:model"
+	}
+	body, err := s.readBody(w, r)
+	if err != nil {
+		writeBindingError(w, err)
+		return
+	}
+	in, opts, err := s.bindingInput(r, model, body)
+	if err != nil {
+		writeBindingError(w, err)
+		return
+	}
+	ctx, cancel := s.requestContext(r)
+	defer cancel()
+	out, err := s.eng.Run(engine.WithOptions(ctx, opts), model, in)
+	if err != nil {
+		writeBindingError(w, err)
+		return
+	}
+	if stream, ok := out.(*engine.TextStream); ok {
+		writeSSE(w, stream, cancel)
+		return
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// checkBindingVersion refuses the wire formats of the deprecated
+// @cloudflare/ai package (version 2 and earlier), as Workers AI does.
+func checkBindingVersion(r *http.Request) error {
+	q := r.URL.Query()
+	if fwd := r.Header.Get("X-Forwarded"); fwd != "" { // wrangler's proxy keeps the original URL here
+		if u, err := url.Parse(fwd); err == nil {
+			q = u.Query()
+		}
+	} else if strings.HasSuffix(r.URL.Path, "/ai/run/proxy") {
+		return nil
+	}
+	if v := q.Get("version"); v == "" || v < "3" {
+		return &engine.Error{Kind: engine.KindDeprecatedSDK, Message: "Request trying to use deprecated SDK version"}
+	}
+	return nil
+}
+
+// bindingInput unpacks {inputs, options}, or the stream variant in which the
+// body is one binary input and the other inputs travel in ?userInputs=.
+func (s *Server) bindingInput(r *http.Request, model string, body []byte) (engine.Input, engine.RunOptions, error) {
+	ct := r.Header.Get("Content-Type")
+	if ct != "" && !strings.HasPrefix(ct, "application/json") {
+		return engine.Input{Binary: body}, optionsFromQuery(r.URL.Query()), nil
+	}
+	var msg struct {
+		Inputs  json.RawMessage `json:"inputs"`
+		Options json.RawMessage `json:"options"`
+	}
+	if err := json.Unmarshal(body, &msg); err != nil {
+		return engine.Input{}, engine.RunOptions{}, engine.BadInput("/", "binding body must be a JSON object {inputs, options}")
+	}
+	if len(msg.Inputs) == 0 || bytes.Equal(msg.Inputs, []byte("null")) {
+		return engine.Input{}, engine.RunOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: inputs"}
+	}
+	opts, err := parseOptions(msg.Options)
+	return engine.Input{JSON: msg.Inputs}, opts, err
+}
+
+// inputFromBody turns a REST body into an engine input. A JSON object is the
+// model's input (whatever Content-Type says: curl -d sends form encoding);
+// for image models anything else is the raw image.
+func (s *Server) inputFromBody(model string, body []byte, contentType string) (engine.Input, engine.RunOptions, error) {
+	trimmed := bytes.TrimSpace(body)
+	isObject := len(trimmed) > 0 && trimmed[0] == '{'
+	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Task == engine.TaskImageClassification && !isObject {
+		if len(body) == 0 {
+			return engine.Input{}, engine.RunOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: image body"}
+		}
+		return engine.Input{Binary: body}, engine.RunOptions{}, nil
+	}
+	if len(trimmed) == 0 {
+		return engine.Input{}, engine.RunOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: body"}
+	}
+	var top struct {
+		Options json.RawMessage `json:"options"`
+	}
+	if isObject {
+		if err := json.Unmarshal(trimmed, &top); err != nil {
+			return engine.Input{}, engine.RunOptions{}, engine.BadInput("/", "invalid JSON: %v", err)
+		}
+	}
+	opts, err := parseOptions(top.Options)
+	return engine.Input{JSON: trimmed}, opts, err
+}
+
+// parseOptions reads the binding options / REST "options" object.
+func parseOptions(raw json.RawMessage) (engine.RunOptions, error) {
+	var opts engine.RunOptions
+	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
+		return opts, nil
+	}
+	var o map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &o); err != nil {
+		return opts, engine.BadInput("options", "must be an object")
+	}
+	if v, ok := o["rejectIfBusy"]; ok {
+		b, err := parseBool(v)
+		if err != nil {
+			return opts, engine.BadInput("options.rejectIfBusy", "must be a boolean")
+		}
+		opts.RejectIfBusy = b
+	}
+	return opts, nil
+}
+
+func parseBool(raw json.RawMessage) (bool, error) {
+	switch string(bytes.TrimSpace(raw)) {
+	case "true", `"true"`:
+		return true, nil
+	case "false", `"false"`, "null":
+		return false, nil
+	}
+	return false, fmt.Errorf("not a boolean: %s", raw)
+}
+
+func optionsFromQuery(q url.Values) engine.RunOptions {
+	return engine.RunOptions{RejectIfBusy: q.Get("rejectIfBusy") == "true"}
+}

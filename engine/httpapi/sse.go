@@ -1,0 +1,66 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+)
+
+// writeSSE streams a generation in the Workers AI format: one
+// `data: {"response":"…"}` event per piece, a final event with usage, then
+// `data: [DONE]`. Each event is flushed. If the client goes away, cancel
+// stops the generation; the remaining events are drained so the producer
+// never blocks. An error mid-stream becomes an `event: error` and ends the
+// stream.
+func writeSSE(w http.ResponseWriter, stream *engine.TextStream, cancel func()) {
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("Connection", "keep-alive")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	defer func() {
+		cancel()
+		for range stream.Events {
+		}
+	}()
+	write := func(event string, payload []byte) bool {
+		var buf []byte
+		if event != "" {
+			buf = append(buf, "event: "+event+"\n"...)
+		}
+		buf = append(append(append(buf, "data: "...), payload...), "\n\n"...)
+		if _, err := w.Write(buf); err != nil {
+			return false
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		return true
+	}
+	for ev := range stream.Events {
+		switch {
+		case ev.Err != nil:
+			d := engine.Describe(ev.Err)
+			payload, _ := json.Marshal(map[string]any{"errors": []envelopeError{{Code: d.Code, Message: d.Message}}})
+			write("error", payload)
+			return
+		case ev.Usage != nil:
+			payload, _ := json.Marshal(struct {
+				Response string        `json:"response"`
+				Usage    *engine.Usage `json:"usage"`
+			}{"", ev.Usage})
+			if !write("", payload) || !write("", []byte("[DONE]")) {
+				return
+			}
+		default:
+			payload, _ := json.Marshal(struct {
+				Response string `json:"response"`
+			}{ev.Response})
+			if !write("", payload) {
+				return
+			}
+		}
+	}
+}
