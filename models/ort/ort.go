@@ -1,0 +1,114 @@
+// Package ort is edgeinfer's glue to ONNX Runtime: it finds and loads the
+// shared library once per process, and opens sessions that bind inputs and
+// outputs by the names the model declares.
+package ort
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	onnx "github.com/yalue/onnxruntime_go"
+)
+
+// Environment variables that locate the runtime.
+const (
+	// LibEnv overrides the path of libonnxruntime.so.
+	LibEnv = "EDGEINFER_ORT_LIB"
+	// HomeEnv is edgeinfer's home; the library defaults to $HOME_ENV/lib.
+	HomeEnv = "EDGEINFER_HOME"
+)
+
+// MissingLibraryError reports that the ONNX Runtime shared library is not
+// where edgeinfer looks for it.
+type MissingLibraryError struct {
+	Path string
+}
+
+func (e *MissingLibraryError) Error() string {
+	return fmt.Sprintf("ONNX Runtime not found at %s: run `make setup` (or set %s)", e.Path, LibEnv)
+}
+
+// Home is edgeinfer's home directory: $EDGEINFER_HOME, else ~/.edgeinfer.
+func Home() string {
+	if h := os.Getenv(HomeEnv); h != "" {
+		return h
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".edgeinfer")
+	}
+	return ".edgeinfer"
+}
+
+// LibraryPath is where Init loads the library from: $EDGEINFER_ORT_LIB, else
+// $EDGEINFER_HOME/lib/libonnxruntime.so.
+func LibraryPath() string {
+	if p := os.Getenv(LibEnv); p != "" {
+		return p
+	}
+	return filepath.Join(Home(), "lib", "libonnxruntime.so")
+}
+
+var (
+	initOnce    sync.Once
+	initErr     error
+	initVersion string
+)
+
+// Init loads the library and creates the process-wide ONNX Runtime
+// environment. Only the first call does the work; every call returns its
+// result, so a missing library fails every caller the same way.
+func Init() error {
+	initOnce.Do(func() {
+		initVersion, initErr = load(LibraryPath())
+	})
+	return initErr
+}
+
+// Version is the loaded runtime's version (e.g. "1.30.0"), empty before a
+// successful Init.
+func Version() string {
+	if Init() != nil {
+		return ""
+	}
+	return initVersion
+}
+
+// ExpectedVersion reads the version that setup recorded beside the library
+// (lib/onnxruntime.version), empty if there is none.
+func ExpectedVersion() string {
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(LibraryPath()), "onnxruntime.version"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func load(path string) (string, error) {
+	if err := checkLibrary(path); err != nil {
+		return "", err
+	}
+	onnx.SetSharedLibraryPath(path)
+	// Error level: ORT's warnings (unused initializers, thread affinity) are
+	// noise for a server, and real failures come back as errors anyway.
+	if err := onnx.InitializeEnvironment(onnx.WithLogLevelError()); err != nil {
+		return "", fmt.Errorf("ort: initialize ONNX Runtime from %s: %w", path, err)
+	}
+	return onnx.GetVersion(), nil
+}
+
+// checkLibrary turns a missing file into MissingLibraryError before cgo's
+// dlopen reports it in its own words.
+func checkLibrary(path string) error {
+	st, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) || (err == nil && st.IsDir()) {
+		return &MissingLibraryError{Path: path}
+	}
+	if err != nil {
+		return fmt.Errorf("ort: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,207 @@
+package ort
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+
+	onnx "github.com/yalue/onnxruntime_go"
+)
+
+// OptLevel is ONNX Runtime's graph optimization level. The zero value is
+// OptAll, the default.
+type OptLevel int
+
+const (
+	OptAll OptLevel = iota
+	OptExtended
+	OptBasic
+	OptDisabled
+)
+
+func (l OptLevel) ort() onnx.GraphOptimizationLevel {
+	switch l {
+	case OptExtended:
+		return onnx.GraphOptimizationLevelEnableExtended
+	case OptBasic:
+		return onnx.GraphOptimizationLevelEnableBasic
+	case OptDisabled:
+		return onnx.GraphOptimizationLevelDisableAll
+	}
+	return onnx.GraphOptimizationLevelEnableAll
+}
+
+// Options configures a session; the zero value is the default.
+type Options struct {
+	// IntraOpThreads parallelises one operator; 0 means runtime.NumCPU().
+	IntraOpThreads int
+	// InterOpThreads runs independent operators concurrently; 0 means 1,
+	// since sequential execution is what these graphs want.
+	InterOpThreads int
+	// Optimization is the graph optimization level (default: all).
+	Optimization OptLevel
+}
+
+func (o Options) sessionOptions() (*onnx.SessionOptions, error) {
+	so, err := onnx.NewSessionOptions()
+	if err != nil {
+		return nil, err
+	}
+	intra := o.IntraOpThreads
+	if intra <= 0 {
+		intra = runtime.NumCPU()
+	}
+	inter := max(o.InterOpThreads, 1)
+	if err := so.SetIntraOpNumThreads(intra); err != nil {
+		so.Destroy()
+		return nil, err
+	}
+	if err := so.SetInterOpNumThreads(inter); err != nil {
+		so.Destroy()
+		return nil, err
+	}
+	if err := so.SetGraphOptimizationLevel(o.Optimization.ort()); err != nil {
+		so.Destroy()
+		return nil, err
+	}
+	return so, nil
+}
+
+// Info describes a declared input or output. Dynamic axes are -1.
+type Info struct {
+	Name  string
+	Type  onnx.TensorElementDataType
+	Shape []int64
+}
+
+func (i Info) String() string {
+	return fmt.Sprintf("%s %v %v", i.Name, i.Type, i.Shape)
+}
+
+// Session is an open model. Inputs and outputs are bound in the order the
+// model declares them; Run is safe for concurrent use, as ONNX Runtime's
+// Run is.
+type Session struct {
+	path    string
+	s       *onnx.DynamicAdvancedSession
+	inputs  []Info
+	outputs []Info
+}
+
+// Open loads the model at path, initializing the runtime first.
+func Open(path string, o Options) (*Session, error) {
+	if err := Init(); err != nil {
+		return nil, err
+	}
+	ins, outs, err := declared(path)
+	if err != nil {
+		return nil, err
+	}
+	so, err := o.sessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("ort: session options: %w", err)
+	}
+	defer so.Destroy()
+	names := func(infos []Info) []string {
+		n := make([]string, len(infos))
+		for i, info := range infos {
+			n[i] = info.Name
+		}
+		return n
+	}
+	s, err := onnx.NewDynamicAdvancedSession(path, names(ins), names(outs), so)
+	if err != nil {
+		return nil, fmt.Errorf("ort: open %s: %w", path, err)
+	}
+	return &Session{path: path, s: s, inputs: ins, outputs: outs}, nil
+}
+
+// declared asks the runtime what the model declares. The temporary session
+// runs unoptimized on one thread: only its metadata is wanted.
+func declared(path string) (ins, outs []Info, err error) {
+	so, err := Options{IntraOpThreads: 1, Optimization: OptDisabled}.sessionOptions()
+	if err != nil {
+		return nil, nil, fmt.Errorf("ort: session options: %w", err)
+	}
+	defer so.Destroy()
+	rawIns, rawOuts, err := onnx.GetInputOutputInfoWithOptions(path, so)
+	if err != nil {
+		return nil, nil, fmt.Errorf("ort: read %s: %w", path, err)
+	}
+	conv := func(raw []onnx.InputOutputInfo) ([]Info, error) {
+		infos := make([]Info, len(raw))
+		for i, r := range raw {
+			if r.OrtValueType != onnx.ONNXTypeTensor {
+				return nil, fmt.Errorf("ort: %s: %s is a %v, only tensors are supported", path, r.Name, r.OrtValueType)
+			}
+			infos[i] = Info{Name: r.Name, Type: r.DataType, Shape: slices.Clone([]int64(r.Dimensions))}
+		}
+		return infos, nil
+	}
+	if ins, err = conv(rawIns); err != nil {
+		return nil, nil, err
+	}
+	if outs, err = conv(rawOuts); err != nil {
+		return nil, nil, err
+	}
+	return ins, outs, nil
+}
+
+// Path is the model file the session was opened from.
+func (s *Session) Path() string { return s.path }
+
+// Inputs lists the declared inputs, in binding order.
+func (s *Session) Inputs() []Info { return s.inputs }
+
+// Outputs lists the declared outputs, in binding order.
+func (s *Session) Outputs() []Info { return s.outputs }
+
+// InputIndex is the binding position of the named input, or -1.
+func (s *Session) InputIndex(name string) int {
+	return slices.IndexFunc(s.inputs, func(i Info) bool { return i.Name == name })
+}
+
+// OutputIndex is the binding position of the named output, or -1.
+func (s *Session) OutputIndex(name string) int {
+	return slices.IndexFunc(s.outputs, func(i Info) bool { return i.Name == name })
+}
+
+// BindInputs orders values by the declared inputs, for Run. Names the model
+// does not declare are left out, as real exports differ (token_type_ids may
+// be absent); a declared input missing from values is an error.
+func (s *Session) BindInputs(values map[string]onnx.Value) ([]onnx.Value, error) {
+	bound := make([]onnx.Value, len(s.inputs))
+	for i, in := range s.inputs {
+		v, ok := values[in.Name]
+		if !ok {
+			return nil, fmt.Errorf("ort: %s needs input %s", s.path, in.Name)
+		}
+		bound[i] = v
+	}
+	return bound, nil
+}
+
+// Run evaluates the model. inputs and outputs follow Inputs() and
+// Outputs() order; a nil output is allocated by the runtime, stored into
+// outputs, and must be destroyed by the caller. Caller-allocated outputs
+// are written in place, so reusing tensors across calls costs nothing.
+func (s *Session) Run(inputs, outputs []onnx.Value) error {
+	if len(inputs) != len(s.inputs) || len(outputs) != len(s.outputs) {
+		return fmt.Errorf("ort: %s takes %d inputs and %d outputs, got %d and %d",
+			s.path, len(s.inputs), len(s.outputs), len(inputs), len(outputs))
+	}
+	for i, v := range inputs {
+		if v == nil {
+			return fmt.Errorf("ort: %s: input %s is not bound", s.path, s.inputs[i].Name)
+		}
+	}
+	if err := s.s.Run(inputs, outputs); err != nil {
+		return fmt.Errorf("ort: run %s: %w", s.path, err)
+	}
+	return nil
+}
+
+// Close releases the session.
+func (s *Session) Close() error {
+	return s.s.Destroy()
+}

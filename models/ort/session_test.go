@@ -1,0 +1,115 @@
+package ort_test
+
+import (
+	"path/filepath"
+	"slices"
+	"testing"
+
+	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
+)
+
+// scaleModel declares its inputs in the order (offset, x) and has two
+// outputs, so binding by declared order is exercised:
+// scaled = x*2 + offset (float32 [batch_size, 3]), shape = x's shape.
+func scaleModel(t *testing.T) string {
+	t.Helper()
+	g := onnxgraph.NewGraph("scale")
+	offset := g.Input("offset", onnxgraph.Float, onnxgraph.Fixed(3))
+	x := g.Input("x", onnxgraph.Float, onnxgraph.Dynamic("batch_size"), onnxgraph.Fixed(3))
+	doubled := g.Op("Mul", []string{x, g.Scalar(2)})
+	g.Node("Add", []string{doubled, offset}, []string{"scaled"})
+	g.Node("Shape", []string{x}, []string{"shape"})
+	g.Output("scaled", onnxgraph.Float, onnxgraph.Dynamic("batch_size"), onnxgraph.Fixed(3))
+	g.Output("shape", onnxgraph.Int64, onnxgraph.Fixed(2))
+	path := filepath.Join(t.TempDir(), "scale.onnx")
+	if err := onnxgraph.NewModel(g).Save(path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestVersionMatchesSetup(t *testing.T) {
+	orttest.Require(t)
+	v := ort.Version()
+	if v == "" {
+		t.Fatal("no version after a successful Init")
+	}
+	if want := ort.ExpectedVersion(); want != "" && v != want {
+		t.Errorf("loaded ONNX Runtime %s, setup recorded %s", v, want)
+	}
+}
+
+func TestSessionDeclaresAndRuns(t *testing.T) {
+	orttest.Require(t)
+	s, err := ort.Open(scaleModel(t), ort.Options{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	wantIn := []ort.Info{
+		{Name: "offset", Type: onnx.TensorElementDataTypeFloat, Shape: []int64{3}},
+		{Name: "x", Type: onnx.TensorElementDataTypeFloat, Shape: []int64{-1, 3}},
+	}
+	wantOut := []ort.Info{
+		{Name: "scaled", Type: onnx.TensorElementDataTypeFloat, Shape: []int64{-1, 3}},
+		{Name: "shape", Type: onnx.TensorElementDataTypeInt64, Shape: []int64{2}},
+	}
+	sameInfo := func(a, b ort.Info) bool { return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Shape, b.Shape) }
+	if !slices.EqualFunc(s.Inputs(), wantIn, sameInfo) || !slices.EqualFunc(s.Outputs(), wantOut, sameInfo) {
+		t.Fatalf("declared %v -> %v, want %v -> %v", s.Inputs(), s.Outputs(), wantIn, wantOut)
+	}
+	if s.InputIndex("x") != 1 || s.OutputIndex("shape") != 1 || s.InputIndex("token_type_ids") != -1 {
+		t.Errorf("indexes: x=%d shape=%d missing=%d", s.InputIndex("x"), s.OutputIndex("shape"), s.InputIndex("token_type_ids"))
+	}
+
+	offset, err := onnx.NewTensor(onnx.NewShape(3), []float32{1, 2, 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer offset.Destroy()
+	x, err := onnx.NewTensor(onnx.NewShape(2, 3), []float32{1, 2, 3, 4, 5, 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer x.Destroy()
+	scaled, err := onnx.NewEmptyTensor[float32](onnx.NewShape(2, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer scaled.Destroy()
+
+	// Extra names are ignored, the way an engine feeds token_type_ids to a
+	// model that may not declare it.
+	inputs, err := s.BindInputs(map[string]onnx.Value{"x": x, "offset": offset, "token_type_ids": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The second round rewrites the reused input tensors in place.
+	for round, want := range [][]float32{{3, 6, 9, 9, 12, 15}, {-2, 6, 9, 6, 12, 15}} {
+		outputs := []onnx.Value{scaled, nil}
+		if err := s.Run(inputs, outputs); err != nil {
+			t.Fatal(err)
+		}
+		if got := scaled.GetData(); !slices.Equal(got, want) {
+			t.Errorf("round %d: scaled = %v, want %v", round, got, want)
+		}
+		shape := outputs[1].(*onnx.Tensor[int64])
+		if got := shape.GetData(); !slices.Equal(got, []int64{2, 3}) {
+			t.Errorf("round %d: shape = %v, want [2 3]", round, got)
+		}
+		shape.Destroy()
+		x.GetData()[0] = 0
+		offset.GetData()[0] = -2
+	}
+	if _, err := s.BindInputs(map[string]onnx.Value{"x": x}); err == nil {
+		t.Error("BindInputs accepted a missing declared input")
+	}
+	if err := s.Run([]onnx.Value{x}, []onnx.Value{nil, nil}); err == nil {
+		t.Error("Run accepted too few inputs")
+	}
+}
