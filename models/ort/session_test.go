@@ -59,7 +59,9 @@ func TestSessionDeclaresAndRuns(t *testing.T) {
 		{Name: "scaled", Type: onnx.TensorElementDataTypeFloat, Shape: []int64{-1, 3}},
 		{Name: "shape", Type: onnx.TensorElementDataTypeInt64, Shape: []int64{2}},
 	}
-	sameInfo := func(a, b ort.Info) bool { return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Shape, b.Shape) }
+	sameInfo := func(a, b ort.Info) bool {
+		return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Shape, b.Shape)
+	}
 	if !slices.EqualFunc(s.Inputs(), wantIn, sameInfo) || !slices.EqualFunc(s.Outputs(), wantOut, sameInfo) {
 		t.Fatalf("declared %v -> %v, want %v -> %v", s.Inputs(), s.Outputs(), wantIn, wantOut)
 	}
