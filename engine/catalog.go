@@ -66,11 +66,23 @@ type Catalog struct {
 	schemas map[Task]json.RawMessage
 }
 
-// modelIDPattern is the shape of a Workers AI model ID: @author-scope/org/name.
-var modelIDPattern = regexp.MustCompile(`^@[a-z0-9][a-z0-9_-]*/[A-Za-z0-9._-]+/[A-Za-z0-9._-]+$`)
+// modelIDPattern is the shape of a model ID: @scope/author/name as Workers
+// AI writes them, or @scope/name for custom models.
+var modelIDPattern = regexp.MustCompile(`^@[a-z0-9][a-z0-9_-]*(/[A-Za-z0-9._-]+){1,2}$`)
 
-// ValidModelID reports whether id has the shape of a model ID.
-func ValidModelID(id string) bool { return modelIDPattern.MatchString(id) }
+// ValidModelID reports whether id has the shape of a model ID. IDs become
+// directory names, so "." and ".." segments are refused.
+func ValidModelID(id string) bool {
+	if !modelIDPattern.MatchString(id) {
+		return false
+	}
+	for _, seg := range strings.Split(id, "/")[1:] {
+		if strings.Trim(seg, ".") == "" {
+			return false
+		}
+	}
+	return true
+}
 
 // LoadCatalog parses the embedded catalog.
 func LoadCatalog() (*Catalog, error) {
@@ -104,7 +116,7 @@ func LoadCatalog() (*Catalog, error) {
 // Add inserts or replaces an entry; its task must be known.
 func (c *Catalog) Add(e *Entry) error {
 	if !ValidModelID(e.ID) {
-		return fmt.Errorf("catalog: %q is not a model ID (want @scope/author/name)", e.ID)
+		return fmt.Errorf("catalog: %q is not a model ID (want @scope/author/name or @scope/name)", e.ID)
 	}
 	if _, ok := c.Tasks[e.Task]; !ok {
 		return fmt.Errorf("catalog: model %s: unknown task %q (want one of %s)", e.ID, e.Task, strings.Join(c.taskNames(), ", "))

@@ -146,7 +146,7 @@ func (c *Config) validate(root *yaml.Node) error {
 			if n := findKey(root, "models", id); n != nil {
 				line = fmt.Sprintf("line %d: ", n.Line)
 			}
-			return fmt.Errorf("%smodels: %q is not a model ID (want @scope/author/name)", line, id)
+			return fmt.Errorf("%smodels: %q is not a model ID (want @scope/author/name or @scope/name)", line, id)
 		}
 		if m.Device != "" && !devicePattern.MatchString(m.Device) {
 			return fmt.Errorf("%s: %q is not a device (want cpu, cuda or cuda:N)", at("device"), m.Device)

@@ -1,0 +1,77 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+)
+
+// fakeBackend stands in for the model runtimes so these tests exercise the
+// HTTP surfaces and the engine spine alone. Its outputs are derived from the
+// inputs, so a test can tell that the right input reached the model.
+type fakeBackend struct{}
+
+func (fakeBackend) Check(context.Context, engine.ModelSpec) (engine.Installation, error) {
+	return engine.Installation{Synthetic: true, Source: "fake"}, nil
+}
+
+func (fakeBackend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, error) {
+	return fakeModel{id: spec.Entry.ID}, nil
+}
+
+type fakeModel struct{ id string }
+
+func (fakeModel) Close() error { return nil }
+
+func (fakeModel) Embed(_ context.Context, in *engine.EmbeddingsInput) (*engine.EmbeddingsOutput, error) {
+	out := &engine.EmbeddingsOutput{Shape: [2]int{len(in.Text), 2}, Pooling: in.Pooling}
+	for _, t := range in.Text {
+		if t == "busy" {
+			return nil, engine.Busy(3 * time.Second)
+		}
+		out.Data = append(out.Data, []float32{float32(len(t)), 0.5})
+		out.PromptTokens += len(strings.Fields(t)) + 2
+	}
+	return out, nil
+}
+
+func (fakeModel) Classify(_ context.Context, in *engine.ImageInput) ([]engine.Classification, error) {
+	return []engine.Classification{{Label: fmt.Sprintf("BYTES %d", len(in.Image)), Score: 0.75}, {Label: "OTHER", Score: 0.25}}, nil
+}
+
+func (fakeModel) Translate(_ context.Context, in *engine.TranslationInput) (*engine.TranslationOutput, error) {
+	return &engine.TranslationOutput{TranslatedText: in.SourceLang + ">" + in.TargetLang + ":" + in.Text}, nil
+}
+
+func (fakeModel) Generate(ctx context.Context, in *engine.GenerationInput, emit func(string) error) (*engine.GenerationOutput, error) {
+	text := in.Prompt
+	if len(in.Messages) > 0 {
+		text = in.Messages[len(in.Messages)-1].Content
+	}
+	words := strings.Fields(text)
+	if len(words) > in.MaxTokens {
+		words = words[:in.MaxTokens]
+	}
+	var b strings.Builder
+	for i, w := range words {
+		piece := w
+		if i > 0 {
+			piece = " " + w
+		}
+		if w == "FAIL" {
+			return nil, engine.Internal(fmt.Errorf("backend died"))
+		}
+		if err := emit(piece); err != nil {
+			return nil, err
+		}
+		b.WriteString(piece)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &engine.GenerationOutput{Response: b.String(),
+		Usage: engine.Usage{PromptTokens: 3, CompletionTokens: len(words), TotalTokens: 3 + len(words)}}, nil
+}
