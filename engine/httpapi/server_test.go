@@ -369,7 +369,9 @@ func TestOpenAIEmbeddings(t *testing.T) {
 			Index     int
 			Embedding []float32
 		}
-		Usage struct{ PromptTokens int `json:"prompt_tokens"` }
+		Usage struct {
+			PromptTokens int `json:"prompt_tokens"`
+		}
 	}
 	if err := json.Unmarshal(r.body, &out); err != nil || r.status != 200 || len(out.Data) != 2 || out.Data[1].Embedding[0] != 2 || out.Usage.PromptTokens == 0 {
 		t.Fatalf("%d %s", r.status, r.body)
