@@ -1,0 +1,199 @@
+#!/usr/bin/env bash
+# One-command setup for edgeinfer: system packages, ONNX Runtime, Ollama,
+# the edgeinfer binary and the synthetic demo models. Idempotent: every step
+# checks what is already installed (and at which version) and skips it.
+#
+# Installed results go under $EDGEINFER_HOME (default ~/.edgeinfer); downloads
+# are cached under ${XDG_CACHE_HOME:-~/.cache}/edgeinfer so a fresh home
+# (as CI uses) only costs copying and linking.
+set -euo pipefail
+
+readonly ORT_VERSION=1.30.0
+readonly OLLAMA_VERSION=0.17.4
+readonly MALGO_VERSION=v0.11.24 # ships miniaudio.h 0.11.23, which llama.cpp's vendor/ expects
+# libstb-dev and nlohmann-json3-dev stand in for the vendor/ headers that the
+# Ollama module zip leaves out of llama.cpp (stb_image.h, nlohmann/json*.hpp).
+readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev)
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
+CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/edgeinfer
+DOWNLOADS=$CACHE_DIR/downloads
+GO=${GO:-go}
+
+step() { printf '==> %s\n' "$*"; }
+info() { printf '    %s\n' "$*"; }
+die() {
+	printf 'setup: %s\n' "$*" >&2
+	exit 1
+}
+
+# as_root runs a command as root, through sudo when we are not root already.
+as_root() {
+	if [[ $(id -u) -eq 0 ]]; then
+		"$@"
+	elif command -v sudo >/dev/null; then
+		sudo "$@"
+	else
+		die "need root (or sudo) to run: $*"
+	fi
+}
+
+install_system_packages() {
+	step "system packages: ${APT_PACKAGES[*]}"
+	local missing=() pkg
+	for pkg in "${APT_PACKAGES[@]}"; do
+		# dpkg -s also succeeds for removed-but-configured packages; check the status line.
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
+			missing+=("$pkg")
+		fi
+	done
+	if ((${#missing[@]} == 0)); then
+		info "already installed"
+	else
+		info "installing ${missing[*]}"
+		as_root apt-get update -qq
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+	fi
+	local tool
+	for tool in node npm "$GO" gcc g++; do
+		command -v "$tool" >/dev/null || die "'$tool' not found on PATH; install it (node 20 + npm, Go, a C/C++ toolchain) and rerun"
+	done
+	info "node $(node --version), npm $(npm --version), $("$GO" env GOVERSION)"
+}
+
+ort_arch() {
+	case $(uname -m) in
+	x86_64 | amd64) echo x64 ;;
+	aarch64 | arm64) echo arm64 ;;
+	*) die "no ONNX Runtime build in onnxruntime-node for $(uname -m)" ;;
+	esac
+}
+
+install_onnxruntime() {
+	step "ONNX Runtime $ORT_VERSION (CPU)"
+	local lib=$EDGEINFER_HOME/lib/libonnxruntime.so
+	local stamp=$EDGEINFER_HOME/lib/onnxruntime.version
+	if [[ -f $lib && -f $stamp && $(<"$stamp") == "$ORT_VERSION" ]]; then
+		info "already installed: $lib"
+		return
+	fi
+	local tgz=$DOWNLOADS/onnxruntime-node-$ORT_VERSION.tgz
+	if [[ ! -f $tgz ]]; then
+		info "downloading onnxruntime-node@$ORT_VERSION with npm pack"
+		mkdir -p "$DOWNLOADS"
+		local tmp
+		tmp=$(mktemp -d "$DOWNLOADS/.npm-pack.XXXXXX")
+		# npm pack only fetches the tarball; npm install would run the package's
+		# postinstall, which downloads CUDA files and fails offline.
+		(cd "$tmp" && npm pack --silent "onnxruntime-node@$ORT_VERSION" >/dev/null)
+		mv "$tmp/onnxruntime-node-$ORT_VERSION.tgz" "$tgz"
+		rmdir "$tmp"
+	else
+		info "using cached $tgz"
+	fi
+	local member=package/bin/napi-v6/linux/$(ort_arch)/libonnxruntime.so.1
+	mkdir -p "$EDGEINFER_HOME/lib"
+	tar -xzOf "$tgz" "$member" >"$lib.tmp" || die "$member not found in $tgz"
+	mv "$lib.tmp" "$lib"
+	echo "$ORT_VERSION" >"$stamp"
+	info "installed $lib ($(du -h "$lib" | cut -f1))"
+}
+
+# ollama_version prints the client version an ollama binary reports, e.g. 0.17.4.
+ollama_version() {
+	# Without a server running, --version prints a warning and "client version is X".
+	"$1" --version 2>&1 | sed -n 's/.*version is \([0-9][0-9.]*\).*/\1/p' | head -n1
+}
+
+install_ollama() {
+	step "Ollama $OLLAMA_VERSION"
+	local bin=$EDGEINFER_HOME/bin/ollama
+	local stamp=$EDGEINFER_HOME/bin/ollama.version
+	if [[ -x $bin && -f $stamp && $(<"$stamp") == "$OLLAMA_VERSION" ]]; then
+		info "already installed: $bin"
+		return
+	fi
+	mkdir -p "$EDGEINFER_HOME/bin"
+	local system
+	system=$(command -v ollama || true)
+	if [[ -n $system && $system != "$bin" ]]; then
+		local v
+		v=$(ollama_version "$system")
+		if [[ $v == 0.17.* ]]; then
+			ln -sfn "$system" "$bin"
+			echo "$v" >"$stamp"
+			info "using the system ollama $v: $system (symlinked to $bin)"
+			return
+		fi
+		info "system ollama at $system is version '${v:-unknown}', not 0.17.x: building $OLLAMA_VERSION"
+	fi
+	build_ollama "$bin"
+	echo "$OLLAMA_VERSION" >"$stamp"
+}
+
+# build_ollama compiles the Ollama server (with llama.cpp through cgo) from
+# the Go module cache. The module zip lacks llama.cpp's vendor/ headers, so
+# stb_image.h comes from libstb-dev (already on the system include path) and
+# miniaudio.h from the malgo module, through a shim include directory.
+build_ollama() {
+	local out=$1
+	local src malgo
+	# GOWORK=off and GOFLAGS=-mod=mod: build Ollama as its own main module,
+	# untouched by any workspace or vendoring settings of the caller.
+	src=$(GOWORK=off GOFLAGS=-mod=mod "$GO" mod download -json "github.com/ollama/ollama@v$OLLAMA_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	malgo=$(GOWORK=off GOFLAGS=-mod=mod "$GO" mod download -json "github.com/gen2brain/malgo@$MALGO_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+	[[ -d $src && -f $malgo/miniaudio.h ]] || die "could not download the ollama/malgo Go modules"
+	local shim=$CACHE_DIR/ollama-include
+	mkdir -p "$shim/miniaudio"
+	cp "$malgo/miniaudio.h" "$shim/miniaudio/miniaudio.h"
+	info "building from $src (cgo; a cold build takes minutes, Go's build cache makes later ones quick)"
+	local start=$SECONDS
+	(
+		cd "$src"
+		GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=1 CGO_CPPFLAGS="-I$shim" \
+			"$GO" build -o "$out.tmp" \
+			-ldflags "-X github.com/ollama/ollama/version.Version=$OLLAMA_VERSION" .
+	)
+	mv "$out.tmp" "$out"
+	info "built $out in $((SECONDS - start))s: $(ollama_version "$out")"
+}
+
+# synth_stamp identifies the generator's sources and assets, so the demo set
+# is rebuilt exactly when what writes it changes.
+synth_stamp() {
+	(cd "$REPO_ROOT" && find models/synth -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+
+build_edgeinfer_and_models() {
+	step "edgeinfer binary and synthetic demo models"
+	if [[ ! -d $REPO_ROOT/cmd/edgeinfer ]]; then
+		info "./cmd/edgeinfer does not exist yet: nothing to build or generate (no-op for now)"
+		return
+	fi
+	(cd "$REPO_ROOT" && "$GO" build -o bin/edgeinfer ./cmd/edgeinfer)
+	info "built $REPO_ROOT/bin/edgeinfer"
+	local models=$EDGEINFER_HOME/models
+	local stamp=$models/.synth-tiny.stamp
+	local want
+	want=$(synth_stamp)
+	if [[ -f $stamp && $(<"$stamp") == "$want" ]]; then
+		info "demo models already generated by this synth version ($models)"
+		return
+	fi
+	mkdir -p "$models"
+	"$REPO_ROOT/bin/edgeinfer" models synth --preset tiny --out "$models"
+	echo "$want" >"$stamp"
+}
+
+main() {
+	local start=$SECONDS
+	echo "edgeinfer setup: EDGEINFER_HOME=$EDGEINFER_HOME, cache=$CACHE_DIR"
+	install_system_packages
+	install_onnxruntime
+	install_ollama
+	build_edgeinfer_and_models
+	echo "setup done in $((SECONDS - start))s"
+}
+
+main "$@"
