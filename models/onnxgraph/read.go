@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/edgeinfer/edgeinfer/models/onnxpb"
@@ -34,66 +33,6 @@ func ReadModel(path string) (*onnxpb.ModelProto, error) {
 		return nil, fmt.Errorf("onnxgraph: parse %s: %w", path, err)
 	}
 	return m, nil
-}
-
-// ReadInterface returns the declared inputs and outputs of an ONNX file,
-// with their dynamic axis names, without decoding its weights.
-func ReadInterface(path string) (inputs, outputs []Value, err error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, nil, err
-	}
-	graph, err := field(b, modelGraphField)
-	if err != nil || graph == nil {
-		return nil, nil, fmt.Errorf("onnxgraph: %s has no graph: %v", path, err)
-	}
-	for len(graph) > 0 {
-		num, typ, n := protowire.ConsumeTag(graph)
-		if n < 0 {
-			return nil, nil, fmt.Errorf("onnxgraph: parse %s: %w", path, protowire.ParseError(n))
-		}
-		graph = graph[n:]
-		m := protowire.ConsumeFieldValue(num, typ, graph)
-		if m < 0 {
-			return nil, nil, fmt.Errorf("onnxgraph: parse %s: %w", path, protowire.ParseError(m))
-		}
-		const inputField, outputField = 11, 12
-		if num == inputField || num == outputField {
-			raw, _ := protowire.ConsumeBytes(graph)
-			vi := &onnxpb.ValueInfoProto{}
-			if err := proto.Unmarshal(raw, vi); err != nil {
-				return nil, nil, fmt.Errorf("onnxgraph: parse %s: %w", path, err)
-			}
-			if num == inputField {
-				inputs = append(inputs, valueOf(vi))
-			} else {
-				outputs = append(outputs, valueOf(vi))
-			}
-		}
-		graph = graph[m:]
-	}
-	return inputs, outputs, nil
-}
-
-// field returns the bytes of the last occurrence of a length-delimited field.
-func field(b []byte, want protowire.Number) ([]byte, error) {
-	var found []byte
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return nil, protowire.ParseError(n)
-		}
-		b = b[n:]
-		m := protowire.ConsumeFieldValue(num, typ, b)
-		if m < 0 {
-			return nil, protowire.ParseError(m)
-		}
-		if num == want && typ == protowire.BytesType {
-			found, _ = protowire.ConsumeBytes(b)
-		}
-		b = b[m:]
-	}
-	return found, nil
 }
 
 func valueOf(vi *onnxpb.ValueInfoProto) Value {

@@ -127,3 +127,22 @@ func TestBuilderRejectsMisuse(t *testing.T) {
 		})
 	}
 }
+
+func TestReadInterfaceRejectsTruncatedFile(t *testing.T) {
+	m, _, _ := affine(t)
+	path := filepath.Join(t.TempDir(), "model.onnx")
+	if err := m.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := filepath.Join(t.TempDir(), "cut.onnx")
+	if err := os.WriteFile(cut, b[:len(b)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := onnxgraph.ReadInterface(cut); err == nil {
+		t.Error("ReadInterface accepted a model cut in half")
+	}
+}

@@ -6,6 +6,9 @@ import (
 	"slices"
 
 	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
+	"github.com/edgeinfer/edgeinfer/models/onnxpb"
 )
 
 // OptLevel is ONNX Runtime's graph optimization level. The zero value is
@@ -116,25 +119,30 @@ func Open(path string, o Options) (*Session, error) {
 	return &Session{path: path, s: s, inputs: ins, outputs: outs}, nil
 }
 
-// declared asks the runtime what the model declares. The temporary session
-// runs unoptimized on one thread: only its metadata is wanted.
+// declared reads the model's inputs and outputs from the file itself.
+// Asking ONNX Runtime (GetInputOutputInfo) would build a second session and
+// load every weight a second time: seconds for bge-large. The file is what
+// the runtime reads too, and TestDeclaredMatchesRuntime holds them equal.
 func declared(path string) (ins, outs []Info, err error) {
-	so, err := Options{IntraOpThreads: 1, Optimization: OptDisabled}.sessionOptions()
-	if err != nil {
-		return nil, nil, fmt.Errorf("ort: session options: %w", err)
-	}
-	defer so.Destroy()
-	rawIns, rawOuts, err := onnx.GetInputOutputInfoWithOptions(path, so)
+	rawIns, rawOuts, err := onnxgraph.ReadInterface(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ort: read %s: %w", path, err)
 	}
-	conv := func(raw []onnx.InputOutputInfo) ([]Info, error) {
+	conv := func(raw []onnxgraph.Value) ([]Info, error) {
 		infos := make([]Info, len(raw))
 		for i, r := range raw {
-			if r.OrtValueType != onnx.ONNXTypeTensor {
-				return nil, fmt.Errorf("ort: %s: %s is a %v, only tensors are supported", path, r.Name, r.OrtValueType)
+			if r.Type == onnxpb.TensorProto_UNDEFINED {
+				return nil, fmt.Errorf("ort: %s: %s is not a tensor; only tensors are supported", path, r.Name)
 			}
-			infos[i] = Info{Name: r.Name, Type: r.DataType, Shape: slices.Clone([]int64(r.Dimensions))}
+			shape := make([]int64, len(r.Dims))
+			for j, d := range r.Dims {
+				shape[j] = d.Size
+				if d.Param != "" || d.Size <= 0 {
+					shape[j] = -1
+				}
+			}
+			// ONNX's TensorProto.DataType and ORT's element type enum share values.
+			infos[i] = Info{Name: r.Name, Type: onnx.TensorElementDataType(r.Type), Shape: shape}
 		}
 		return infos, nil
 	}

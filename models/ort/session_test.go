@@ -1,13 +1,16 @@
 package ort_test
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	onnx "github.com/yalue/onnxruntime_go"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
+	"github.com/edgeinfer/edgeinfer/models/onnxpb"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 )
@@ -113,5 +116,62 @@ func TestSessionDeclaresAndRuns(t *testing.T) {
 	}
 	if err := s.Run([]onnx.Value{x}, []onnx.Value{nil, nil}); err == nil {
 		t.Error("Run accepted too few inputs")
+	}
+}
+
+// initializerAsInput is scaleModel's graph plus a weight that is also listed
+// as a graph input, as IR 3 exports (the ONNX zoo's ResNet) list them.
+func initializerAsInput(t *testing.T) string {
+	t.Helper()
+	g := onnxgraph.NewGraph("ir3")
+	x := g.Input("x", onnxgraph.Float, onnxgraph.Dynamic("N"), onnxgraph.Fixed(2))
+	w := g.Float32("w", []int64{2, 2}, []float32{1, 2, 3, 4})
+	g.Node("MatMul", []string{x, w}, []string{"y"})
+	g.Output("y", onnxgraph.Float, onnxgraph.Dynamic("N"), onnxgraph.Fixed(2))
+	path := filepath.Join(t.TempDir(), "ir3.onnx")
+	if err := onnxgraph.NewModel(g).Save(path); err != nil {
+		t.Fatal(err)
+	}
+	m, err := onnxgraph.ReadModel(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	elem := int32(onnxgraph.Float)
+	m.Graph.Input = append(m.Graph.Input, &onnxpb.ValueInfoProto{
+		Name: proto.String("w"),
+		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: &elem}}},
+	})
+	b, err := proto.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestDeclaredMatchesRuntime holds the session's view of a model (read from
+// the file) equal to ONNX Runtime's own.
+func TestDeclaredMatchesRuntime(t *testing.T) {
+	orttest.Require(t)
+	for _, path := range []string{scaleModel(t), initializerAsInput(t)} {
+		s, err := ort.Open(path, ort.Options{IntraOpThreads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantIn, wantOut, err := onnx.GetInputOutputInfo(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		same := func(got []ort.Info, want []onnx.InputOutputInfo) bool {
+			return slices.EqualFunc(got, want, func(a ort.Info, b onnx.InputOutputInfo) bool {
+				return a.Name == b.Name && a.Type == b.DataType && slices.Equal(a.Shape, []int64(b.Dimensions))
+			})
+		}
+		if !same(s.Inputs(), wantIn) || !same(s.Outputs(), wantOut) {
+			t.Errorf("%s: session declares %v -> %v, ONNX Runtime says %v -> %v", path, s.Inputs(), s.Outputs(), wantIn, wantOut)
+		}
+		s.Close()
 	}
 }
