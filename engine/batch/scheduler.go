@@ -1,0 +1,310 @@
+package batch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+)
+
+// Config configures a Scheduler.
+type Config struct {
+	Limits
+	// MaxQueueDelay is how long the first queued item may wait for company
+	// before a batch runs anyway; 0 runs as soon as the runner is free
+	// (batches still form from whatever queued during the previous run).
+	MaxQueueDelay time.Duration
+	// MaxConcurrentRequests bounds the requests admitted at once; beyond it
+	// Submit answers 429 at once. 0 means no bound.
+	MaxConcurrentRequests int
+	// Model labels the metrics; Metrics may be nil.
+	Model   string
+	Metrics *engine.Metrics
+}
+
+// Runner executes one batch on the goroutine that owns the model session and
+// returns one output per input, in order.
+type Runner[In, Out any] func(batch []In) ([]Out, error)
+
+// ErrClosed is returned for work still queued when the scheduler closes.
+var ErrClosed = &engine.Error{Kind: engine.KindNotInstalled, Message: "Model was unloaded while the request waited"}
+
+// Scheduler queues items from concurrent requests and runs them in batches
+// packed by Pack, on one goroutine.
+type Scheduler[In, Out any] struct {
+	cfg    Config
+	length func(In) int
+	run    Runner[In, Out]
+
+	mu       sync.Mutex
+	queue    []*item[In, Out]
+	admitted int
+	running  bool
+	closed   bool
+
+	wake chan struct{}
+	done chan struct{}
+}
+
+type item[In, Out any] struct {
+	in     In
+	index  int
+	req    *request[Out]
+	queued time.Time
+}
+
+// request collects the outputs of one Submit call.
+type request[Out any] struct {
+	ctx       context.Context
+	mu        sync.Mutex
+	outs      []Out
+	err       error
+	remaining int
+	done      chan struct{}
+}
+
+func (r *request[Out]) finish(index int, out Out, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.remaining == 0 {
+		return
+	}
+	if err != nil && r.err == nil {
+		r.err = err
+	}
+	r.outs[index] = out
+	r.remaining--
+	if r.remaining == 0 {
+		close(r.done)
+	}
+}
+
+// New starts a scheduler; length reports an item's cost in tokens.
+func New[In, Out any](cfg Config, length func(In) int, run Runner[In, Out]) *Scheduler[In, Out] {
+	s := &Scheduler[In, Out]{cfg: cfg, length: length, run: run, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go s.loop()
+	return s
+}
+
+// Submit queues ins as one request and waits for all of their outputs, in
+// order. The items may run in different batches. Submit returns early with
+// the context's error if ctx ends; the items are then dropped before they run.
+func (s *Scheduler[In, Out]) Submit(ctx context.Context, ins []In) ([]Out, error) {
+	if len(ins) == 0 {
+		return nil, nil
+	}
+	req := &request[Out]{ctx: ctx, outs: make([]Out, len(ins)), remaining: len(ins), done: make(chan struct{})}
+	s.mu.Lock()
+	switch {
+	case s.closed:
+		s.mu.Unlock()
+		return nil, ErrClosed
+	case s.cfg.MaxConcurrentRequests > 0 && s.admitted >= s.cfg.MaxConcurrentRequests:
+		s.mu.Unlock()
+		return nil, engine.Busy(time.Second)
+	case engine.OptionsFrom(ctx).RejectIfBusy && (s.running || len(s.queue) > 0):
+		s.mu.Unlock()
+		return nil, engine.Busy(time.Second)
+	}
+	s.admitted++
+	now := time.Now()
+	for i, in := range ins {
+		s.queue = append(s.queue, &item[In, Out]{in: in, index: i, req: req, queued: now})
+	}
+	s.setQueueDepth()
+	s.mu.Unlock()
+	s.signal()
+	defer func() {
+		s.mu.Lock()
+		s.admitted--
+		s.mu.Unlock()
+	}()
+	select {
+	case <-req.done:
+		return req.outs, req.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (s *Scheduler[In, Out]) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Close stops the scheduler after the running batch and fails queued work.
+func (s *Scheduler[In, Out]) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	s.mu.Unlock()
+	s.signal()
+	<-s.done
+}
+
+func (s *Scheduler[In, Out]) loop() {
+	defer close(s.done)
+	for {
+		batch, ok := s.next()
+		if !ok {
+			return
+		}
+		s.execute(batch)
+	}
+}
+
+// next waits for work and takes the next batch off the queue.
+func (s *Scheduler[In, Out]) next() ([]*item[In, Out], bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for {
+		if s.closed {
+			s.failQueued(ErrClosed)
+			return nil, false
+		}
+		s.dropCancelled()
+		if len(s.queue) > 0 && !s.waitForCompany() {
+			break
+		}
+		var wait time.Duration // 0: wait for work; else for company, until more work or the delay ends
+		if len(s.queue) > 0 {
+			wait = s.cfg.MaxQueueDelay - time.Since(s.queue[0].queued)
+		}
+		s.mu.Unlock()
+		if wait > 0 {
+			timer := time.NewTimer(wait)
+			select {
+			case <-s.wake:
+			case <-timer.C:
+			}
+			timer.Stop()
+		} else {
+			<-s.wake
+		}
+		s.mu.Lock()
+	}
+	lengths := make([]int, len(s.queue))
+	for i, it := range s.queue {
+		lengths[i] = s.length(it.in)
+	}
+	picked := Pack(lengths, s.cfg.Limits)
+	batch := make([]*item[In, Out], len(picked))
+	for k, i := range picked {
+		batch[k] = s.queue[i]
+	}
+	for k := len(picked) - 1; k >= 0; k-- {
+		s.queue = append(s.queue[:picked[k]], s.queue[picked[k]+1:]...)
+	}
+	s.running = true
+	s.setQueueDepth()
+	if m := s.cfg.Metrics; m != nil {
+		tokens, padding := Cost(lengths, picked)
+		m.BatchSize.WithLabelValues(s.cfg.Model).Observe(float64(len(batch)))
+		m.BatchTokens.WithLabelValues(s.cfg.Model).Observe(float64(tokens))
+		m.PaddingRatio.WithLabelValues(s.cfg.Model).Observe(padding)
+		for _, it := range batch {
+			m.QueueSeconds.WithLabelValues(s.cfg.Model).Observe(time.Since(it.queued).Seconds())
+		}
+	}
+	return batch, true
+}
+
+// waitForCompany reports whether the queue should wait longer before a
+// batch runs: only with a MaxQueueDelay, while the oldest item is younger
+// than it and the queue would not fill a batch anyway.
+func (s *Scheduler[In, Out]) waitForCompany() bool {
+	if s.cfg.MaxQueueDelay <= 0 || time.Since(s.queue[0].queued) >= s.cfg.MaxQueueDelay {
+		return false
+	}
+	if s.cfg.MaxBatchSize > 0 && len(s.queue) >= s.cfg.MaxBatchSize {
+		return false
+	}
+	if s.cfg.MaxBatchTokens > 0 {
+		total := 0
+		for _, it := range s.queue {
+			total += s.length(it.in)
+		}
+		if total >= s.cfg.MaxBatchTokens {
+			return false
+		}
+	}
+	return true
+}
+
+// dropCancelled removes items whose request has ended, so no work is spent
+// on answers nobody waits for.
+func (s *Scheduler[In, Out]) dropCancelled() {
+	kept := s.queue[:0]
+	for _, it := range s.queue {
+		if err := it.req.ctx.Err(); err != nil {
+			var zero Out
+			it.req.finish(it.index, zero, err)
+			continue
+		}
+		kept = append(kept, it)
+	}
+	clear(s.queue[len(kept):])
+	s.queue = kept
+	s.setQueueDepth()
+}
+
+func (s *Scheduler[In, Out]) failQueued(err error) {
+	var zero Out
+	for _, it := range s.queue {
+		it.req.finish(it.index, zero, err)
+	}
+	s.queue = nil
+	s.setQueueDepth()
+}
+
+func (s *Scheduler[In, Out]) setQueueDepth() {
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.QueueDepth.WithLabelValues(s.cfg.Model).Set(float64(len(s.queue)))
+	}
+}
+
+// execute runs one batch and hands each item its output.
+func (s *Scheduler[In, Out]) execute(batch []*item[In, Out]) {
+	ins := make([]In, len(batch))
+	for i, it := range batch {
+		ins[i] = it.in
+	}
+	start := time.Now()
+	outs, err := s.safeRun(ins)
+	if s.cfg.Metrics != nil {
+		s.cfg.Metrics.InferSeconds.WithLabelValues(s.cfg.Model).Observe(time.Since(start).Seconds())
+	}
+	if err == nil && len(outs) != len(ins) {
+		err = engine.Internal(errors.New("batch runner returned a wrong number of outputs"))
+	}
+	var zero Out
+	for i, it := range batch {
+		if err != nil {
+			it.req.finish(it.index, zero, err)
+		} else {
+			it.req.finish(it.index, outs[i], nil)
+		}
+	}
+	s.mu.Lock()
+	s.running = false
+	s.mu.Unlock()
+}
+
+// safeRun keeps one bad batch from killing the scheduler goroutine, which
+// would hang every later request.
+func (s *Scheduler[In, Out]) safeRun(ins []In) (outs []Out, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = engine.Internal(fmt.Errorf("batch runner panicked: %v", v))
+		}
+	}()
+	return s.run(ins)
+}
