@@ -3,9 +3,14 @@
 // answer "not available in this build".
 package backends
 
-import "github.com/edgeinfer/edgeinfer/engine"
+import (
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/bert"
+)
 
 // All returns the backends compiled into this build, by kind.
 func All() map[string]engine.Backend {
-	return map[string]engine.Backend{}
+	return map[string]engine.Backend{
+		bert.Kind: bert.Backend{},
+	}
 }

@@ -1,0 +1,122 @@
+// Package bert serves BERT-family text-embedding models (BGE) on ONNX
+// Runtime: WordPiece tokenization, a token-budget batch scheduler that owns
+// the session, mean or CLS pooling and L2 normalization.
+package bert
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/onnxdir"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/tokenize"
+)
+
+// Kind is the catalog backend name.
+const Kind = "onnx-bert"
+
+// Scheduler defaults for CPU: a batch of up to 64 texts or 8192 padded
+// tokens keeps ORT's GEMMs efficient (environment.md: batching is worth
+// ~2.3x for bge-base at short lengths) without making one batch slow.
+const (
+	defaultMaxBatchTokens        = 8192
+	defaultMaxBatchSize          = 64
+	defaultMaxConcurrentRequests = 512
+	defaultMaxTokens             = 512
+)
+
+// fallbackVariants are the file names of the optimum/Xenova layout.
+var fallbackVariants = map[string][]string{
+	"fp32": {"onnx/model.onnx"}, "int8": {"onnx/model_quantized.onnx"}, "fp16": {"onnx/model_fp16.onnx"},
+}
+
+// Backend loads BERT embedding models.
+type Backend struct{}
+
+func files(spec engine.ModelSpec) ([]string, error) {
+	weights, err := onnxdir.VariantFiles(spec, fallbackVariants)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{"config.json", "tokenizer.json"}, weights...), nil
+}
+
+// Check implements engine.Backend.
+func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installation, error) {
+	fs, err := files(spec)
+	if err != nil {
+		return engine.Installation{}, err
+	}
+	return onnxdir.Inspect(spec, fs)
+}
+
+// modelConfig is what edgeinfer reads from config.json and tokenizer_config.json.
+type modelConfig struct {
+	HiddenSize            int `json:"hidden_size"`
+	MaxPositionEmbeddings int `json:"max_position_embeddings"`
+	ModelMaxLength        int `json:"model_max_length"`
+}
+
+// Load implements engine.Backend.
+func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, error) {
+	fs, err := files(spec)
+	if err != nil {
+		return nil, err
+	}
+	dir := spec.Dir()
+	var cfg, tokCfg modelConfig
+	if err := onnxdir.ReadJSON(dir, "config.json", &cfg); err != nil {
+		return nil, loadError(spec, err)
+	}
+	_ = onnxdir.ReadJSON(dir, "tokenizer_config.json", &tokCfg) // optional
+	tok, err := tokenize.LoadBERT(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return nil, loadError(spec, err)
+	}
+	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(fs[len(fs)-1])), onnxdir.SessionOptions(spec.Config))
+	if err != nil {
+		return nil, loadError(spec, err)
+	}
+	m, err := newModel(spec, sess, tok, cfg, tokCfg)
+	if err != nil {
+		sess.Close()
+		return nil, loadError(spec, err)
+	}
+	return m, nil
+}
+
+func loadError(spec engine.ModelSpec, err error) error {
+	return &engine.Error{Kind: engine.KindNotInstalled,
+		Message: fmt.Sprintf("Model %s could not be loaded; check its files or regenerate them with `edgeinfer models synth --only %s`", spec.Entry.ID, spec.Entry.ID), Err: err}
+}
+
+// schedulerConfig applies the model config over the defaults.
+func schedulerConfig(spec engine.ModelSpec) batch.Config {
+	c := spec.Config
+	cfg := batch.Config{
+		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize},
+		MaxQueueDelay:         time.Duration(c.MaxQueueDelay),
+		MaxConcurrentRequests: defaultMaxConcurrentRequests,
+		Model:                 spec.Entry.ID,
+		Metrics:               spec.Metrics,
+	}
+	if c.MaxBatchTokens > 0 {
+		cfg.MaxBatchTokens = c.MaxBatchTokens
+	}
+	if c.MaxBatchSize > 0 {
+		cfg.MaxBatchSize = c.MaxBatchSize
+	}
+	if c.MaxConcurrentRequests > 0 {
+		cfg.MaxConcurrentRequests = c.MaxConcurrentRequests
+	}
+	return cfg
+}
+
+// tokenizeWorkers bounds concurrent tokenization to the cores, so a burst of
+// requests does not starve the session goroutine.
+var tokenizeWorkers = make(chan struct{}, runtime.NumCPU())

@@ -1,0 +1,178 @@
+package bert
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
+	"github.com/edgeinfer/edgeinfer/models/synth"
+)
+
+const small = "@cf/baai/bge-small-en-v1.5"
+
+var modelsDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "bert-test-")
+	if err != nil {
+		panic(err)
+	}
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, []string{small}, os.Stderr); err != nil {
+		panic(err)
+	}
+	modelsDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// newEngine serves the tiny synthetic bge-small through the real backend.
+func newEngine(t *testing.T, mc engine.ModelConfig) *engine.Engine {
+	t.Helper()
+	orttest.Require(t)
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.DefaultConfig()
+	cfg.Home = t.TempDir()
+	mc.Dir = modelsDir + "/" + small
+	cfg.Models[small] = mc
+	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: Backend{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	return eng
+}
+
+func embed(t *testing.T, eng *engine.Engine, body string) *engine.EmbeddingsOutput {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := eng.Run(ctx, small, engine.Input{JSON: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out.(*engine.EmbeddingsOutput)
+}
+
+func TestEmbeddingsShapeNormAndPooling(t *testing.T) {
+	eng := newEngine(t, engine.ModelConfig{})
+	out := embed(t, eng, `{"text":["The quick brown fox","jumps over the lazy dog","The quick brown fox"]}`)
+	if out.Shape[0] != 3 || out.Shape[1] != len(out.Data[0]) || out.Pooling != "mean" || out.PromptTokens == 0 {
+		t.Fatalf("shape %v dims %d pooling %q tokens %d", out.Shape, len(out.Data[0]), out.Pooling, out.PromptTokens)
+	}
+	for i, v := range out.Data {
+		if n := norm(v); math.Abs(n-1) > 1e-5 {
+			t.Fatalf("vector %d has norm %v", i, n)
+		}
+	}
+	if maxDiff(out.Data[0], out.Data[2]) != 0 {
+		t.Fatal("the same text embedded twice differs")
+	}
+	if maxDiff(out.Data[0], out.Data[1]) < 1e-3 {
+		t.Fatal("different texts give the same embedding")
+	}
+	cls := embed(t, eng, `{"text":"The quick brown fox","pooling":"cls"}`)
+	if cls.Pooling != "cls" || maxDiff(cls.Data[0], out.Data[0]) < 1e-3 {
+		t.Fatal("cls pooling gives the mean-pooled vector")
+	}
+}
+
+// A text's embedding must not depend on what it was batched with.
+func TestBatchInvariance(t *testing.T) {
+	eng := newEngine(t, engine.ModelConfig{MaxQueueDelay: engine.Duration(20 * time.Millisecond)})
+	texts := []string{"short", "a somewhat longer sentence about batching and padding",
+		strings.Repeat("many words make a long input ", 12), "naïve café 東京 🙂", "x y"}
+	alone := make([][]float32, len(texts))
+	for i, text := range texts {
+		alone[i] = embed(t, eng, fmt.Sprintf(`{"text":%q}`, text)).Data[0]
+	}
+	var wg sync.WaitGroup
+	for round := range 4 {
+		for i := range texts {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				// Each request mixes its text with others of different lengths.
+				body := fmt.Sprintf(`{"text":[%q,%q,%q]}`, texts[(i+1)%len(texts)], texts[i], texts[(i+round+2)%len(texts)])
+				out := embed(t, eng, body)
+				if d := maxDiff(out.Data[1], alone[i]); d > 1e-5 {
+					t.Errorf("text %d differs by %g when batched", i, d)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+}
+
+func TestTruncation(t *testing.T) {
+	eng := newEngine(t, engine.ModelConfig{})
+	long := strings.Repeat("word ", 700)
+	if out := embed(t, eng, fmt.Sprintf(`{"text":%q}`, long)); out.PromptTokens != 512 {
+		t.Fatalf("truncated input counted %d tokens, want 512", out.PromptTokens)
+	}
+	_, err := eng.Run(context.Background(), small, engine.Input{JSON: []byte(fmt.Sprintf(`{"text":["ok",%q],"truncate_inputs":false}`, long))})
+	d := engine.Describe(err)
+	if d.Status != 413 || d.Code != 3006 || !strings.Contains(d.Message, "text[1]") {
+		t.Fatalf("over-long input with truncate_inputs false: %+v", d)
+	}
+}
+
+func TestInt8Variant(t *testing.T) {
+	fp32 := embed(t, newEngine(t, engine.ModelConfig{}), `{"text":"quantized weights"}`).Data[0]
+	int8 := embed(t, newEngine(t, engine.ModelConfig{Variant: "int8"}), `{"text":"quantized weights"}`).Data[0]
+	var dot float64
+	for i := range fp32 {
+		dot += float64(fp32[i]) * float64(int8[i])
+	}
+	if dot < 0.98 { // both are unit vectors; int8 weights keep the direction
+		t.Fatalf("int8 vs fp32 cosine %v", dot)
+	}
+}
+
+func TestNotInstalled(t *testing.T) {
+	eng := newEngine(t, engine.ModelConfig{Variant: "fp16"}) // the synthetic set has no fp16 file
+	_, err := eng.Run(context.Background(), small, engine.Input{JSON: []byte(`{"text":"x"}`)})
+	d := engine.Describe(err)
+	if d.Status != 503 || !strings.Contains(d.Message, "onnx/model_fp16.onnx") || strings.Contains(d.Message, modelsDir) {
+		t.Fatalf("missing variant: %+v", d)
+	}
+}
+
+func norm(v []float32) float64 {
+	var s float64
+	for _, x := range v {
+		s += float64(x) * float64(x)
+	}
+	return math.Sqrt(s)
+}
+
+func maxDiff(a, b []float32) float64 {
+	var d float64
+	for i := range a {
+		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+func TestPoolIgnoresPaddingAndNormalizes(t *testing.T) {
+	states := []float32{1, 2, 3, 4, 100, 100} // two real tokens, one padded position
+	mean := pool(states, 2, 2, false)
+	want := []float32{float32(2 / math.Sqrt(13)), float32(3 / math.Sqrt(13))}
+	if maxDiff(mean, want) > 1e-7 {
+		t.Fatalf("mean pool = %v, want %v", mean, want)
+	}
+	cls := pool(states, 2, 2, true)
+	if want := []float32{float32(1 / math.Sqrt(5)), float32(2 / math.Sqrt(5))}; maxDiff(cls, want) > 1e-7 {
+		t.Fatalf("cls pool = %v, want %v", cls, want)
+	}
+}

@@ -1,0 +1,100 @@
+// Package onnxdir checks and reads the model directories of ONNX-backed
+// models: the files a backend needs, the synthetic marker, the runtime.
+package onnxdir
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+)
+
+// SyntheticMarker is the config.json key set by `edgeinfer models synth`.
+const SyntheticMarker = "edgeinfer_synthetic"
+
+// Inspect checks that dir holds every file in files (paths relative to the
+// model directory) and that ONNX Runtime is installed. A missing piece is a
+// KindNotInstalled error that says how to get it; messages name files
+// relative to the model directory, never absolute paths.
+func Inspect(spec engine.ModelSpec, files []string) (engine.Installation, error) {
+	dir := spec.Dir()
+	var missing []string
+	var total int64
+	for _, f := range files {
+		info, err := os.Stat(filepath.Join(dir, filepath.FromSlash(f)))
+		if err != nil {
+			missing = append(missing, f)
+			continue
+		}
+		total += info.Size()
+	}
+	if len(missing) > 0 {
+		return engine.Installation{}, &engine.Error{Kind: engine.KindNotInstalled,
+			Message: fmt.Sprintf("Model %s is not installed (missing %s). Run `edgeinfer models synth --only %s` for synthetic weights, or put the real files in its model directory",
+				spec.Entry.ID, strings.Join(missing, ", "), spec.Entry.ID)}
+	}
+	if _, err := os.Stat(ort.LibraryPath()); err != nil {
+		return engine.Installation{}, &engine.Error{Kind: engine.KindNotInstalled,
+			Message: "ONNX Runtime is not installed: run `make setup` (or set EDGEINFER_ORT_LIB)", Err: err}
+	}
+	synthetic, err := IsSynthetic(dir)
+	if err != nil {
+		return engine.Installation{}, &engine.Error{Kind: engine.KindNotInstalled,
+			Message: fmt.Sprintf("Model %s has an unreadable config.json", spec.Entry.ID), Err: err}
+	}
+	return engine.Installation{Synthetic: synthetic, Source: dir, Bytes: total}, nil
+}
+
+// IsSynthetic reports whether dir's config.json carries the synthetic marker.
+func IsSynthetic(dir string) (bool, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	var cfg map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return false, err
+	}
+	return string(cfg[SyntheticMarker]) == "true", nil
+}
+
+// ReadJSON decodes a JSON file of the model directory into v.
+func ReadJSON(dir, name string, v any) error {
+	raw, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// VariantFiles are the weight files of the configured variant, from the
+// catalog's artifact list; fallback is used for models the catalog does not
+// describe (custom models).
+func VariantFiles(spec engine.ModelSpec, fallback map[string][]string) ([]string, error) {
+	variants := spec.Entry.Artifacts.Variants
+	if len(variants) == 0 {
+		variants = fallback
+	}
+	files, ok := variants[spec.Variant()]
+	if !ok {
+		return nil, &engine.Error{Kind: engine.KindNotInstalled, Message: fmt.Sprintf("Model %s has no %q variant (configured in models.%q.variant)", spec.Entry.ID, spec.Variant(), spec.Entry.ID)}
+	}
+	return files, nil
+}
+
+// SessionOptions are the ONNX Runtime options from a model's config.
+func SessionOptions(c engine.ModelConfig) ort.Options {
+	return ort.Options{IntraOpThreads: c.IntraOpThreads, InterOpThreads: c.InterOpThreads}
+}
