@@ -286,10 +286,11 @@ func (e *Engine) model(ctx context.Context, entry *Entry) (Model, error) {
 func (e *Engine) load(entry *Entry, r *resident) {
 	defer close(r.ready)
 	start := time.Now()
+	var inst Installation
 	b, err := e.backendFor(entry)
 	if err == nil {
 		spec := e.Spec(entry)
-		if _, err = b.Check(context.Background(), spec); err == nil {
+		if inst, err = b.Check(context.Background(), spec); err == nil {
 			r.model, err = b.Load(context.Background(), spec)
 		}
 	}
@@ -301,7 +302,11 @@ func (e *Engine) load(entry *Entry, r *resident) {
 	}
 	e.metrics.ModelLoads.WithLabelValues(entry.ID, "ok").Inc()
 	e.metrics.ModelLoadSecond.WithLabelValues(entry.ID).Observe(time.Since(start).Seconds())
-	e.log.Info("model loaded", "model", entry.ID, "backend", entry.Backend, "took", time.Since(start).Round(time.Millisecond))
+	weights := "real"
+	if inst.Synthetic {
+		weights = "synthetic weights (outputs are meaningless)"
+	}
+	e.log.Info("model loaded", "model", entry.ID, "backend", entry.Backend, "weights", weights, "took", time.Since(start).Round(time.Millisecond))
 }
 
 // Status is a model's installation state, for listings.
