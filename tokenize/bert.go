@@ -19,9 +19,12 @@ import (
 // BERT is a WordPiece tokenizer loaded from a Hugging Face tokenizer.json.
 // It is safe for concurrent use.
 type BERT struct {
+	// fast is the direct BERT pipeline, used when the file describes exactly
+	// that pipeline; tk (sugarme) serves any other tokenizer.json.
+	fast     *wordPiece
 	tk       *tokenizer.Tokenizer
 	cls, sep int64
-	// stripAccents is applied before the tokenizer, see hfStripAccents.
+	// stripAccents is applied before tk, see hfStripAccents.
 	stripAccents bool
 }
 
@@ -46,7 +49,11 @@ func LoadBERT(path string) (*BERT, error) {
 	if n != nil {
 		tk.WithNormalizer(n)
 	}
-	b := &BERT{tk: tk, stripAccents: strip}
+	fast, err := newWordPiece(raw)
+	if err != nil {
+		return nil, fmt.Errorf("tokenizer %s: %w", path, err)
+	}
+	b := &BERT{fast: fast, tk: tk, stripAccents: strip}
 	for token, dst := range map[string]*int64{"[CLS]": &b.cls, "[SEP]": &b.sep} {
 		id, ok := tk.TokenToId(token)
 		if !ok {
@@ -102,6 +109,20 @@ func hfStripAccents(text string) string {
 // the pieces are cut so the result is exactly maxLen long and truncated is
 // true; fullLen is the length before cutting.
 func (b *BERT) Encode(text string, maxLen int) (ids []int64, fullLen int, truncated bool, err error) {
+	if b.fast != nil {
+		ids = append(b.fast.encode(text, append(make([]int64, 0, len(text)/3+8), b.cls)), b.sep)
+		fullLen = len(ids)
+		if maxLen >= 2 && fullLen > maxLen {
+			ids = append(ids[:maxLen-1], b.sep)
+			truncated = true
+		}
+		return ids, fullLen, truncated, nil
+	}
+	return b.encodeGeneral(text, maxLen)
+}
+
+// encodeGeneral runs sugarme's pipeline.
+func (b *BERT) encodeGeneral(text string, maxLen int) (ids []int64, fullLen int, truncated bool, err error) {
 	if b.stripAccents {
 		text = hfStripAccents(text)
 	}

@@ -96,3 +96,61 @@ func TestBERTConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func BenchmarkBERTEncode(b *testing.B) {
+	tok := realBERT(b)
+	text := "the quick brown fox jumps over the lazy dog while the government system told people about school"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, _, err := tok.Encode(text, 512); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// The fast path must give exactly what sugarme's general pipeline gives,
+// except where sugarme departs from Hugging Face (TestFastPathFollowsHF).
+func TestFastPathMatchesSugarme(t *testing.T) {
+	b := realBERT(t)
+	if b.fast == nil {
+		t.Fatal("the bert-base-uncased tokenizer.json should take the fast path")
+	}
+	texts := []string{
+		"Hello, World!", "naïve café 東京 🙂", "Ünïcödé ÀÉÎÕÜ ñ ç ß ø å", "don't stop-believing... (ok?) $5+3=8 <tag> a^b `x` a|b ~",
+		"tabs\tand\nnewlines\r\n and spaces", "zero\u200bwidth\u200djoiner \ufeffbom \u0000nul \ufffd",
+		"Ｆｕｌｌ－ｗｉｄｔｈ ｆｏｒｍｓ", "한국어 텍스트", "Ελληνικά κείμενο", "русский текст", "עברית טקסט", "ﻋﺮﺑﻲ العربية",
+		"supercalifragilisticexpialidocious antidisestablishmentarianism", strings.Repeat("x", 150) + " long word",
+"emoji 👩‍👩‍👧 🇫🇷 🙂🙂", "math ∑∫√ π≈3.14 ½ ²", "   ", "",
+		"MiXeD CaSe WoRdS", "email@example.com https://example.com/path?q=1#frag", "İstanbul ǅ ﬁ ligature",
+	}
+	for _, text := range texts {
+		want, _, _, err := b.encodeGeneral(text, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, _, _ := b.Encode(text, 0)
+		if !slices.Equal(got, want) {
+			t.Errorf("%q:\n fast    %v\n sugarme %v", text, got, want)
+		}
+	}
+}
+
+// Where sugarme departs from Hugging Face tokenizers, the fast path follows
+// Hugging Face: special tokens in the text are matched before normalization,
+// and every Unicode White_Space character (NBSP, em space) separates words.
+func TestFastPathFollowsHF(t *testing.T) {
+	b := realBERT(t)
+	tests := []struct {
+		text string
+		want []int64
+	}{
+		{"[CLS] literal [SEP]", []int64{101, 101, 18204, 102, 102}},
+		{"inside[PAD]text [MASK]", []int64{101, 2503, 0, 3793, 103, 102}},
+		{"a\u00a0b\u2003c", []int64{101, 1037, 1038, 1039, 102}},
+	}
+	for _, tt := range tests {
+		if got, _, _, _ := b.Encode(tt.text, 0); !slices.Equal(got, tt.want) {
+			t.Errorf("Encode(%q) = %v, want %v", tt.text, got, tt.want)
+		}
+	}
+}
