@@ -1,0 +1,334 @@
+// Command embeddings measures text-embedding throughput on one machine in
+// one run: raw ONNX Runtime at its best offline batch (the limit), edgeinfer
+// in-process and over HTTP with concurrent one-text callers, and the
+// transformers.js peer on the same model files and threads. It prints a
+// markdown report; nothing here is asserted.
+//
+//	go run ./benchmarks/embeddings --dir ~/.edgeinfer/models/@cf/baai/bge-base-en-v1.5 --variant fp32
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/edgeinfer/edgeinfer/benchmarks/corpus"
+	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/httpapi"
+	"github.com/edgeinfer/edgeinfer/models/bert"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/tokenize"
+)
+
+const model = "@cf/baai/bge-base-en-v1.5"
+
+func main() {
+	dir := flag.String("dir", filepath.Join(engine.DefaultHome(), "models", model), "model directory (use the full synthetic preset for honest figures)")
+	variant := flag.String("variant", "fp32", "fp32 or int8")
+	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads, for every configuration")
+	concurrency := flag.Int("concurrency", 64, "concurrent one-text callers")
+	duration := flag.Duration("duration", 15*time.Second, "measured time per configuration")
+	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured warm-up per configuration")
+	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci` in benchmarks/embeddings/peer)")
+	rss := flag.Bool("rss", false, "only load the model, embed once, and print RSS vs model file size")
+	flag.Parse()
+
+	if *rss {
+		reportRSS(*dir, *variant, *threads)
+		return
+	}
+	texts := corpus.Sentences(2048, 6, 38, 42) // 8–40 tokens with [CLS] and [SEP]
+	ctx := context.Background()
+	fmt.Printf("# Embeddings benchmark: %s (%s), %d threads, %d callers, %s per run\n\n", filepath.Base(*dir), *variant, *threads, *concurrency, *duration)
+	fmt.Printf("machine: %s, %d CPUs; ONNX Runtime %s\n\n", cpuModel(), runtime.NumCPU(), ort.ExpectedVersion())
+
+	limit, bestBatch := rawORT(*dir, *variant, *threads, texts, *warmup, *duration)
+	eng := newEngine(*dir, *variant, *threads)
+	defer eng.Close()
+	pk := newPicker(*concurrency)
+	inproc := loadgen.ClosedLoop(ctx, *concurrency, *warmup, *duration, func(ctx context.Context, w int) (int, error) {
+		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[pk.pick(w)%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
+		return 1, err
+	})
+	padding := meanPadding(eng)
+	single := loadgen.ClosedLoop(ctx, 1, time.Second, *duration/2, func(ctx context.Context, w int) (int, error) {
+		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[pk.pick(w)%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
+		return 1, err
+	})
+	half := loadgen.OpenLoop(ctx, inproc.RequestsPerSecond()/2, *duration, func(ctx context.Context, w int) (int, error) {
+		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[w%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
+		return 1, err
+	})
+	overHTTP := httpRun(ctx, eng, texts, *concurrency, *warmup, *duration)
+
+	fmt.Println("| configuration | texts/s | vs limit | p50 | p99 | errors |")
+	fmt.Println("|---|---|---|---|---|---|")
+	fmt.Printf("| (1) raw ONNX Runtime, best offline batch (%d, length-sorted) | %.1f | 1.00 | | | |\n", bestBatch, limit)
+	row := func(name string, r loadgen.Result) {
+		fmt.Printf("| %s | %.1f | %.2f | %s | %s | %d |\n", name, r.ItemsPerSecond(), r.ItemsPerSecond()/limit,
+			r.Percentile(0.5).Round(time.Microsecond*100), r.Percentile(0.99).Round(time.Microsecond*100), r.Errors)
+	}
+	row(fmt.Sprintf("(2) edgeinfer in-process, %d callers", *concurrency), inproc)
+	row(fmt.Sprintf("(3) edgeinfer over HTTP, %d callers", *concurrency), overHTTP)
+	row("single caller (unloaded latency)", single)
+	row(fmt.Sprintf("open loop at half of (2)'s peak (%.0f req/s)", inproc.RequestsPerSecond()/2), half)
+	if *peer {
+		p, err := runPeer(*dir, *variant, *threads, *concurrency, *duration, texts)
+		if err != nil {
+			fmt.Printf("| (4) transformers.js peer | failed: %v | | | | |\n", err)
+		} else {
+			fmt.Printf("| (4) transformers.js, per-request pipeline, %d concurrent | %.1f | %.2f | %.1fms | %.1fms | |\n",
+				*concurrency, p.TextsPerS, p.TextsPerS/limit, p.P50, p.P99)
+			fmt.Printf("| transformers.js, one batched call of 64 | %.1f | %.2f | | | |\n", p.Batch64, p.Batch64/limit)
+			fmt.Printf("\n(3) / (4) = %.2fx\n", overHTTP.ItemsPerSecond()/p.TextsPerS)
+		}
+	}
+	fmt.Printf("\nmean padding ratio of edgeinfer batches under (2): %.3f\n", padding)
+	fmt.Printf("p99 at half load / single-request p50: %.2fx\n", float64(half.Percentile(0.99))/float64(single.Percentile(0.5)))
+	for _, r := range []loadgen.Result{inproc, overHTTP, single, half} {
+		if r.FirstErr != nil {
+			fmt.Printf("first error: %v\n", r.FirstErr)
+		}
+	}
+}
+
+// picker walks each worker through the corpus from its own offset, so runs
+// are reproducible and workers share no state.
+type picker struct{ next []int }
+
+func newPicker(workers int) *picker {
+	p := &picker{next: make([]int, workers)}
+	for w := range p.next {
+		p.next[w] = w * 7919
+	}
+	return p
+}
+
+func (p *picker) pick(w int) int {
+	p.next[w]++
+	return p.next[w]
+}
+
+func weightsFile(variant string) string {
+	if variant == "int8" {
+		return "onnx/model_quantized.onnx"
+	}
+	return "onnx/model.onnx"
+}
+
+// rawORT is the limit: pre-tokenized texts, sorted by length, in batches of
+// each size, straight through the session.
+func rawORT(dir, variant string, threads int, texts []string, warmup, d time.Duration) (best float64, bestBatch int) {
+	tok, err := tokenize.LoadBERT(filepath.Join(dir, "tokenizer.json"))
+	check(err)
+	seqs := make([][]int64, len(texts))
+	for i, t := range texts {
+		seqs[i], _, _, err = tok.Encode(t, 512)
+		check(err)
+	}
+	slices.SortFunc(seqs, func(a, b []int64) int { return len(a) - len(b) })
+	sess, err := ort.Open(filepath.Join(dir, weightsFile(variant)), ort.Options{IntraOpThreads: threads})
+	check(err)
+	defer sess.Close()
+	var hidden int
+	var cfg struct {
+		HiddenSize int `json:"hidden_size"`
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	check(err)
+	check(json.Unmarshal(raw, &cfg))
+	hidden = cfg.HiddenSize
+	for _, bs := range []int{1, 8, 16, 32, 64} {
+		run := func(limit time.Duration) float64 {
+			n, start := 0, time.Now()
+			for i := 0; time.Since(start) < limit; i = (i + bs) % (len(seqs) - bs) {
+				runRaw(sess, seqs[i:i+bs], hidden)
+				n += bs
+			}
+			return float64(n) / time.Since(start).Seconds()
+		}
+		run(warmup / 2)
+		if rate := run(d / 2); rate > best {
+			best, bestBatch = rate, bs
+		}
+	}
+	return best, bestBatch
+}
+
+func runRaw(sess *ort.Session, batch [][]int64, hidden int) {
+	cols := 0
+	for _, s := range batch {
+		cols = max(cols, len(s))
+	}
+	ids, mask := make([]int64, len(batch)*cols), make([]int64, len(batch)*cols)
+	for r, s := range batch {
+		copy(ids[r*cols:], s)
+		for c := range s {
+			mask[r*cols+c] = 1
+		}
+	}
+	shape := onnx.NewShape(int64(len(batch)), int64(cols))
+	vals := map[string]onnx.Value{}
+	for name, data := range map[string][]int64{"input_ids": ids, "attention_mask": mask, "token_type_ids": make([]int64, len(ids))} {
+		t, err := onnx.NewTensor(shape, data)
+		check(err)
+		defer t.Destroy()
+		vals[name] = t
+	}
+	in, err := sess.BindInputs(vals)
+	check(err)
+	out, err := onnx.NewEmptyTensor[float32](onnx.NewShape(int64(len(batch)), int64(cols), int64(hidden)))
+	check(err)
+	defer out.Destroy()
+	check(sess.Run(in, []onnx.Value{out}))
+}
+
+func newEngine(dir, variant string, threads int) *engine.Engine {
+	cat, err := engine.LoadCatalog()
+	check(err)
+	cfg := engine.DefaultConfig()
+	cfg.Models[model] = engine.ModelConfig{Dir: dir, Variant: variant, IntraOpThreads: threads}
+	eng, err := engine.New(cat, cfg, map[string]engine.Backend{bert.Kind: bert.Backend{}}, nil)
+	check(err)
+	_, err = eng.Run(context.Background(), model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{"load"}, Pooling: "mean"}})
+	check(err)
+	return eng
+}
+
+func httpRun(ctx context.Context, eng *engine.Engine, texts []string, concurrency int, warmup, d time.Duration) loadgen.Result {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	srv := &http.Server{Handler: httpapi.New(eng, httpapi.Options{}).Handler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/client/v4/accounts/bench/ai/run/" + model
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
+	pk := newPicker(concurrency)
+	return loadgen.ClosedLoop(ctx, concurrency, warmup, d, func(ctx context.Context, w int) (int, error) {
+		body, _ := json.Marshal(map[string]string{"text": texts[pk.pick(w)%len(texts)]})
+		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		if _, err := io.Copy(io.Discard, res.Body); err != nil {
+			return 0, err
+		}
+		if res.StatusCode != 200 {
+			return 0, fmt.Errorf("HTTP %d", res.StatusCode)
+		}
+		return 1, nil
+	})
+}
+
+// meanPadding reads the padding-ratio histogram of the engine's batches.
+func meanPadding(eng *engine.Engine) float64 {
+	families, err := eng.Metrics().Registry.Gather()
+	check(err)
+	for _, f := range families {
+		if f.GetName() != "edgeinfer_batch_padding_ratio" {
+			continue
+		}
+		var h *dto.Histogram
+		for _, m := range f.GetMetric() {
+			h = m.GetHistogram()
+		}
+		if h != nil && h.GetSampleCount() > 0 {
+			return h.GetSampleSum() / float64(h.GetSampleCount())
+		}
+	}
+	return 0
+}
+
+type peerResult struct {
+	TextsPerS float64 `json:"texts_per_s"`
+	P50       float64 `json:"p50_ms"`
+	P99       float64 `json:"p99_ms"`
+	Batch64   float64 `json:"batch64_texts_per_s"`
+}
+
+func runPeer(dir, variant string, threads, concurrency int, d time.Duration, texts []string) (peerResult, error) {
+	f, err := os.CreateTemp("", "texts-*.json")
+	if err != nil {
+		return peerResult{}, err
+	}
+	defer os.Remove(f.Name())
+	check(json.NewEncoder(f).Encode(texts))
+	f.Close()
+	dtype := "fp32"
+	if variant == "int8" {
+		dtype = "q8"
+	}
+	cmd := exec.Command("node", "run.mjs", dir, dtype, fmt.Sprint(threads), fmt.Sprint(concurrency), fmt.Sprint(int(d.Seconds())), f.Name())
+	cmd.Dir = filepath.Join("benchmarks", "embeddings", "peer")
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return peerResult{}, err
+	}
+	var p peerResult
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return p, json.Unmarshal([]byte(lines[len(lines)-1]), &p)
+}
+
+// reportRSS prints the resident memory with the model loaded against the size
+// of its weights file.
+func reportRSS(dir, variant string, threads int) {
+	eng := newEngine(dir, variant, threads)
+	defer eng.Close()
+	info, err := os.Stat(filepath.Join(dir, weightsFile(variant)))
+	check(err)
+	rss := vmRSS()
+	fmt.Printf("RSS with %s (%s) loaded: %.1f MB; weights file %.1f MB; ratio %.2f\n",
+		filepath.Base(dir), variant, float64(rss)/1e6, float64(info.Size())/1e6, float64(rss)/float64(info.Size()))
+}
+
+func vmRSS() int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	check(err)
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+func cpuModel() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
