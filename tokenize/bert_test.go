@@ -120,7 +120,7 @@ func TestFastPathMatchesSugarme(t *testing.T) {
 		"tabs\tand\nnewlines\r\n and spaces", "zero\u200bwidth\u200djoiner \ufeffbom \u0000nul \ufffd",
 		"Ｆｕｌｌ－ｗｉｄｔｈ ｆｏｒｍｓ", "한국어 텍스트", "Ελληνικά κείμενο", "русский текст", "עברית טקסט", "ﻋﺮﺑﻲ العربية",
 		"supercalifragilisticexpialidocious antidisestablishmentarianism", strings.Repeat("x", 150) + " long word",
-"emoji 👩‍👩‍👧 🇫🇷 🙂🙂", "math ∑∫√ π≈3.14 ½ ²", "   ", "",
+		"emoji 👩‍👩‍👧 🇫🇷 🙂🙂", "math ∑∫√ π≈3.14 ½ ²", "   ", "",
 		"MiXeD CaSe WoRdS", "email@example.com https://example.com/path?q=1#frag", "İstanbul ǅ ﬁ ligature",
 	}
 	for _, text := range texts {
