@@ -127,9 +127,9 @@ func TestDecodeSpecialPieces(t *testing.T) {
 		want   string
 	}{
 		{[]string{"<s>", "▁the", "▁w", "ind", "ow", "</s>"}, "the window"},
-		{[]string{"▁", "▁the"}, "the"},       // every leading space goes
+		{[]string{"▁", "▁the"}, "the"},         // every leading space goes
 		{[]string{"<unk>", "▁the"}, " ⁇  the"}, // <unk> shows as the unknown surface
-		{[]string{"▁the", "Ω"}, "theΩ"},       // a piece outside the vocabulary is itself
+		{[]string{"▁the", "Ω"}, "theΩ"},        // a piece outside the vocabulary is itself
 		{nil, ""},
 	} {
 		if got := p.Decode(c.pieces); got != c.want {
