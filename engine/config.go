@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,13 @@ type ServerConfig struct {
 	// OllamaHost points at a running Ollama server; empty means edgeinfer
 	// manages its own (OLLAMA_HOST is honoured too).
 	OllamaHost string `yaml:"ollama_host"`
+	// KeepAlive is how long an idle model stays loaded (default 5m; negative:
+	// forever; 0: unload after each request). Models may override it.
+	KeepAlive *Duration `yaml:"keep_alive"`
+	// MaxLoadedModels and MaxResidentBytes bound what stays loaded; the least
+	// recently used idle model is evicted first. 0 means no bound.
+	MaxLoadedModels  int   `yaml:"max_loaded_models"`
+	MaxResidentBytes int64 `yaml:"max_resident_bytes"`
 }
 
 // ModelConfig overrides a catalog entry or defines a custom model. Zero
@@ -55,19 +63,31 @@ type ModelConfig struct {
 	MaxConcurrentRequests int      `yaml:"max_concurrent_requests"`
 	IntraOpThreads        int      `yaml:"intra_op_threads"`
 	InterOpThreads        int      `yaml:"inter_op_threads"`
+	// KeepAlive overrides server.keep_alive for this model.
+	KeepAlive *Duration `yaml:"keep_alive"`
+	// Preload loads the model when the server starts.
+	Preload bool `yaml:"preload"`
 }
 
 // Duration is a time.Duration written as "250ms" or "5m" in YAML.
 type Duration time.Duration
 
-// UnmarshalYAML parses a Go duration string.
+// UnmarshalYAML parses a Go duration string, or a number of seconds.
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	v, err := time.ParseDuration(n.Value)
+	v, err := ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (e.g. 250ms, 5m)", n.Line, n.Value)
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 250ms, 5m, or seconds as a number)", n.Line, n.Value)
 	}
 	*d = Duration(v)
 	return nil
+}
+
+// ParseDuration reads "250ms", "5m" or a plain number of seconds ("-1" too).
+func ParseDuration(s string) (time.Duration, error) {
+	if secs, err := strconv.ParseFloat(s, 64); err == nil {
+		return time.Duration(secs * float64(time.Second)), nil
+	}
+	return time.ParseDuration(s)
 }
 
 // Defaults for the server.
@@ -166,8 +186,8 @@ func (c *Config) validate(root *yaml.Node) error {
 			}
 		}
 	}
-	if c.Server.MaxBodyBytes < 0 {
-		return errors.New("server.max_body_bytes: must not be negative")
+	if c.Server.MaxBodyBytes < 0 || c.Server.MaxLoadedModels < 0 || c.Server.MaxResidentBytes < 0 {
+		return errors.New("server: max_body_bytes, max_loaded_models and max_resident_bytes must not be negative")
 	}
 	return nil
 }

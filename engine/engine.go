@@ -29,6 +29,17 @@ type Input struct {
 // and the REST body's top-level "options".
 type RunOptions struct {
 	RejectIfBusy bool
+	// KeepAliveFor, when set, replaces the model's keep-alive after this
+	// request (as Ollama's keep_alive does); negative keeps it loaded.
+	KeepAliveFor *time.Duration
+}
+
+// KeepAlive returns the request's keep-alive override, if any.
+func (o RunOptions) KeepAlive() (time.Duration, bool) {
+	if o.KeepAliveFor == nil {
+		return 0, false
+	}
+	return *o.KeepAliveFor, true
 }
 
 type optionsKey struct{}
@@ -58,14 +69,8 @@ type Engine struct {
 
 	mu       sync.Mutex
 	resident map[string]*resident
-}
-
-// resident is one model's load state; ready is closed when the load ends.
-type resident struct {
-	ready    chan struct{}
-	model    Model
-	err      error
-	failedAt time.Time
+	stop     chan struct{}
+	stopped  chan struct{}
 }
 
 // New builds an engine over a catalog, applying cfg.Models overrides and
@@ -79,8 +84,10 @@ func New(cat *Catalog, cfg Config, backends map[string]Backend, log *slog.Logger
 			return nil, err
 		}
 	}
-	return &Engine{catalog: cat, cfg: cfg, backends: maps.Clone(backends), metrics: NewMetrics(),
-		log: log, resident: map[string]*resident{}}, nil
+	e := &Engine{catalog: cat, cfg: cfg, backends: maps.Clone(backends), metrics: NewMetrics(),
+		log: log, resident: map[string]*resident{}, stop: make(chan struct{}), stopped: make(chan struct{})}
+	go e.reapIdle()
+	return e, nil
 }
 
 // applyModelConfig adds a custom model, or checks an override's target.
@@ -144,11 +151,17 @@ func (e *Engine) Run(ctx context.Context, modelID string, in Input) (out any, er
 			e.log.Error("inference failed", "model", entry.ID, "err", err)
 		}
 	}()
-	model, err := e.model(ctx, entry)
+	model, release, err := e.acquire(ctx, entry)
 	if err != nil {
 		return nil, err
 	}
 	out, err = dispatch(ctx, model, value)
+	if stream, ok := out.(*TextStream); ok {
+		// The model stays in use, and unevictable, until the stream ends.
+		out = stream.onClose(release)
+	} else {
+		release()
+	}
 	return out, normalizeError(err)
 }
 
@@ -259,56 +272,6 @@ func (e *Engine) backendFor(entry *Entry) (Backend, error) {
 	return b, nil
 }
 
-// model returns the loaded model, loading it once for all concurrent callers.
-// A failed load is remembered for loadRetryCooldown.
-func (e *Engine) model(ctx context.Context, entry *Entry) (Model, error) {
-	e.mu.Lock()
-	r, ok := e.resident[entry.ID]
-	if ok && r.err != nil && time.Since(r.failedAt) > loadRetryCooldown {
-		ok = false
-	}
-	if !ok {
-		r = &resident{ready: make(chan struct{})}
-		e.resident[entry.ID] = r
-		go e.load(entry, r)
-	}
-	e.mu.Unlock()
-	select {
-	case <-r.ready:
-		return r.model, r.err
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// load runs detached from any one request, so a caller that gives up does
-// not abort a load that others are waiting for.
-func (e *Engine) load(entry *Entry, r *resident) {
-	defer close(r.ready)
-	start := time.Now()
-	var inst Installation
-	b, err := e.backendFor(entry)
-	if err == nil {
-		spec := e.Spec(entry)
-		if inst, err = b.Check(context.Background(), spec); err == nil {
-			r.model, err = b.Load(context.Background(), spec)
-		}
-	}
-	if err != nil {
-		r.err, r.failedAt = normalizeError(err), time.Now()
-		e.metrics.ModelLoads.WithLabelValues(entry.ID, "error").Inc()
-		e.log.Warn("model load failed", "model", entry.ID, "err", err)
-		return
-	}
-	e.metrics.ModelLoads.WithLabelValues(entry.ID, "ok").Inc()
-	e.metrics.ModelLoadSecond.WithLabelValues(entry.ID).Observe(time.Since(start).Seconds())
-	weights := "real"
-	if inst.Synthetic {
-		weights = "synthetic weights (outputs are meaningless)"
-	}
-	e.log.Info("model loaded", "model", entry.ID, "backend", entry.Backend, "weights", weights, "took", time.Since(start).Round(time.Millisecond))
-}
-
 // Status is a model's installation state, for listings.
 type Status struct {
 	Entry        *Entry
@@ -341,23 +304,4 @@ func (e *Engine) Ready() error {
 		return errors.New("no backends registered")
 	}
 	return nil
-}
-
-// Close unloads every resident model.
-func (e *Engine) Close() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var errs []error
-	for id, r := range e.resident {
-		select {
-		case <-r.ready:
-			if r.model != nil {
-				errs = append(errs, r.model.Close())
-			}
-		default:
-			e.log.Warn("closing while a load is in progress", "model", id)
-		}
-	}
-	e.resident = map[string]*resident{}
-	return errors.Join(errs...)
 }

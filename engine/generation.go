@@ -80,9 +80,23 @@ type StreamEvent struct {
 
 // TextStream is what Run returns for stream:true. Events is closed after
 // the final event; the producer stops when the Run context is cancelled, so a
-// consumer that goes away must cancel that context.
+// consumer that goes away must cancel that context and drain Events.
 type TextStream struct {
 	Events <-chan StreamEvent
+}
+
+// onClose returns a stream with the same events that calls done once the
+// producer has closed it.
+func (s *TextStream) onClose(done func()) *TextStream {
+	ch := make(chan StreamEvent)
+	go func() {
+		defer done()
+		defer close(ch)
+		for ev := range s.Events {
+			ch <- ev
+		}
+	}()
+	return &TextStream{Events: ch}
 }
 
 // Defaults for text generation (Workers AI schema).

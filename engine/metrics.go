@@ -21,6 +21,8 @@ type Metrics struct {
 	PaddingRatio    *prometheus.HistogramVec // model
 	ModelLoads      *prometheus.CounterVec   // model, result
 	ModelLoadSecond *prometheus.HistogramVec // model
+	ModelUnloads    *prometheus.CounterVec   // model, reason
+	ResidentBytes   *prometheus.GaugeVec     // model
 }
 
 // NewMetrics registers edgeinfer's series (and the Go runtime's) on a fresh
@@ -51,9 +53,13 @@ func NewMetrics() *Metrics {
 			Name: "edgeinfer_model_loads_total", Help: "Model loads by result."}, []string{"model", "result"}),
 		ModelLoadSecond: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "edgeinfer_model_load_duration_seconds", Help: "Time to load a model.", Buckets: latency}, []string{"model"}),
+		ModelUnloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "edgeinfer_model_unloads_total", Help: "Model unloads by reason (idle, memory budget, requested)."}, []string{"model", "reason"}),
+		ResidentBytes: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "edgeinfer_model_resident_bytes", Help: "Size of a loaded model's weights."}, []string{"model"}),
 	}
 	m.Registry.MustRegister(m.Requests, m.RequestSeconds, m.InFlight, m.QueueDepth, m.QueueSeconds, m.InferSeconds,
-		m.BatchSize, m.BatchTokens, m.PaddingRatio, m.ModelLoads, m.ModelLoadSecond,
+		m.BatchSize, m.BatchTokens, m.PaddingRatio, m.ModelLoads, m.ModelLoadSecond, m.ModelUnloads, m.ResidentBytes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

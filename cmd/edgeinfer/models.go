@@ -11,7 +11,7 @@ import (
 
 func newModelsCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "models", Short: "List and generate models"}
-	cmd.AddCommand(newModelsListCmd(g), newModelsSynthCmd(g))
+	cmd.AddCommand(newModelsListCmd(g), newModelsSynthCmd(g), newModelsPsCmd())
 	return cmd
 }
 

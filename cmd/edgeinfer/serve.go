@@ -92,6 +92,11 @@ func serve(ctx context.Context, g *globalFlags, cfg engine.Config) error {
 	defer stop()
 	errCh := make(chan error, 1)
 	go func() { errCh <- srv.Serve(ln) }()
+	go func() {
+		if err := eng.Preload(ctx); err != nil {
+			log.Warn("preloading failed; those models load on first request", "err", err)
+		}
+	}()
 	select {
 	case err := <-errCh:
 		return err

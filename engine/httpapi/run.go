@@ -167,6 +167,17 @@ func parseOptions(raw json.RawMessage) (engine.RunOptions, error) {
 		}
 		opts.RejectIfBusy = b
 	}
+	if v, ok := o["keep_alive"]; ok && !bytes.Equal(v, []byte("null")) {
+		var s string
+		if json.Unmarshal(v, &s) != nil {
+			s = string(v) // a number of seconds
+		}
+		d, err := engine.ParseDuration(s)
+		if err != nil {
+			return opts, engine.BadInput("options.keep_alive", "must be a duration such as \"5m\" or a number of seconds")
+		}
+		opts.KeepAliveFor = &d
+	}
 	return opts, nil
 }
 

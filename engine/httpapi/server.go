@@ -25,6 +25,9 @@ type Runner interface {
 	Catalog() *engine.Catalog
 	Metrics() *engine.Metrics
 	Ready() error
+	Load(ctx context.Context, model string) error
+	Unload(model string) error
+	Models() []engine.ModelState
 }
 
 // Options configure the HTTP surfaces.
@@ -77,6 +80,10 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST "+prefix+"/embeddings", s.handleEmbeddings)
 		mux.HandleFunc("GET "+prefix+"/models", s.handleOpenAIModels)
 	}
+	// Model control.
+	mux.HandleFunc("POST /edgeinfer/v1/models/load", s.handleLoad)
+	mux.HandleFunc("POST /edgeinfer/v1/models/unload", s.handleUnload)
+	mux.HandleFunc("GET /edgeinfer/v1/models", s.handleModels)
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -404,3 +404,40 @@ func TestUnknownRoute(t *testing.T) {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
 }
+
+func TestModelControlRoutes(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	r := do(t, "POST", srv.URL+"/edgeinfer/v1/models/load", "", `{"model":"@cf/baai/bge-small-en-v1.5"}`, nil)
+	if env := decodeEnvelope(t, r); r.status != 200 || !env.Success {
+		t.Fatalf("load: %d %s", r.status, r.body)
+	}
+	var list struct{ Result []engine.ModelState }
+	r = do(t, "GET", srv.URL+"/edgeinfer/v1/models", "", "", nil)
+	if err := json.Unmarshal(r.body, &list); err != nil || len(list.Result) != 12 {
+		t.Fatalf("models: %s", r.body)
+	}
+	for _, m := range list.Result {
+		if (m.Model == "@cf/baai/bge-small-en-v1.5") != (m.State == "loaded") {
+			t.Fatalf("state of %s is %s", m.Model, m.State)
+		}
+	}
+	r = do(t, "POST", srv.URL+"/edgeinfer/v1/models/unload", "", `{"model":"@cf/baai/bge-small-en-v1.5"}`, nil)
+	if r.status != 200 {
+		t.Fatalf("unload: %d %s", r.status, r.body)
+	}
+	r = do(t, "POST", srv.URL+"/edgeinfer/v1/models/load", "", `{"model":"@cf/nope/nope"}`, nil)
+	if env := decodeEnvelope(t, r); r.status != 400 || env.Errors[0].Code != 5007 {
+		t.Fatalf("load unknown: %d %s", r.status, r.body)
+	}
+	r = do(t, "POST", srv.URL+"/edgeinfer/v1/models/load", "", `{}`, nil)
+	if env := decodeEnvelope(t, r); r.status != 400 || !strings.Contains(env.Errors[0].Message, "model") {
+		t.Fatalf("load without model: %d %s", r.status, r.body)
+	}
+}
+
+func TestControlRoutesNeedTheToken(t *testing.T) {
+	srv := newTestServer(t, Options{APIToken: "t"})
+	if r := do(t, "GET", srv.URL+"/edgeinfer/v1/models", "", "", nil); r.status != 403 {
+		t.Fatalf("control route without token: %d", r.status)
+	}
+}

@@ -5,7 +5,6 @@ package bert
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"runtime"
 	"time"
@@ -71,28 +70,23 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	dir := spec.Dir()
 	var cfg, tokCfg modelConfig
 	if err := onnxdir.ReadJSON(dir, "config.json", &cfg); err != nil {
-		return nil, loadError(spec, err)
+		return nil, onnxdir.LoadError(spec, err)
 	}
 	_ = onnxdir.ReadJSON(dir, "tokenizer_config.json", &tokCfg) // optional
 	tok, err := tokenize.LoadBERT(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
-		return nil, loadError(spec, err)
+		return nil, onnxdir.LoadError(spec, err)
 	}
 	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(fs[len(fs)-1])), onnxdir.SessionOptions(spec.Config))
 	if err != nil {
-		return nil, loadError(spec, err)
+		return nil, onnxdir.LoadError(spec, err)
 	}
 	m, err := newModel(spec, sess, tok, cfg, tokCfg)
 	if err != nil {
 		sess.Close()
-		return nil, loadError(spec, err)
+		return nil, onnxdir.LoadError(spec, err)
 	}
 	return m, nil
-}
-
-func loadError(spec engine.ModelSpec, err error) error {
-	return &engine.Error{Kind: engine.KindNotInstalled,
-		Message: fmt.Sprintf("Model %s could not be loaded; check its files or regenerate them with `edgeinfer models synth --only %s`", spec.Entry.ID, spec.Entry.ID), Err: err}
 }
 
 // schedulerConfig applies the model config over the defaults.

@@ -3,6 +3,7 @@ package bert
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -174,5 +175,30 @@ func TestPoolIgnoresPaddingAndNormalizes(t *testing.T) {
 	cls := pool(states, 2, 2, true)
 	if want := []float32{float32(1 / math.Sqrt(5)), float32(2 / math.Sqrt(5))}; maxDiff(cls, want) > 1e-7 {
 		t.Fatalf("cls pool = %v, want %v", cls, want)
+	}
+}
+
+func TestCorruptModelFileIsAClearError(t *testing.T) {
+	orttest.Require(t)
+	dir := t.TempDir()
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, []string{small}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	modelDir := dir + "/" + small
+	if err := os.WriteFile(modelDir+"/onnx/model.onnx", []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, _ := engine.LoadCatalog()
+	cfg := engine.DefaultConfig()
+	cfg.Models[small] = engine.ModelConfig{Dir: modelDir}
+	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: Backend{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	_, err = eng.Run(context.Background(), small, engine.Input{JSON: []byte(`{"text":"x"}`)})
+	d := engine.Describe(err)
+	if d.Status != 503 || !strings.Contains(d.Message, "onnx/model.onnx") || strings.Contains(d.Message, dir) {
+		t.Fatalf("corrupt file: %+v", d)
 	}
 }

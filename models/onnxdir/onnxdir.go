@@ -98,3 +98,14 @@ func VariantFiles(spec engine.ModelSpec, fallback map[string][]string) ([]string
 func SessionOptions(c engine.ModelConfig) ort.Options {
 	return ort.Options{IntraOpThreads: c.IntraOpThreads, InterOpThreads: c.InterOpThreads}
 }
+
+// LoadError reports a model that failed to load, naming the problem with
+// paths made relative to the model directory, so the message helps the user
+// without leaking the file-system layout.
+func LoadError(spec engine.ModelSpec, err error) error {
+	dir := spec.Dir()
+	detail := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
+	detail = strings.ReplaceAll(detail, dir, "<model dir>")
+	return &engine.Error{Kind: engine.KindNotInstalled, Err: err,
+		Message: fmt.Sprintf("Model %s could not be loaded: %s. Check its files, or regenerate them with `edgeinfer models synth --only %s`", spec.Entry.ID, detail, spec.Entry.ID)}
+}
