@@ -1,0 +1,81 @@
+package bench
+
+import (
+	"bytes"
+	"image/jpeg"
+	"strings"
+	"testing"
+
+	dto "github.com/prometheus/client_model/go"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+)
+
+func TestWorkloadsAreReproducible(t *testing.T) {
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range cat.Entries() {
+		if e.Task == engine.TaskImageClassification {
+			continue // covered by TestImages, and slow to build twice
+		}
+		a, err := NewWorkload(e, 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := NewWorkload(e, 7)
+		c, _ := NewWorkload(e, 8)
+		if len(a.Requests) == 0 || !bytes.Equal(a.Requests[3].Body, b.Requests[3].Body) || bytes.Equal(a.Requests[3].Body, c.Requests[3].Body) {
+			t.Fatalf("%s: workload not reproducible from its seed", e.ID)
+		}
+		if a.Stream != (e.Task == engine.TaskTextGeneration) {
+			t.Fatalf("%s: stream %v", e.ID, a.Stream)
+		}
+	}
+}
+
+func TestImagesHaveMixedSizes(t *testing.T) {
+	imgs, err := Images(6, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range imgs {
+		cfg, err := jpeg.DecodeConfig(bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Width != imageSizes[i][0] || cfg.Height != imageSizes[i][1] {
+			t.Fatalf("image %d is %dx%d", i, cfg.Width, cfg.Height)
+		}
+	}
+}
+
+func histogram(model string, sum float64, count uint64, cumulative ...uint64) map[string]*dto.MetricFamily {
+	h := &dto.Histogram{SampleSum: proto.Float64(sum), SampleCount: proto.Uint64(count)}
+	for i, c := range cumulative {
+		h.Bucket = append(h.Bucket, &dto.Bucket{UpperBound: proto.Float64(float64(int(1) << i)), CumulativeCount: proto.Uint64(c)})
+	}
+	return map[string]*dto.MetricFamily{"edgeinfer_batch_size": {Metric: []*dto.Metric{{
+		Label: []*dto.LabelPair{{Name: proto.String("model"), Value: proto.String(model)}}, Histogram: h}}}}
+}
+
+func TestHistogramDelta(t *testing.T) {
+	before := histogram("m", 10, 4, 1, 3, 4)
+	after := histogram("m", 40, 10, 2, 7, 10)
+	sum, count, buckets := histogramDelta(before, after, "edgeinfer_batch_size", "m")
+	if sum != 30 || count != 6 || buckets["1"] != 1 || buckets["2"] != 4 || buckets["4"] != 6 {
+		t.Fatalf("sum %v count %v buckets %v", sum, count, buckets)
+	}
+	if _, count, _ := histogramDelta(before, after, "edgeinfer_batch_size", "other"); count != 0 {
+		t.Fatal("another model's histogram was read")
+	}
+}
+
+func TestMarkdownListsEveryPointAndErrors(t *testing.T) {
+	md := Markdown([]Point{{Model: "@cf/a/b", Concurrency: 4, ItemsPerSec: 12.5}, {Model: "@cf/a/b", Concurrency: 8, Errors: 2, FirstError: "HTTP 429"}})
+	if strings.Count(md, "| @cf/a/b |") != 2 || !strings.Contains(md, "HTTP 429") {
+		t.Fatal(md)
+	}
+}

@@ -1,0 +1,180 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
+)
+
+// Options configure a benchmark run.
+type Options struct {
+	Concurrency []int
+	Warmup      time.Duration
+	Duration    time.Duration
+	// Progress receives a live status line (carriage-return updated).
+	Progress io.Writer
+}
+
+// Point is the result of one model at one concurrency.
+type Point struct {
+	Model          string  `json:"model"`
+	Concurrency    int     `json:"concurrency"`
+	Requests       int     `json:"requests"`
+	Errors         int     `json:"errors"`
+	FirstError     string  `json:"first_error,omitempty"`
+	RequestsPerSec float64 `json:"requests_per_s"`
+	ItemsPerSec    float64 `json:"items_per_s"`
+	TokensPerSec   float64 `json:"tokens_per_s,omitempty"`
+	P50ms          float64 `json:"p50_ms"`
+	P95ms          float64 `json:"p95_ms"`
+	P99ms          float64 `json:"p99_ms"`
+	TTFTp50ms      float64 `json:"ttft_p50_ms,omitempty"`
+	MeanBatch      float64 `json:"mean_batch_size,omitempty"`
+	MeanQueueMs    float64 `json:"mean_queue_ms,omitempty"`
+	// BatchSizes maps a histogram upper bound to the batches at most that size.
+	BatchSizes map[string]uint64 `json:"batch_sizes,omitempty"`
+}
+
+// Run drives each workload at each concurrency.
+func Run(ctx context.Context, t Target, workloads []Workload, o Options) ([]Point, error) {
+	var points []Point
+	for _, w := range workloads {
+		for _, c := range o.Concurrency {
+			p, err := runOne(ctx, t, w, c, o)
+			if err != nil {
+				return points, err
+			}
+			points = append(points, p)
+		}
+	}
+	if o.Progress != nil {
+		fmt.Fprintln(o.Progress)
+	}
+	return points, nil
+}
+
+func runOne(ctx context.Context, t Target, w Workload, concurrency int, o Options) (Point, error) {
+	var next atomic.Int64
+	var mu sync.Mutex
+	var ttfts []time.Duration
+	var tokens atomic.Int64
+	call := func(ctx context.Context, _ int) (int, error) {
+		req := w.Requests[int(next.Add(1))%len(w.Requests)]
+		out, err := t.Call(ctx, w.Model, req, w.Stream)
+		if err == nil && w.Stream {
+			tokens.Add(int64(out.Tokens))
+			mu.Lock()
+			ttfts = append(ttfts, out.TTFT)
+			mu.Unlock()
+		}
+		return out.Items, err
+	}
+	if o.Warmup > 0 {
+		loadgen.ClosedLoop(ctx, concurrency, 0, o.Warmup, call)
+	}
+	mu.Lock()
+	ttfts = nil
+	mu.Unlock()
+	tokens.Store(0)
+	before, err := t.Metrics(ctx)
+	if err != nil {
+		return Point{}, fmt.Errorf("reading metrics: %w", err)
+	}
+	stop := progress(o.Progress, w.Model, concurrency, &next)
+	res := loadgen.ClosedLoop(ctx, concurrency, 0, o.Duration, call)
+	stop()
+	after, err := t.Metrics(ctx)
+	if err != nil {
+		return Point{}, fmt.Errorf("reading metrics: %w", err)
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	p := Point{Model: w.Model, Concurrency: concurrency, Requests: res.Requests, Errors: res.Errors,
+		RequestsPerSec: res.RequestsPerSecond(), ItemsPerSec: res.ItemsPerSecond(),
+		P50ms: ms(res.Percentile(0.5)), P95ms: ms(res.Percentile(0.95)), P99ms: ms(res.Percentile(0.99))}
+	if res.FirstErr != nil {
+		p.FirstError = res.FirstErr.Error()
+	}
+	if w.Stream {
+		p.TokensPerSec = float64(tokens.Load()) / res.Elapsed.Seconds()
+		slices.Sort(ttfts)
+		if len(ttfts) > 0 {
+			p.TTFTp50ms = ms(ttfts[len(ttfts)/2])
+		}
+	}
+	if sum, count, buckets := histogramDelta(before, after, "edgeinfer_batch_size", w.Model); count > 0 {
+		p.MeanBatch, p.BatchSizes = sum/float64(count), buckets
+	}
+	if sum, count, _ := histogramDelta(before, after, "edgeinfer_queue_duration_seconds", w.Model); count > 0 {
+		p.MeanQueueMs = 1000 * sum / float64(count)
+	}
+	return p, nil
+}
+
+// progress prints a live line until stop is called.
+func progress(w io.Writer, model string, concurrency int, calls *atomic.Int64) (stop func()) {
+	if w == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	start, base := time.Now(), calls.Load()
+	go func() {
+		ticker := time.NewTicker(500 * time.Millisecond)
+		defer ticker.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ticker.C:
+				n := calls.Load() - base
+				fmt.Fprintf(w, "\r%-40s c=%-3d %6d requests %8.1f req/s   ", model, concurrency, n, float64(n)/time.Since(start).Seconds())
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// histogramDelta returns the sum, count and cumulative bucket counts a
+// histogram gained for one model between two scrapes.
+func histogramDelta(before, after map[string]*dto.MetricFamily, name, model string) (sum float64, count uint64, buckets map[string]uint64) {
+	find := func(m map[string]*dto.MetricFamily) *dto.Histogram {
+		f := m[name]
+		if f == nil {
+			return nil
+		}
+		for _, metric := range f.GetMetric() {
+			for _, l := range metric.GetLabel() {
+				if l.GetName() == "model" && l.GetValue() == model {
+					return metric.GetHistogram()
+				}
+			}
+		}
+		return nil
+	}
+	a := find(after)
+	if a == nil {
+		return 0, 0, nil
+	}
+	b := find(before)
+	sum, count = a.GetSampleSum(), a.GetSampleCount()
+	buckets = map[string]uint64{}
+	for i, bk := range a.GetBucket() {
+		n := bk.GetCumulativeCount()
+		if b != nil {
+			n -= b.GetBucket()[i].GetCumulativeCount()
+		}
+		buckets[fmt.Sprintf("%g", bk.GetUpperBound())] = n
+	}
+	if b != nil {
+		sum -= b.GetSampleSum()
+		count -= b.GetSampleCount()
+	}
+	return sum, count, buckets
+}
