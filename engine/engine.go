@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"maps"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -29,6 +30,9 @@ type Input struct {
 // and the REST body's top-level "options".
 type RunOptions struct {
 	RejectIfBusy bool
+	// LowPriority marks the items of an async batch job: schedulers pack
+	// them only when no interactive item is waiting.
+	LowPriority bool
 	// KeepAliveFor, when set, replaces the model's keep-alive after this
 	// request (as Ollama's keep_alive does); negative keeps it loaded.
 	KeepAliveFor *time.Duration
@@ -132,11 +136,7 @@ func (e *Engine) Spec(entry *Entry) ModelSpec {
 // *GenerationOutput or, for stream:true, *TextStream. Errors are *Error (or
 // context errors), ready for Describe.
 func (e *Engine) Run(ctx context.Context, modelID string, in Input) (out any, err error) {
-	entry, err := e.catalog.Resolve(modelID)
-	if err != nil {
-		return nil, err
-	}
-	value, err := decodeInput(entry.Task, in)
+	entry, value, err := e.Decode(modelID, in)
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +163,45 @@ func (e *Engine) Run(ctx context.Context, modelID string, in Input) (out any, er
 		release()
 	}
 	return out, normalizeError(err)
+}
+
+// Decode resolves modelID and validates in against the model's task schema
+// without loading or running anything. It returns the catalog entry and the
+// typed input, which Run accepts as Input.Value.
+func (e *Engine) Decode(modelID string, in Input) (*Entry, any, error) {
+	entry, err := e.catalog.Resolve(modelID)
+	if err != nil {
+		return nil, nil, err
+	}
+	value, err := decodeInput(entry.Task, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	return entry, value, nil
+}
+
+// InField re-roots a bad-input or too-large error found in a nested input,
+// so that "'text': must not be empty" in the fourth item of an async batch
+// reads "'requests[3].text': must not be empty". Other errors are returned
+// unchanged.
+func InField(err error, prefix string) error {
+	var e *Error
+	if !errors.As(err, &e) || (e.Kind != KindBadInput && e.Kind != KindTooLarge) {
+		return err
+	}
+	field := prefix
+	if e.Field != "" && e.Field != "/" {
+		field = prefix + "." + e.Field
+	}
+	lead := "AiError: Bad input: "
+	if e.Kind == KindTooLarge {
+		lead = "Request is too large: "
+	}
+	detail := strings.TrimPrefix(e.Message, lead)
+	if e.Field != "" {
+		detail = strings.TrimPrefix(detail, "'"+e.Field+"': ")
+	}
+	return &Error{Kind: e.Kind, Field: field, Message: fmt.Sprintf("%s'%s': %s", lead, field, detail), Err: e.Err}
 }
 
 // normalizeError keeps *Error and context errors, and marks anything else
