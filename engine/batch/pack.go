@@ -89,3 +89,29 @@ func Cost(lengths []int, picked []int) (tokens int, paddingRatio float64) {
 	}
 	return tokens, float64(tokens-real) / float64(tokens)
 }
+
+// PackPriority is Pack over a queue of two classes: while any interactive
+// item (low[i] false) is queued, the batch is packed from the interactive
+// items alone, so async batch work never delays or pads an interactive
+// request; low-priority items are packed only when no interactive item
+// waits. It returns queue indices in ascending order, like Pack.
+func PackPriority(lengths []int, low []bool, lim Limits) []int {
+	var class []int
+	for i := range lengths {
+		if !low[i] {
+			class = append(class, i)
+		}
+	}
+	if len(class) == 0 || len(class) == len(lengths) {
+		return Pack(lengths, lim)
+	}
+	sub := make([]int, len(class))
+	for k, i := range class {
+		sub[k] = lengths[i]
+	}
+	picked := Pack(sub, lim)
+	for k, j := range picked {
+		picked[k] = class[j]
+	}
+	return picked
+}

@@ -17,8 +17,11 @@ type Config struct {
 	// before a batch runs anyway; 0 runs as soon as the runner is free
 	// (batches still form from whatever queued during the previous run).
 	MaxQueueDelay time.Duration
-	// MaxConcurrentRequests bounds the requests admitted at once; beyond it
-	// Submit answers 429 at once. 0 means no bound.
+	// MaxConcurrentRequests bounds the interactive requests admitted at
+	// once; beyond it Submit answers 429 at once. 0 means no bound.
+	// Low-priority requests (engine.RunOptions.LowPriority, the items of
+	// async batch jobs) neither count nor are refused: their producer bounds
+	// them, and they must not crowd out interactive callers.
 	MaxConcurrentRequests int
 	// Model labels the metrics; Metrics may be nil.
 	Model   string
@@ -33,7 +36,8 @@ type Runner[In, Out any] func(batch []In) ([]Out, error)
 var ErrClosed = &engine.Error{Kind: engine.KindNotInstalled, Message: "Model was unloaded while the request waited"}
 
 // Scheduler queues items from concurrent requests and runs them in batches
-// packed by Pack, on one goroutine.
+// packed by PackPriority, on one goroutine: low-priority items run only
+// when no interactive item waits.
 type Scheduler[In, Out any] struct {
 	cfg    Config
 	length func(In) int
@@ -54,6 +58,7 @@ type item[In, Out any] struct {
 	index  int
 	req    *request[Out]
 	queued time.Time
+	low    bool
 }
 
 // request collects the outputs of one Submit call.
@@ -97,37 +102,52 @@ func (s *Scheduler[In, Out]) Submit(ctx context.Context, ins []In) ([]Out, error
 		return nil, nil
 	}
 	req := &request[Out]{ctx: ctx, outs: make([]Out, len(ins)), remaining: len(ins), done: make(chan struct{})}
+	opts := engine.OptionsFrom(ctx)
 	s.mu.Lock()
 	switch {
 	case s.closed:
 		s.mu.Unlock()
 		return nil, ErrClosed
-	case s.cfg.MaxConcurrentRequests > 0 && s.admitted >= s.cfg.MaxConcurrentRequests:
+	case !opts.LowPriority && s.cfg.MaxConcurrentRequests > 0 && s.admitted >= s.cfg.MaxConcurrentRequests:
 		s.mu.Unlock()
 		return nil, engine.Busy(time.Second)
-	case engine.OptionsFrom(ctx).RejectIfBusy && (s.running || len(s.queue) > 0):
+	case opts.RejectIfBusy && (s.running || s.interactiveQueued()):
 		s.mu.Unlock()
 		return nil, engine.Busy(time.Second)
 	}
-	s.admitted++
+	if !opts.LowPriority {
+		s.admitted++
+		defer func() {
+			s.mu.Lock()
+			s.admitted--
+			s.mu.Unlock()
+		}()
+	}
 	now := time.Now()
 	for i, in := range ins {
-		s.queue = append(s.queue, &item[In, Out]{in: in, index: i, req: req, queued: now})
+		s.queue = append(s.queue, &item[In, Out]{in: in, index: i, req: req, queued: now, low: opts.LowPriority})
 	}
 	s.setQueueDepth()
 	s.mu.Unlock()
 	s.signal()
-	defer func() {
-		s.mu.Lock()
-		s.admitted--
-		s.mu.Unlock()
-	}()
 	select {
 	case <-req.done:
 		return req.outs, req.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// interactiveQueued reports whether an interactive item waits; queued
+// low-priority items do not make the model busy for an interactive caller,
+// who would be served before them.
+func (s *Scheduler[In, Out]) interactiveQueued() bool {
+	for _, it := range s.queue {
+		if !it.low {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Scheduler[In, Out]) signal() {
@@ -191,11 +211,11 @@ func (s *Scheduler[In, Out]) next() ([]*item[In, Out], bool) {
 		}
 		s.mu.Lock()
 	}
-	lengths := make([]int, len(s.queue))
+	lengths, low := make([]int, len(s.queue)), make([]bool, len(s.queue))
 	for i, it := range s.queue {
-		lengths[i] = s.length(it.in)
+		lengths[i], low[i] = s.length(it.in), it.low
 	}
-	picked := Pack(lengths, s.cfg.Limits)
+	picked := PackPriority(lengths, low, s.cfg.Limits)
 	batch := make([]*item[In, Out], len(picked))
 	for k, i := range picked {
 		batch[k] = s.queue[i]
