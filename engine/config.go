@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -19,9 +20,39 @@ import (
 // EDGEINFER_* variables, then command-line flags (applied by the CLI).
 type Config struct {
 	// Home holds installed runtimes, model artifacts and state (EDGEINFER_HOME).
-	Home   string                 `yaml:"home"`
-	Server ServerConfig           `yaml:"server"`
-	Models map[string]ModelConfig `yaml:"models"`
+	Home    string                 `yaml:"home"`
+	Server  ServerConfig           `yaml:"server"`
+	Gateway GatewayConfig          `yaml:"gateway"`
+	Models  map[string]ModelConfig `yaml:"models"`
+}
+
+// GatewayConfig configures what edgeinfer offers of Workers AI's Batch API
+// and AI Gateway: async batch jobs, the response cache, rate limits, usage,
+// and the store that several servers can share.
+type GatewayConfig struct {
+	// Redis is a redis://, rediss:// or unix:// URL. When set, batch jobs,
+	// their results, the response cache, rate-limit counters and per-token
+	// usage live in Redis, so servers pointed at the same one act as one.
+	// Empty means the embedded store, $EDGEINFER_HOME/state/gateway.db.
+	Redis string `yaml:"redis"`
+	// RateLimit turns on token buckets per API token and model at Workers
+	// AI's requests per minute (the catalog's rpm, or models.<id>.rpm). Off by
+	// default: a local tool should not throttle its own benchmarks.
+	RateLimit bool `yaml:"rate_limit"`
+	// CacheTTL caches deterministic responses for this long when a request
+	// names no TTL (cf-aig-cache-ttl, options.gateway.cacheTtl); 0 caches
+	// only the requests that ask for it.
+	CacheTTL Duration `yaml:"cache_ttl"`
+	// CacheMaxBytes bounds the response cache; the least recently used
+	// entries are evicted first.
+	CacheMaxBytes int64 `yaml:"cache_max_bytes"`
+	// JobRetention is how long the results of a finished batch job are kept.
+	JobRetention Duration `yaml:"job_retention"`
+	// BatchWorkers is how many batch jobs one server runs at a time.
+	BatchWorkers int `yaml:"batch_workers"`
+	// BatchConcurrency is how many items of one job are in flight at a time,
+	// which is what the model's scheduler can batch together.
+	BatchConcurrency int `yaml:"batch_concurrency"`
 }
 
 // ServerConfig configures the HTTP listener.
@@ -67,6 +98,8 @@ type ModelConfig struct {
 	KeepAlive *Duration `yaml:"keep_alive"`
 	// Preload loads the model when the server starts.
 	Preload bool `yaml:"preload"`
+	// RPM overrides the catalog's requests per minute for gateway.rate_limit.
+	RPM int `yaml:"rpm"`
 }
 
 // Duration is a time.Duration written as "250ms" or "5m" in YAML.
@@ -96,6 +129,14 @@ const (
 	DefaultMaxBodyBytes = 10 << 20
 )
 
+// Defaults for the gateway.
+const (
+	DefaultCacheMaxBytes    = 128 << 20
+	DefaultJobRetention     = 24 * time.Hour
+	DefaultBatchWorkers     = 1
+	DefaultBatchConcurrency = 32
+)
+
 // DefaultConfig returns the configuration used when nothing is set.
 func DefaultConfig() Config {
 	return Config{
@@ -105,6 +146,12 @@ func DefaultConfig() Config {
 			MaxBodyBytes:    DefaultMaxBodyBytes,
 			RequestTimeout:  Duration(5 * time.Minute),
 			ShutdownTimeout: Duration(30 * time.Second),
+		},
+		Gateway: GatewayConfig{
+			CacheMaxBytes:    DefaultCacheMaxBytes,
+			JobRetention:     Duration(DefaultJobRetention),
+			BatchWorkers:     DefaultBatchWorkers,
+			BatchConcurrency: DefaultBatchConcurrency,
 		},
 		Models: map[string]ModelConfig{},
 	}
@@ -180,7 +227,8 @@ func (c *Config) validate(root *yaml.Node) error {
 			return fmt.Errorf("%s: %q must be an absolute path", at("dir"), m.Dir)
 		}
 		for key, v := range map[string]int{"max_batch_tokens": m.MaxBatchTokens, "max_batch_size": m.MaxBatchSize,
-			"max_concurrent_requests": m.MaxConcurrentRequests, "intra_op_threads": m.IntraOpThreads, "inter_op_threads": m.InterOpThreads} {
+			"max_concurrent_requests": m.MaxConcurrentRequests, "intra_op_threads": m.IntraOpThreads, "inter_op_threads": m.InterOpThreads,
+			"rpm": m.RPM} {
 			if v < 0 {
 				return fmt.Errorf("%s: must not be negative", at(key))
 			}
@@ -188,6 +236,55 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxLoadedModels < 0 || c.Server.MaxResidentBytes < 0 {
 		return errors.New("server: max_body_bytes, max_loaded_models and max_resident_bytes must not be negative")
+	}
+	return c.Gateway.validate(root)
+}
+
+// validate checks the gateway section, naming the line of the offending key.
+func (g *GatewayConfig) validate(root *yaml.Node) error {
+	at := func(key string) string {
+		if n := findKey(root, "gateway", key); n != nil {
+			return fmt.Sprintf("line %d: gateway.%s", n.Line, key)
+		}
+		return "gateway." + key
+	}
+	if err := CheckRedisURL(g.Redis); err != nil {
+		return fmt.Errorf("%s: %w", at("redis"), err)
+	}
+	for key, v := range map[string]int64{"cache_ttl": int64(g.CacheTTL), "cache_max_bytes": g.CacheMaxBytes,
+		"job_retention": int64(g.JobRetention)} {
+		if v < 0 {
+			return fmt.Errorf("%s: must not be negative", at(key))
+		}
+	}
+	for key, v := range map[string]int{"batch_workers": g.BatchWorkers, "batch_concurrency": g.BatchConcurrency} {
+		if v < 1 {
+			return fmt.Errorf("%s: must be at least 1", at(key))
+		}
+	}
+	return nil
+}
+
+// CheckRedisURL accepts "" (no Redis) or a redis://, rediss:// or unix:// URL.
+func CheckRedisURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL", raw)
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			return fmt.Errorf("%q names no host (want redis://HOST:PORT/DB)", raw)
+		}
+	case "unix":
+		if u.Path == "" {
+			return fmt.Errorf("%q names no socket path", raw)
+		}
+	default:
+		return fmt.Errorf("%q is not a Redis URL (want redis://, rediss:// or unix://)", raw)
 	}
 	return nil
 }
