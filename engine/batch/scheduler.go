@@ -101,31 +101,72 @@ func (s *Scheduler[In, Out]) Submit(ctx context.Context, ins []In) ([]Out, error
 	if len(ins) == 0 {
 		return nil, nil
 	}
-	req := &request[Out]{ctx: ctx, outs: make([]Out, len(ins)), remaining: len(ins), done: make(chan struct{})}
+	a, err := s.Admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Release()
+	return a.Submit(ctx, ins)
+}
+
+// Admission is a request that passed admission control and holds its slot
+// of MaxConcurrentRequests until Release.
+type Admission[In, Out any] struct {
+	s    *Scheduler[In, Out]
+	low  bool
+	once sync.Once
+}
+
+// Admit applies Submit's admission control (closed, MaxConcurrentRequests,
+// rejectIfBusy) without queueing anything. It is for callers whose items
+// are costly to prepare (images to decode): they refuse a request with 429
+// before spending the work, then Submit on the admission. The caller must
+// call Release once the request is over.
+func (s *Scheduler[In, Out]) Admit(ctx context.Context) (*Admission[In, Out], error) {
 	opts := engine.OptionsFrom(ctx)
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	switch {
 	case s.closed:
-		s.mu.Unlock()
 		return nil, ErrClosed
 	case !opts.LowPriority && s.cfg.MaxConcurrentRequests > 0 && s.admitted >= s.cfg.MaxConcurrentRequests:
-		s.mu.Unlock()
 		return nil, engine.Busy(time.Second)
 	case opts.RejectIfBusy && (s.running || s.interactiveQueued()):
-		s.mu.Unlock()
 		return nil, engine.Busy(time.Second)
 	}
 	if !opts.LowPriority {
 		s.admitted++
-		defer func() {
-			s.mu.Lock()
-			s.admitted--
-			s.mu.Unlock()
-		}()
+	}
+	return &Admission[In, Out]{s: s, low: opts.LowPriority}, nil
+}
+
+// Release frees the admission's slot; later calls do nothing.
+func (a *Admission[In, Out]) Release() {
+	a.once.Do(func() {
+		if !a.low {
+			a.s.mu.Lock()
+			a.s.admitted--
+			a.s.mu.Unlock()
+		}
+	})
+}
+
+// Submit queues ins under the admission and waits for their outputs, as
+// Scheduler.Submit does. It does not release the admission.
+func (a *Admission[In, Out]) Submit(ctx context.Context, ins []In) ([]Out, error) {
+	if len(ins) == 0 {
+		return nil, nil
+	}
+	s := a.s
+	req := &request[Out]{ctx: ctx, outs: make([]Out, len(ins)), remaining: len(ins), done: make(chan struct{})}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, ErrClosed
 	}
 	now := time.Now()
 	for i, in := range ins {
-		s.queue = append(s.queue, &item[In, Out]{in: in, index: i, req: req, queued: now, low: opts.LowPriority})
+		s.queue = append(s.queue, &item[In, Out]{in: in, index: i, req: req, queued: now, low: a.low})
 	}
 	s.setQueueDepth()
 	s.mu.Unlock()
