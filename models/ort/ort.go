@@ -53,17 +53,20 @@ func LibraryPath() string {
 }
 
 var (
-	initOnce    sync.Once
-	initErr     error
-	initVersion string
+	initOnce sync.Once
+	initErr  error
 )
 
 // Init loads the library and creates the process-wide ONNX Runtime
-// environment. Only the first call does the work; every call returns its
-// result, so a missing library fails every caller the same way.
+// environment: the CUDA build when PreferCUDA asked for it and it can run
+// (see CUDADir), else the CPU build at LibraryPath. Only the first call
+// does the work; every call returns its result, so a missing library fails
+// every caller the same way.
 func Init() error {
 	initOnce.Do(func() {
-		initVersion, initErr = load(LibraryPath())
+		var rt Runtime
+		rt, initErr = loadRuntime(wantCUDA.Load())
+		loaded.Store(&rt)
 	})
 	return initErr
 }
@@ -74,13 +77,18 @@ func Version() string {
 	if Init() != nil {
 		return ""
 	}
-	return initVersion
+	return loaded.Load().Version
 }
 
-// ExpectedVersion reads the version that setup recorded beside the library
-// (lib/onnxruntime.version), empty if there is none.
+// ExpectedVersion reads the version that setup recorded beside the loaded
+// library (onnxruntime.version), empty if there is none. Before Init it
+// reads the one beside LibraryPath.
 func ExpectedVersion() string {
-	b, err := os.ReadFile(filepath.Join(filepath.Dir(LibraryPath()), "onnxruntime.version"))
+	lib := LibraryPath()
+	if rt := loaded.Load(); rt != nil && rt.Library != "" {
+		lib = rt.Library
+	}
+	b, err := os.ReadFile(filepath.Join(filepath.Dir(lib), "onnxruntime.version"))
 	if err != nil {
 		return ""
 	}

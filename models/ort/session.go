@@ -1,6 +1,7 @@
 package ort
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -43,6 +44,13 @@ type Options struct {
 	InterOpThreads int
 	// Optimization is the graph optimization level (default: all).
 	Optimization OptLevel
+	// Device is cpu (the default), cuda or cuda:N. A CUDA session that
+	// cannot be opened falls back to the CPU (Session.Fallback says why)
+	// unless RequireDevice is set, which makes it a *DeviceError.
+	Device        string
+	RequireDevice bool
+	// CUDA tunes the CUDA execution provider.
+	CUDA CUDAOptions
 }
 
 func (o Options) sessionOptions() (*onnx.SessionOptions, error) {
@@ -85,14 +93,24 @@ func (i Info) String() string {
 // model declares them; Run is safe for concurrent use, as ONNX Runtime's
 // Run is.
 type Session struct {
-	path    string
-	s       *onnx.DynamicAdvancedSession
-	inputs  []Info
-	outputs []Info
+	path     string
+	s        *onnx.DynamicAdvancedSession
+	inputs   []Info
+	outputs  []Info
+	provider string
+	fallback string
 }
 
-// Open loads the model at path, initializing the runtime first.
+// Open loads the model at path on the configured device, initializing the
+// runtime first.
 func Open(path string, o Options) (*Session, error) {
+	device, err := ParseDevice(o.Device)
+	if err != nil {
+		return nil, err
+	}
+	if device.CUDA {
+		wantCUDA.Store(true) // decides the library only if this is the first session
+	}
 	if err := Init(); err != nil {
 		return nil, err
 	}
@@ -100,11 +118,50 @@ func Open(path string, o Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	var fallback string
+	if device.CUDA {
+		s, err := openSession(path, ins, outs, o, &device)
+		if err == nil {
+			return s, nil
+		}
+		if o.RequireDevice {
+			return nil, &DeviceError{Device: device.String(), Reason: err.Error()}
+		}
+		fallback = err.Error()
+	}
+	s, err := openSession(path, ins, outs, o, nil)
+	if err != nil {
+		return nil, err
+	}
+	s.fallback = fallback
+	return s, nil
+}
+
+// openSession opens path on the CPU, or on cuda when it is set.
+func openSession(path string, ins, outs []Info, o Options, cuda *Device) (*Session, error) {
+	provider := CPUProvider
+	var device EPDevice
+	if cuda != nil {
+		rt := *loaded.Load()
+		if !rt.CUDA {
+			return nil, errors.New(rt.CUDAUnavailable)
+		}
+		var err error
+		if device, err = rt.cudaDevice(cuda.ID); err != nil {
+			return nil, err
+		}
+		provider = CUDAProvider
+	}
 	so, err := o.sessionOptions()
 	if err != nil {
 		return nil, fmt.Errorf("ort: session options: %w", err)
 	}
 	defer so.Destroy()
+	if cuda != nil {
+		if err := api.appendProvider(so, device, o.CUDA.providerOptions()); err != nil {
+			return nil, err
+		}
+	}
 	names := func(infos []Info) []string {
 		n := make([]string, len(infos))
 		for i, info := range infos {
@@ -114,9 +171,9 @@ func Open(path string, o Options) (*Session, error) {
 	}
 	s, err := onnx.NewDynamicAdvancedSession(path, names(ins), names(outs), so)
 	if err != nil {
-		return nil, fmt.Errorf("ort: open %s: %w", path, err)
+		return nil, fmt.Errorf("ort: open %s on %s: %w", path, provider, err)
 	}
-	return &Session{path: path, s: s, inputs: ins, outputs: outs}, nil
+	return &Session{path: path, s: s, inputs: ins, outputs: outs, provider: provider}, nil
 }
 
 // declared reads the model's inputs and outputs from the file itself.
@@ -154,6 +211,18 @@ func declared(path string) (ins, outs []Info, err error) {
 	}
 	return ins, outs, nil
 }
+
+// ExecutionProvider is the provider the session runs on: CPUProvider or
+// CUDAProvider. (ONNX Runtime places any operator the CUDA provider lacks
+// on the CPU within a CUDA session.)
+func (s *Session) ExecutionProvider() string { return s.provider }
+
+// OnGPU reports whether the session runs on a GPU.
+func (s *Session) OnGPU() bool { return s.provider == CUDAProvider }
+
+// Fallback says why a session asked for CUDA runs on the CPU instead;
+// empty when it runs where it was asked to.
+func (s *Session) Fallback() string { return s.fallback }
 
 // Path is the model file the session was opened from.
 func (s *Session) Path() string { return s.path }

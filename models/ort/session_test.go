@@ -1,6 +1,7 @@
 package ort_test
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -173,5 +174,51 @@ func TestDeclaredMatchesRuntime(t *testing.T) {
 			t.Errorf("%s: session declares %v -> %v, ONNX Runtime says %v -> %v", path, s.Inputs(), s.Outputs(), wantIn, wantOut)
 		}
 		s.Close()
+	}
+}
+
+// TestCUDASessionFallsBackOrFails opens a model for CUDA. Where the
+// process runs the CUDA build with a CUDA device, the session must be on
+// CUDA; elsewhere (this machine has no GPU) it must run on the CPU, saying
+// why, and fail with a *DeviceError when the device is required.
+func TestCUDASessionFallsBackOrFails(t *testing.T) {
+	orttest.Require(t)
+	rt, err := ort.RuntimeInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := scaleModel(t)
+	s, err := ort.Open(path, ort.Options{IntraOpThreads: 1, Device: "cuda"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rt.CUDA {
+		if s.ExecutionProvider() != ort.CUDAProvider || !s.OnGPU() || s.Fallback() != "" {
+			t.Fatalf("CUDA runtime %+v, but the session runs on %s (fallback %q)", rt, s.ExecutionProvider(), s.Fallback())
+		}
+		return
+	}
+	if rt.CUDAUnavailable == "" {
+		t.Fatalf("runtime %+v has no CUDA and no reason why", rt)
+	}
+	if s.ExecutionProvider() != ort.CPUProvider || s.OnGPU() || s.Fallback() != rt.CUDAUnavailable {
+		t.Errorf("session on %s, fallback %q; want the CPU and the runtime's reason %q", s.ExecutionProvider(), s.Fallback(), rt.CUDAUnavailable)
+	}
+	_, err = ort.Open(path, ort.Options{IntraOpThreads: 1, Device: "cuda:1", RequireDevice: true})
+	var devErr *ort.DeviceError
+	if !errors.As(err, &devErr) || devErr.Device != "cuda:1" || devErr.Reason != rt.CUDAUnavailable {
+		t.Errorf("required cuda:1 gave %v, want a *DeviceError for cuda:1 with the runtime's reason", err)
+	}
+	if _, err := ort.Open(path, ort.Options{Device: "gpu"}); err == nil {
+		t.Error("Open accepted device \"gpu\"")
+	}
+	cpu, err := ort.Open(path, ort.Options{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cpu.Close()
+	if cpu.ExecutionProvider() != ort.CPUProvider || cpu.Fallback() != "" {
+		t.Errorf("CPU session reports %s, fallback %q", cpu.ExecutionProvider(), cpu.Fallback())
 	}
 }

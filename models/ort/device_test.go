@@ -1,0 +1,99 @@
+package ort
+
+import (
+	"errors"
+	"maps"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestParseDevice(t *testing.T) {
+	for in, want := range map[string]Device{
+		"": {}, "cpu": {}, "cuda": {CUDA: true}, "cuda:0": {CUDA: true}, "cuda:3": {CUDA: true, ID: 3},
+	} {
+		got, err := ParseDevice(in)
+		if err != nil || got != want {
+			t.Errorf("ParseDevice(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"gpu", "cuda:", "cuda:-1", "cuda:x", "CUDA", "cuda1"} {
+		if _, err := ParseDevice(bad); err == nil {
+			t.Errorf("ParseDevice(%q) accepted it", bad)
+		}
+	}
+	if s := (Device{CUDA: true}).String(); s != "cuda:0" {
+		t.Errorf("cuda device prints as %q", s)
+	}
+}
+
+func TestCUDAProviderOptions(t *testing.T) {
+	for _, tc := range []struct {
+		in   CUDAOptions
+		want map[string]string
+	}{
+		{CUDAOptions{}, map[string]string{}},
+		{CUDAOptions{GPUMemLimit: 8 << 30, ArenaExtendStrategy: "kSameAsRequested", CuDNNConvAlgoSearch: "HEURISTIC"},
+			map[string]string{"gpu_mem_limit": "8589934592", "arena_extend_strategy": "kSameAsRequested", "cudnn_conv_algo_search": "HEURISTIC"}},
+		{CUDAOptions{CuDNNConvAlgoSearch: "HEURISTIC", Extra: map[string]string{"use_tf32": "0", "cudnn_conv_algo_search": "DEFAULT"}},
+			map[string]string{"use_tf32": "0", "cudnn_conv_algo_search": "DEFAULT"}},
+	} {
+		if got := tc.in.providerOptions(); !maps.Equal(got, tc.want) {
+			t.Errorf("%+v: providerOptions = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestCUDADeviceByOrdinal(t *testing.T) {
+	rt := Runtime{Devices: []EPDevice{
+		{Provider: CPUProvider, Ordinal: -1},
+		{Provider: CUDAProvider, Ordinal: 1, DeviceID: 0xb},
+		{Provider: CUDAProvider, Ordinal: 0, DeviceID: 0xa},
+	}}
+	for id, want := range map[int]uint32{0: 0xa, 1: 0xb} {
+		if d, err := rt.cudaDevice(id); err != nil || d.DeviceID != want {
+			t.Errorf("cudaDevice(%d) = %v, %v; want device %x", id, d, err, want)
+		}
+	}
+	if _, err := rt.cudaDevice(2); err == nil || !strings.Contains(err.Error(), "lists 2 CUDA device(s)") {
+		t.Errorf("cudaDevice(2) = %v, want an error counting the devices", err)
+	}
+	// Without device_id options, the list order is the CUDA order.
+	rt = Runtime{Devices: []EPDevice{{Provider: CUDAProvider, Ordinal: -1, DeviceID: 7}}}
+	if d, err := rt.cudaDevice(0); err != nil || d.DeviceID != 7 {
+		t.Errorf("cudaDevice(0) without ordinals = %v, %v", d, err)
+	}
+}
+
+func TestPlanCUDA(t *testing.T) {
+	installed := t.TempDir()
+	tree(t, installed, cudaBuildFiles...)
+	libs := t.TempDir()
+	tree(t, libs, "libcudart.so.13")
+	gpus := func(n int, err error) func() (int, error) { return func() (int, error) { return n, err } }
+
+	for _, tc := range []struct {
+		name  string
+		dir   string
+		count func() (int, error)
+		want  string // in the reason; "" means usable
+	}{
+		{"not installed", t.TempDir(), gpus(1, nil), "make setup GPU=1"},
+		{"no GPU", installed, gpus(0, nil), "no NVIDIA GPU is visible"},
+		{"no driver", installed, gpus(0, errors.New("no NVIDIA driver: libcuda.so.1: cannot open")), "no NVIDIA driver"},
+		{"usable", installed, gpus(1, nil), ""},
+	} {
+		plan := planCUDA(tc.dir, tc.count, []string{libs})
+		if tc.want == "" {
+			if plan.unavailable != "" || plan.core != filepath.Join(installed, "libonnxruntime.so") ||
+				plan.provider != filepath.Join(installed, "libonnxruntime_providers_cuda.so") ||
+				plan.libs[0].path != filepath.Join(libs, "libcudart.so.13") {
+				t.Errorf("%s: plan = %+v", tc.name, plan)
+			}
+			continue
+		}
+		if !strings.Contains(plan.unavailable, tc.want) {
+			t.Errorf("%s: unavailable = %q, want it to contain %q", tc.name, plan.unavailable, tc.want)
+		}
+	}
+}

@@ -1,0 +1,168 @@
+package ort
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+
+	onnx "github.com/yalue/onnxruntime_go"
+)
+
+// CUDADirEnv overrides where the CUDA build of ONNX Runtime is installed.
+const CUDADirEnv = "EDGEINFER_ORT_CUDA_DIR"
+
+// cudaBuildFiles make an installed CUDA build: one version's core library
+// and provider libraries, side by side (the core loads the providers from
+// its own directory).
+var cudaBuildFiles = []string{"libonnxruntime.so", "libonnxruntime_providers_shared.so", "libonnxruntime_providers_cuda.so"}
+
+// CUDADir is where the CUDA build of ONNX Runtime lives:
+// $EDGEINFER_ORT_CUDA_DIR, else $EDGEINFER_HOME/lib/cuda (`make setup GPU=1`).
+func CUDADir() string {
+	if d := os.Getenv(CUDADirEnv); d != "" {
+		return d
+	}
+	return filepath.Join(Home(), "lib", "cuda")
+}
+
+// Runtime describes the ONNX Runtime library this process loaded.
+type Runtime struct {
+	// Library is the path of the loaded core library, Version its version.
+	Library, Version string
+	// CUDA is true when CUDA sessions can be opened: the CUDA build is
+	// loaded and lists at least one CUDA device.
+	CUDA bool
+	// CUDAUnavailable says why CUDA sessions cannot be opened; empty when
+	// they can.
+	CUDAUnavailable string
+	// CUDALibraries are the CUDA and cuDNN libraries preloaded for the
+	// CUDA provider.
+	CUDALibraries []string
+	// Devices are the execution-provider devices the runtime lists.
+	Devices []EPDevice
+}
+
+// cudaDevice returns the CUDA device with ordinal id.
+func (r Runtime) cudaDevice(id int) (EPDevice, error) {
+	var cuda []EPDevice
+	for _, d := range r.Devices {
+		if d.Provider == CUDAProvider {
+			cuda = append(cuda, d)
+		}
+	}
+	for i, d := range cuda {
+		// The provider numbers its devices; without that, list order is the CUDA order.
+		if d.Ordinal == id || (d.Ordinal < 0 && i == id) {
+			return d, nil
+		}
+	}
+	return EPDevice{}, fmt.Errorf("cuda:%d requested, but ONNX Runtime lists %d CUDA device(s)", id, len(cuda))
+}
+
+var (
+	wantCUDA atomic.Bool
+	// loaded is set by Init; api too, when the CUDA build is usable.
+	loaded atomic.Pointer[Runtime]
+	api    *epAPI
+)
+
+// PreferCUDA asks for the CUDA build of ONNX Runtime, used when it is
+// installed and an NVIDIA GPU is visible; it runs CPU sessions as well.
+// A process loads one library, once, at Init, so this only counts before
+// the first session opens: the server calls it with whether any model is
+// configured for CUDA. A session opened for a CUDA device before Init
+// implies it.
+func PreferCUDA(want bool) { wantCUDA.Store(want) }
+
+// RuntimeInfo describes the loaded runtime; it initializes it if needed.
+func RuntimeInfo() (Runtime, error) {
+	if err := Init(); err != nil {
+		return Runtime{}, err
+	}
+	return *loaded.Load(), nil
+}
+
+// cudaPlan is what loading the CUDA build takes, or why it cannot be.
+type cudaPlan struct {
+	core, provider string
+	libs           []cudaLib
+	unavailable    string
+}
+
+// planCUDA checks the installed CUDA build, counts the GPUs with
+// deviceCount, and resolves the CUDA libraries in dirs.
+func planCUDA(dir string, deviceCount func() (int, error), dirs []string) cudaPlan {
+	var missing []string
+	for _, f := range cudaBuildFiles {
+		if !isFile(filepath.Join(dir, f)) {
+			missing = append(missing, f)
+		}
+	}
+	if len(missing) > 0 {
+		return cudaPlan{unavailable: fmt.Sprintf("the CUDA build of ONNX Runtime is not installed in %s (missing %s): run `make setup GPU=1` or set %s",
+			dir, strings.Join(missing, ", "), CUDADirEnv)}
+	}
+	n, err := deviceCount()
+	if err != nil {
+		return cudaPlan{unavailable: err.Error()}
+	}
+	if n == 0 {
+		return cudaPlan{unavailable: "no NVIDIA GPU is visible (the driver reports none; check CUDA_VISIBLE_DEVICES)"}
+	}
+	return cudaPlan{
+		core:     filepath.Join(dir, "libonnxruntime.so"),
+		provider: filepath.Join(dir, "libonnxruntime_providers_cuda.so"),
+		libs:     findCUDALibraries(dirs),
+	}
+}
+
+// loadRuntime loads the CPU build, or the CUDA build when wanted and
+// usable. A CUDA build that cannot serve CUDA (no device listed, provider
+// not loadable) stays loaded: it runs CPU sessions like the CPU build.
+func loadRuntime(want bool) (Runtime, error) {
+	if !want {
+		return loadCPU("no model asked for CUDA when ONNX Runtime was loaded")
+	}
+	plan := planCUDA(CUDADir(), func() (int, error) { return cudaDeviceCount("libcuda.so.1") }, cudaSearchDirs(os.Getenv, "/"))
+	if plan.unavailable != "" {
+		return loadCPU(plan.unavailable)
+	}
+	preloaded, err := preload(plan.libs)
+	if err != nil {
+		return loadCPU(err.Error() + fmt.Sprintf(" (searched %s, the loader's path, and Python site-packages; add directories with %s)", CUDALibsEnv, CUDALibsEnv))
+	}
+	version, err := load(plan.core)
+	if err != nil {
+		return loadCPU(fmt.Sprintf("the CUDA build failed to load: %v", err))
+	}
+	rt := Runtime{Library: plan.core, Version: version, CUDALibraries: preloaded}
+	if err := onnx.RegisterExecutionProviderLibrary("CUDA", plan.provider); err != nil {
+		rt.CUDAUnavailable = fmt.Sprintf("the CUDA provider failed to load: %v", err)
+		return rt, nil
+	}
+	a, err := newEPAPI(plan.core)
+	if err == nil {
+		rt.Devices, err = a.devices()
+	}
+	if err != nil {
+		rt.CUDAUnavailable = err.Error()
+		return rt, nil
+	}
+	if !slices.ContainsFunc(rt.Devices, func(d EPDevice) bool { return d.Provider == CUDAProvider }) {
+		rt.CUDAUnavailable = fmt.Sprintf("ONNX Runtime lists no CUDA device (it found %v; it discovers GPUs through /sys/class/drm, which needs the nvidia-drm kernel module)", rt.Devices)
+		return rt, nil
+	}
+	rt.CUDA, api = true, a
+	return rt, nil
+}
+
+func loadCPU(cudaUnavailable string) (Runtime, error) {
+	version, err := load(LibraryPath())
+	if err != nil {
+		return Runtime{}, err
+	}
+	return Runtime{Library: LibraryPath(), Version: version, CUDAUnavailable: cudaUnavailable}, nil
+}
