@@ -34,6 +34,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.home, "home", "", "directory for runtimes, models and state [EDGEINFER_HOME, default ~/.edgeinfer]")
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("EDGEINFER_LOG_LEVEL", "info"), "debug, info, warn or error [EDGEINFER_LOG_LEVEL]")
 	root.AddCommand(newServeCmd(g), newRunCmd(g), newModelsCmd(g), newBenchCmd(g), newVersionCmd())
+	root.AddCommand(newPullCmd(g))
 	return root
 }
 

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/pull/pulltest"
+	"github.com/edgeinfer/edgeinfer/models/synth"
+)
+
+// execute runs the CLI with args and returns stdout, stderr and the error.
+func execute(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&stdout)
+	root.SetErr(&stderr)
+	err := root.ExecuteContext(context.Background())
+	return stdout.String(), stderr.String(), err
+}
+
+func TestPullCommandInstallsRealModel(t *testing.T) {
+	const model = "@cf/baai/bge-small-en-v1.5"
+	src := t.TempDir()
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: src}, []string{model}, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	files := pulltest.FromDir(t, filepath.Join(src, model), func(p string) bool { return strings.HasPrefix(p, "onnx/") })
+	pulltest.Unmark(t, files)
+	hub := pulltest.New(t, "Xenova/bge-small-en-v1.5", files)
+
+	t.Setenv("EDGEINFER_ORT_LIB", ort.LibraryPath()) // the runtime stays where setup put it
+	home := t.TempDir()
+	t.Setenv("EDGEINFER_HOME", home)
+	t.Setenv("HF_ENDPOINT", hub.URL)
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HUGGING_FACE_HUB_TOKEN", "")
+	t.Setenv("HF_TOKEN_PATH", filepath.Join(home, "no-token"))
+
+	stdout, stderr, err := execute(t, "pull", model, "--variant", "int8")
+	if err != nil {
+		t.Fatalf("pull: %v\n%s", err, stderr)
+	}
+	if !strings.Contains(stdout, model+": int8 weights from Xenova/bge-small-en-v1.5@"+pulltest.Commit[:12]) ||
+		!strings.Contains(stdout, "set models.\""+model+"\".variant: int8") {
+		t.Fatalf("pull printed:\n%s", stdout)
+	}
+	// Not a terminal: plain lines, one per file at least.
+	if !strings.Contains(stderr, "onnx/model_quantized.onnx: done") || strings.Contains(stderr, "\x1b[") {
+		t.Fatalf("progress on a non-terminal:\n%s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(home, "models", model, "onnx", "model_quantized.onnx")); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, stderr, err := execute(t, "pull", model); err != nil {
+		t.Fatalf("pull fp32: %v\n%s", err, stderr)
+	}
+	stdout, _, err = execute(t, "models", "list")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(stdout, "\n") {
+		if strings.HasPrefix(line, model+" ") {
+			if fields := strings.Fields(line); len(fields) < 4 || fields[2] != "yes" || fields[3] != "real" {
+				t.Fatalf("models list after a pull: %q", line)
+			}
+			return
+		}
+	}
+	t.Fatalf("models list does not show %s:\n%s", model, stdout)
+}
+
+func TestPullCommandPointsLLMsToOllama(t *testing.T) {
+	t.Setenv("EDGEINFER_HOME", t.TempDir())
+	_, _, err := execute(t, "pull", "@cf/meta/llama-2-7b-chat-int8")
+	if err == nil || !strings.Contains(err.Error(), "ollama pull llama2:7b-chat-q8_0") {
+		t.Fatalf("LLM pull: %v", err)
+	}
+}
+
+func TestPullCommandRefusesUnknownModelsAndVariants(t *testing.T) {
+	t.Setenv("EDGEINFER_HOME", t.TempDir())
+	if _, _, err := execute(t, "pull", "@cf/nobody/nothing"); err == nil || !strings.Contains(err.Error(), "No such model") {
+		t.Fatalf("unknown model: %v", err)
+	}
+	if _, _, err := execute(t, "pull", "@cf/baai/bge-small-en-v1.5", "--variant", "int4"); err == nil || !strings.Contains(err.Error(), "int4") {
+		t.Fatalf("unknown variant: %v", err)
+	}
+	if _, _, err := execute(t, "pull", "@cf/meta/m2m100-1.2b", "--variant", "fp16"); err == nil || !strings.Contains(err.Error(), `no "fp16" variant`) {
+		t.Fatalf("variant the catalog lacks: %v", err)
+	}
+}
