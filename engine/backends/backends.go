@@ -6,11 +6,13 @@ package backends
 import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/models/bert"
+	"github.com/edgeinfer/edgeinfer/models/resnet"
 )
 
 // All returns the backends compiled into this build, by kind.
 func All() map[string]engine.Backend {
 	return map[string]engine.Backend{
-		bert.Kind: bert.Backend{},
+		bert.Kind:   bert.Backend{},
+		resnet.Kind: resnet.Backend{},
 	}
 }
