@@ -30,17 +30,20 @@ func newModelsListCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "MODEL\tTASK\tINSTALLED\tWEIGHTS\tSOURCE")
+			fmt.Fprintln(tw, "MODEL\tTASK\tINSTALLED\tSIZE\tWEIGHTS\tSOURCE")
 			for _, e := range eng.Catalog().Entries() {
 				st := eng.Status(cmd.Context(), e)
-				installed, weights, source := "no", "-", st.Problem
+				installed, size, weights, source := "no", "-", "-", st.Problem
 				if st.Installed {
 					installed, weights, source = "yes", "real", st.Installation.Source
+					if st.Installation.Bytes > 0 {
+						size = fmt.Sprintf("%.1f MB", float64(st.Installation.Bytes)/1e6)
+					}
 					if st.Installation.Synthetic {
 						weights = "synthetic weights"
 					}
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.ID, e.Task, installed, weights, source)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.ID, e.Task, installed, size, weights, source)
 			}
 			return tw.Flush()
 		},
