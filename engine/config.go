@@ -20,10 +20,16 @@ import (
 // EDGEINFER_* variables, then command-line flags (applied by the CLI).
 type Config struct {
 	// Home holds installed runtimes, model artifacts and state (EDGEINFER_HOME).
-	Home    string                 `yaml:"home"`
-	Server  ServerConfig           `yaml:"server"`
-	Gateway GatewayConfig          `yaml:"gateway"`
-	Models  map[string]ModelConfig `yaml:"models"`
+	Home string `yaml:"home"`
+	// Device is the default device of the ONNX models: cpu (the default),
+	// cuda or cuda:N. A model's own device overrides it.
+	Device string `yaml:"device"`
+	// RequireDevice makes every model that cannot run on its device fail
+	// to load, instead of falling back to the CPU with a warning.
+	RequireDevice bool                   `yaml:"require_device"`
+	Server        ServerConfig           `yaml:"server"`
+	Gateway       GatewayConfig          `yaml:"gateway"`
+	Models        map[string]ModelConfig `yaml:"models"`
 }
 
 // GatewayConfig configures what edgeinfer offers of Workers AI's Batch API
@@ -84,8 +90,12 @@ type ModelConfig struct {
 	Dir string `yaml:"dir"`
 	// Ollama is the Ollama tag serving an LLM.
 	Ollama string `yaml:"ollama"`
-	// Device is cpu, cuda or cuda:N.
+	// Device is cpu, cuda or cuda:N (default: the top-level device).
 	Device string `yaml:"device"`
+	// RequireDevice fails the load instead of falling back to the CPU.
+	RequireDevice bool `yaml:"require_device"`
+	// CUDA tunes ONNX Runtime's CUDA execution provider for this model.
+	CUDA CUDAConfig `yaml:"cuda"`
 	// Variant picks the weight file: fp32, int8 or fp16.
 	Variant               string   `yaml:"variant"`
 	MaxBatchTokens        int      `yaml:"max_batch_tokens"`
@@ -100,6 +110,42 @@ type ModelConfig struct {
 	Preload bool `yaml:"preload"`
 	// RPM overrides the catalog's requests per minute for gateway.rate_limit.
 	RPM int `yaml:"rpm"`
+}
+
+// CUDAConfig holds ONNX Runtime CUDA execution provider options; zero
+// values keep ONNX Runtime's defaults.
+type CUDAConfig struct {
+	// GPUMemLimit caps the provider's memory arena, in bytes.
+	GPUMemLimit int64 `yaml:"gpu_mem_limit"`
+	// ArenaExtendStrategy is kNextPowerOfTwo or kSameAsRequested.
+	ArenaExtendStrategy string `yaml:"arena_extend_strategy"`
+	// CuDNNConvAlgoSearch is EXHAUSTIVE, HEURISTIC or DEFAULT.
+	CuDNNConvAlgoSearch string `yaml:"cudnn_conv_algo_search"`
+}
+
+// ForModel is the model's configuration with the top-level defaults
+// (device, require_device) applied.
+func (c Config) ForModel(id string) ModelConfig {
+	m := c.Models[id]
+	if m.Device == "" {
+		m.Device = c.Device
+	}
+	m.RequireDevice = m.RequireDevice || c.RequireDevice
+	return m
+}
+
+// WantsCUDA reports whether any model, or the default, is configured for a
+// CUDA device. The process picks its ONNX Runtime build from it at start.
+func (c Config) WantsCUDA() bool {
+	if strings.HasPrefix(c.Device, "cuda") {
+		return true
+	}
+	for _, m := range c.Models {
+		if strings.HasPrefix(m.Device, "cuda") {
+			return true
+		}
+	}
+	return false
 }
 
 // Duration is a time.Duration written as "250ms" or "5m" in YAML.
@@ -218,6 +264,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		if m.Device != "" && !devicePattern.MatchString(m.Device) {
 			return fmt.Errorf("%s: %q is not a device (want cpu, cuda or cuda:N)", at("device"), m.Device)
 		}
+		if err := m.CUDA.validate(); err != nil {
+			return fmt.Errorf("%s.%w", at("cuda"), err)
+		}
 		switch m.Variant {
 		case "", "fp32", "int8", "fp16":
 		default:
@@ -233,6 +282,13 @@ func (c *Config) validate(root *yaml.Node) error {
 				return fmt.Errorf("%s: must not be negative", at(key))
 			}
 		}
+	}
+	if c.Device != "" && !devicePattern.MatchString(c.Device) {
+		line := ""
+		if n := findKey(root, "device"); n != nil {
+			line = fmt.Sprintf("line %d: ", n.Line)
+		}
+		return fmt.Errorf("%sdevice: %q is not a device (want cpu, cuda or cuda:N)", line, c.Device)
 	}
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxLoadedModels < 0 || c.Server.MaxResidentBytes < 0 {
 		return errors.New("server: max_body_bytes, max_loaded_models and max_resident_bytes must not be negative")
@@ -285,6 +341,25 @@ func CheckRedisURL(raw string) error {
 		}
 	default:
 		return fmt.Errorf("%q is not a Redis URL (want redis://, rediss:// or unix://)", raw)
+	}
+	return nil
+}
+
+// validate checks the option values ONNX Runtime accepts; errors start with
+// the offending key.
+func (c CUDAConfig) validate() error {
+	if c.GPUMemLimit < 0 {
+		return errors.New("gpu_mem_limit: must not be negative")
+	}
+	switch c.ArenaExtendStrategy {
+	case "", "kNextPowerOfTwo", "kSameAsRequested":
+	default:
+		return fmt.Errorf("arena_extend_strategy: %q is not kNextPowerOfTwo or kSameAsRequested", c.ArenaExtendStrategy)
+	}
+	switch c.CuDNNConvAlgoSearch {
+	case "", "EXHAUSTIVE", "HEURISTIC", "DEFAULT":
+	default:
+		return fmt.Errorf("cudnn_conv_algo_search: %q is not EXHAUSTIVE, HEURISTIC or DEFAULT", c.CuDNNConvAlgoSearch)
 	}
 	return nil
 }

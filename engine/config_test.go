@@ -87,3 +87,79 @@ func TestEmptyConfigFileMeansDefaults(t *testing.T) {
 		t.Fatalf("addr = %q", cfg.Server.Addr)
 	}
 }
+
+func TestDeviceDefaultsAndCUDAOptions(t *testing.T) {
+	raw := `
+device: cuda:1
+require_device: true
+models:
+  "@cf/baai/bge-base-en-v1.5":
+    cuda: { gpu_mem_limit: 4294967296, arena_extend_strategy: kSameAsRequested, cudnn_conv_algo_search: HEURISTIC }
+  "@cf/baai/bge-small-en-v1.5": { device: cpu }
+`
+	cfg := DefaultConfig()
+	if err := ParseConfig("edgeinfer.yaml", []byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	base := cfg.ForModel("@cf/baai/bge-base-en-v1.5")
+	want := CUDAConfig{GPUMemLimit: 4 << 30, ArenaExtendStrategy: "kSameAsRequested", CuDNNConvAlgoSearch: "HEURISTIC"}
+	if base.Device != "cuda:1" || !base.RequireDevice || base.CUDA != want {
+		t.Errorf("bge-base = device %q, require %v, cuda %+v; want the top-level cuda:1, required, and its cuda options", base.Device, base.RequireDevice, base.CUDA)
+	}
+	if small := cfg.ForModel("@cf/baai/bge-small-en-v1.5"); small.Device != "cpu" {
+		t.Errorf("a model's own device must win over the default, got %q", small.Device)
+	}
+	if unlisted := cfg.ForModel("@cf/microsoft/resnet-50"); unlisted.Device != "cuda:1" {
+		t.Errorf("a model without config must get the default device, got %q", unlisted.Device)
+	}
+	if !cfg.WantsCUDA() {
+		t.Error("WantsCUDA is false with device: cuda:1")
+	}
+
+	for _, tc := range []struct {
+		cfg  Config
+		want bool
+	}{
+		{Config{}, false},
+		{Config{Device: "cpu", Models: map[string]ModelConfig{"@cf/a/b": {Device: "cpu"}}}, false},
+		{Config{Models: map[string]ModelConfig{"@cf/a/b": {Device: "cuda"}}}, true},
+	} {
+		if got := tc.cfg.WantsCUDA(); got != tc.want {
+			t.Errorf("WantsCUDA(%+v) = %v", tc.cfg, got)
+		}
+	}
+
+	eng, err := New(mustCatalog(t), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, _ := eng.Catalog().Lookup("@cf/microsoft/resnet-50")
+	if spec := eng.Spec(entry); spec.Config.Device != "cuda:1" || !spec.Config.RequireDevice {
+		t.Errorf("Spec carries device %q, require %v; want the defaults applied", spec.Config.Device, spec.Config.RequireDevice)
+	}
+}
+
+func TestDeviceConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want []string
+	}{
+		{"device: gpu\n", []string{"line 1", "device", "gpu"}},
+		{"models:\n  \"@cf/baai/bge-base-en-v1.5\":\n    cuda:\n      arena_extend_strategy: grow\n", []string{"line 3", "cuda.arena_extend_strategy", "grow"}},
+		{"models:\n  \"@cf/baai/bge-base-en-v1.5\":\n    cuda: { cudnn_conv_algo_search: fast }\n", []string{"cuda.cudnn_conv_algo_search", "fast"}},
+		{"models:\n  \"@cf/baai/bge-base-en-v1.5\":\n    cuda: { gpu_mem_limit: -1 }\n", []string{"cuda.gpu_mem_limit", "negative"}},
+		{"models:\n  \"@cf/baai/bge-base-en-v1.5\":\n    cuda: { device_id: 1 }\n", []string{"line 3", "device_id"}},
+	} {
+		cfg := DefaultConfig()
+		err := ParseConfig("edgeinfer.yaml", []byte(tc.raw), &cfg)
+		if err == nil {
+			t.Errorf("%q: accepted", tc.raw)
+			continue
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%q: error %q does not mention %q", tc.raw, err, w)
+			}
+		}
+	}
+}

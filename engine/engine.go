@@ -127,7 +127,7 @@ func (e *Engine) Config() Config { return e.cfg }
 
 // Spec returns the load spec of a catalog entry.
 func (e *Engine) Spec(entry *Entry) ModelSpec {
-	return ModelSpec{Entry: entry, Config: e.cfg.Models[entry.ID], Home: e.cfg.Home, Metrics: e.metrics}
+	return ModelSpec{Entry: entry, Config: e.cfg.ForModel(entry.ID), Home: e.cfg.Home, Metrics: e.metrics}
 }
 
 // Run is the one way into the engine: it resolves the model, validates the

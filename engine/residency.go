@@ -27,6 +27,7 @@ type resident struct {
 	err       error
 	failedAt  time.Time
 	inst      Installation
+	placement Placement
 	loadedAt  time.Time
 	lastUsed  time.Time
 	inUse     int
@@ -118,8 +119,12 @@ func (e *Engine) load(entry *Entry, r *resident) {
 			model, err = b.Load(context.Background(), spec)
 		}
 	}
+	var placement Placement
+	if p, ok := model.(Placed); ok {
+		placement = p.Placement()
+	}
 	e.mu.Lock()
-	r.model, r.inst, r.loadedAt, r.lastUsed = model, inst, time.Now(), time.Now()
+	r.model, r.inst, r.placement, r.loadedAt, r.lastUsed = model, inst, placement, time.Now(), time.Now()
 	if err != nil {
 		r.err, r.failedAt = normalizeError(err), time.Now()
 	}
@@ -137,7 +142,15 @@ func (e *Engine) load(entry *Entry, r *resident) {
 	if inst.Synthetic {
 		weights = "synthetic weights (outputs are meaningless)"
 	}
-	e.log.Info("model loaded", "model", entry.ID, "backend", entry.Backend, "weights", weights, "took", time.Since(start).Round(time.Millisecond))
+	attrs := []any{"model", entry.ID, "backend", entry.Backend, "weights", weights, "took", time.Since(start).Round(time.Millisecond)}
+	if placement.ExecutionProvider != "" {
+		attrs = append(attrs, "device", e.deviceOf(entry.ID), "execution_provider", placement.ExecutionProvider)
+	}
+	if placement.Fallback != "" {
+		e.log.Warn("model runs on the CPU instead of its configured device (set require_device: true to fail instead)",
+			"model", entry.ID, "device", e.deviceOf(entry.ID), "reason", placement.Fallback)
+	}
+	e.log.Info("model loaded", attrs...)
 }
 
 // makeRoom evicts least recently used idle models until loading one more of
@@ -273,7 +286,9 @@ type ModelState struct {
 	LastUsed  time.Time `json:"last_used,omitzero"`
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
 	Device    string    `json:"device"`
-	Error     string    `json:"error,omitempty"`
+	// ExecutionProvider is the ONNX Runtime provider a loaded model runs on.
+	ExecutionProvider string `json:"execution_provider,omitempty"`
+	Error             string `json:"error,omitempty"`
 }
 
 // Models reports every catalog model's residency.
@@ -290,7 +305,7 @@ func (e *Engine) Models() []ModelState {
 					st.State, st.Error = "failed", Describe(r.err).Message
 				} else {
 					st.State, st.Synthetic, st.Bytes, st.InUse = "loaded", r.inst.Synthetic, r.inst.Bytes, r.inUse
-					st.LoadedAt, st.LastUsed = r.loadedAt, r.lastUsed
+					st.LoadedAt, st.LastUsed, st.ExecutionProvider = r.loadedAt, r.lastUsed, r.placement.ExecutionProvider
 					if r.inUse == 0 && r.keepAlive >= 0 {
 						st.ExpiresAt = r.lastUsed.Add(r.keepAlive)
 					}
@@ -305,7 +320,7 @@ func (e *Engine) Models() []ModelState {
 }
 
 func (e *Engine) deviceOf(id string) string {
-	if d := e.cfg.Models[id].Device; d != "" {
+	if d := e.cfg.ForModel(id).Device; d != "" {
 		return d
 	}
 	return "cpu"

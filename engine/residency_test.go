@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,4 +210,83 @@ func TestExplicitLoadAndUnload(t *testing.T) {
 	if err := e.Load(context.Background(), "@cf/x/nope"); KindOf(err) != KindUnknownModel {
 		t.Fatalf("load unknown: %v", err)
 	}
+}
+
+// placedBackend loads models that report where they run.
+type placedBackend struct{ countingBackend }
+
+type placedModel struct{ countingModel }
+
+func (placedModel) Placement() Placement {
+	return Placement{ExecutionProvider: "CPUExecutionProvider", Fallback: "no NVIDIA GPU is visible"}
+}
+
+func (b *placedBackend) Load(ctx context.Context, spec ModelSpec) (Model, error) {
+	m, err := b.countingBackend.Load(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	return placedModel{m.(countingModel)}, nil
+}
+
+func TestModelsShowTheExecutionProvider(t *testing.T) {
+	logs := &syncWriter{}
+	cfg := DefaultConfig()
+	cfg.Home = t.TempDir()
+	cfg.Device = "cuda"
+	cfg.Models[small] = ModelConfig{Backend: "placed"}
+	cfg.Models[base] = ModelConfig{Backend: "counting", Device: "cpu"}
+	b := &placedBackend{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	e, err := New(mustCatalog(t), cfg, map[string]Backend{"placed": b, "counting": &b.countingBackend}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, id := range []string{small, base} {
+		if err := run(t, e, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range e.Models() {
+		switch m.Model {
+		case small:
+			if m.Device != "cuda" || m.ExecutionProvider != "CPUExecutionProvider" {
+				t.Errorf("%s: device %q, provider %q; want the configured cuda and the provider in use", small, m.Device, m.ExecutionProvider)
+			}
+		case base:
+			if m.Device != "cpu" || m.ExecutionProvider != "" {
+				t.Errorf("%s: device %q, provider %q; a model that does not report a placement shows none", base, m.Device, m.ExecutionProvider)
+			}
+		}
+	}
+	// The engine logs a load after the waiting request is released.
+	deadline := time.Now().Add(10 * time.Second)
+	for strings.Count(logs.String(), "model loaded") < 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	out := logs.String()
+	for _, want := range []string{"execution_provider=CPUExecutionProvider", "level=WARN", `reason="no NVIDIA GPU is visible"`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+}
+
+// syncWriter collects log output written from the engine's goroutines.
+type syncWriter struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
