@@ -94,9 +94,20 @@ func VariantFiles(spec engine.ModelSpec, fallback map[string][]string) ([]string
 	return files, nil
 }
 
-// SessionOptions are the ONNX Runtime options from a model's config.
+// SessionOptions are the ONNX Runtime options from a model's config
+// (with the top-level defaults applied, as ModelSpec.Config has them).
 func SessionOptions(c engine.ModelConfig) ort.Options {
-	return ort.Options{IntraOpThreads: c.IntraOpThreads, InterOpThreads: c.InterOpThreads}
+	return ort.Options{
+		IntraOpThreads: c.IntraOpThreads,
+		InterOpThreads: c.InterOpThreads,
+		Device:         c.Device,
+		RequireDevice:  c.RequireDevice,
+		CUDA: ort.CUDAOptions{
+			GPUMemLimit:         c.CUDA.GPUMemLimit,
+			ArenaExtendStrategy: c.CUDA.ArenaExtendStrategy,
+			CuDNNConvAlgoSearch: c.CUDA.CuDNNConvAlgoSearch,
+		},
+	}
 }
 
 // LoadError reports a model that failed to load, naming the problem with

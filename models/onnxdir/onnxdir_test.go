@@ -1,0 +1,23 @@
+package onnxdir
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+)
+
+func TestSessionOptionsCarryDeviceAndCUDAOptions(t *testing.T) {
+	c := engine.ModelConfig{IntraOpThreads: 3, InterOpThreads: 2, Device: "cuda:1", RequireDevice: true,
+		CUDA: engine.CUDAConfig{GPUMemLimit: 1 << 30, ArenaExtendStrategy: "kSameAsRequested", CuDNNConvAlgoSearch: "HEURISTIC"}}
+	got := SessionOptions(c)
+	want := ort.Options{IntraOpThreads: 3, InterOpThreads: 2, Device: "cuda:1", RequireDevice: true,
+		CUDA: ort.CUDAOptions{GPUMemLimit: 1 << 30, ArenaExtendStrategy: "kSameAsRequested", CuDNNConvAlgoSearch: "HEURISTIC"}}
+	if got.IntraOpThreads != want.IntraOpThreads || got.InterOpThreads != want.InterOpThreads || got.Device != want.Device ||
+		got.RequireDevice != want.RequireDevice || got.CUDA.GPUMemLimit != want.CUDA.GPUMemLimit ||
+		got.CUDA.ArenaExtendStrategy != want.CUDA.ArenaExtendStrategy || got.CUDA.CuDNNConvAlgoSearch != want.CUDA.CuDNNConvAlgoSearch ||
+		!maps.Equal(got.CUDA.Extra, want.CUDA.Extra) {
+		t.Errorf("SessionOptions(%+v) = %+v, want %+v", c, got, want)
+	}
+}
