@@ -114,6 +114,10 @@ func SessionOptions(c engine.ModelConfig) ort.Options {
 // paths made relative to the model directory, so the message helps the user
 // without leaking the file-system layout.
 func LoadError(spec engine.ModelSpec, err error) error {
+	if devErr, ok := errors.AsType[*ort.DeviceError](err); ok {
+		return &engine.Error{Kind: engine.KindNotInstalled, Err: err,
+			Message: fmt.Sprintf("Model %s requires %s, which is unavailable: %s. Fix that, or unset require_device to let it run on the CPU", spec.Entry.ID, devErr.Device, devErr.Reason)}
+	}
 	dir := spec.Dir()
 	detail := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
 	detail = strings.ReplaceAll(detail, dir, "<model dir>")

@@ -1,7 +1,9 @@
 package onnxdir
 
 import (
+	"fmt"
 	"maps"
+	"strings"
 	"testing"
 
 	"github.com/edgeinfer/edgeinfer/engine"
@@ -19,5 +21,14 @@ func TestSessionOptionsCarryDeviceAndCUDAOptions(t *testing.T) {
 		got.CUDA.ArenaExtendStrategy != want.CUDA.ArenaExtendStrategy || got.CUDA.CuDNNConvAlgoSearch != want.CUDA.CuDNNConvAlgoSearch ||
 		!maps.Equal(got.CUDA.Extra, want.CUDA.Extra) {
 		t.Errorf("SessionOptions(%+v) = %+v, want %+v", c, got, want)
+	}
+}
+
+func TestLoadErrorForAnUnavailableDevice(t *testing.T) {
+	spec := engine.ModelSpec{Entry: &engine.Entry{ID: "@cf/baai/bge-base-en-v1.5"}, Home: "/home/u/.edgeinfer"}
+	err := LoadError(spec, fmt.Errorf("open: %w", &ort.DeviceError{Device: "cuda:1", Reason: "no NVIDIA GPU is visible"}))
+	d := engine.Describe(err)
+	if d.Status != 503 || !strings.Contains(d.Message, "requires cuda:1, which is unavailable: no NVIDIA GPU is visible") || strings.Contains(d.Message, "synth") {
+		t.Errorf("device error described as %+v", d)
 	}
 }
