@@ -29,6 +29,15 @@ const (
 	defaultMaxTokens             = 512
 )
 
+// Scheduler defaults on a GPU, which needs far larger batches than a CPU to
+// keep busy; admission grows with them so a full batch can queue behind
+// the running one.
+const (
+	gpuMaxBatchTokens        = 65536
+	gpuMaxBatchSize          = 256
+	gpuMaxConcurrentRequests = 2048
+)
+
 // fallbackVariants are the file names of the optimum/Xenova layout.
 var fallbackVariants = map[string][]string{
 	"fp32": {"onnx/model.onnx"}, "int8": {"onnx/model_quantized.onnx"}, "fp16": {"onnx/model_fp16.onnx"},
@@ -89,8 +98,9 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	return m, nil
 }
 
-// schedulerConfig applies the model config over the defaults.
-func schedulerConfig(spec engine.ModelSpec) batch.Config {
+// schedulerConfig applies the model config over the defaults for the
+// device the session runs on.
+func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
 	c := spec.Config
 	cfg := batch.Config{
 		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize},
@@ -98,6 +108,10 @@ func schedulerConfig(spec engine.ModelSpec) batch.Config {
 		MaxConcurrentRequests: defaultMaxConcurrentRequests,
 		Model:                 spec.Entry.ID,
 		Metrics:               spec.Metrics,
+	}
+	if onGPU {
+		cfg.Limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize}
+		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
 	}
 	if c.MaxBatchTokens > 0 {
 		cfg.MaxBatchTokens = c.MaxBatchTokens

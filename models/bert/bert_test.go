@@ -202,3 +202,50 @@ func TestCorruptModelFileIsAClearError(t *testing.T) {
 		t.Fatalf("corrupt file: %+v", d)
 	}
 }
+
+func TestSchedulerBudgetsFollowTheDevice(t *testing.T) {
+	entry := &engine.Entry{ID: small}
+	for _, tc := range []struct {
+		onGPU              bool
+		mc                 engine.ModelConfig
+		tokens, size, conc int
+	}{
+		{false, engine.ModelConfig{}, defaultMaxBatchTokens, defaultMaxBatchSize, defaultMaxConcurrentRequests},
+		{true, engine.ModelConfig{}, gpuMaxBatchTokens, gpuMaxBatchSize, gpuMaxConcurrentRequests},
+		{true, engine.ModelConfig{MaxBatchTokens: 4096, MaxBatchSize: 16, MaxConcurrentRequests: 8}, 4096, 16, 8},
+	} {
+		c := schedulerConfig(engine.ModelSpec{Entry: entry, Config: tc.mc}, tc.onGPU)
+		if c.MaxBatchTokens != tc.tokens || c.MaxBatchSize != tc.size || c.MaxConcurrentRequests != tc.conc {
+			t.Errorf("onGPU=%v config %+v: got %d tokens, %d items, %d requests; want %d, %d, %d",
+				tc.onGPU, tc.mc, c.MaxBatchTokens, c.MaxBatchSize, c.MaxConcurrentRequests, tc.tokens, tc.size, tc.conc)
+		}
+	}
+	if gpuMaxBatchTokens <= defaultMaxBatchTokens || gpuMaxBatchSize <= defaultMaxBatchSize {
+		t.Error("GPU budgets must be larger than the CPU ones")
+	}
+}
+
+// TestPlacementIsListed loads the model for CUDA. On a machine without a
+// usable GPU (this one) it runs on the CPU, and the listing says so; with
+// require_device the load fails instead.
+func TestPlacementIsListed(t *testing.T) {
+	eng := newEngine(t, engine.ModelConfig{Device: "cuda"})
+	embed(t, eng, `{"text":"where does this run"}`)
+	var st engine.ModelState
+	for _, m := range eng.Models() {
+		if m.Model == small {
+			st = m
+		}
+	}
+	if st.Device != "cuda" || (st.ExecutionProvider != "CPUExecutionProvider" && st.ExecutionProvider != "CUDAExecutionProvider") {
+		t.Fatalf("listing shows device %q on %q", st.Device, st.ExecutionProvider)
+	}
+	if st.ExecutionProvider == "CUDAExecutionProvider" {
+		return // a GPU machine with the CUDA build: nothing fell back
+	}
+	required := newEngine(t, engine.ModelConfig{Device: "cuda", RequireDevice: true})
+	_, err := required.Run(context.Background(), small, engine.Input{JSON: []byte(`{"text":"x"}`)})
+	if d := engine.Describe(err); d.Status != 503 || !strings.Contains(d.Message, "requires cuda:0, which is unavailable") {
+		t.Fatalf("required cuda on a CPU-only runtime: %+v", d)
+	}
+}

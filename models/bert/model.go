@@ -55,8 +55,13 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok *tokenize.BERT, cfg,
 		}
 	}
 	m := &Model{id: spec.Entry.ID, tok: tok, sess: sess, hidden: cfg.HiddenSize, maxTokens: maxTokens, out: out}
-	m.sched = batch.New(schedulerConfig(spec), func(s sequence) int { return len(s.ids) }, m.runBatch)
+	m.sched = batch.New(schedulerConfig(spec, sess.OnGPU()), func(s sequence) int { return len(s.ids) }, m.runBatch)
 	return m, nil
+}
+
+// Placement implements engine.Placed.
+func (m *Model) Placement() engine.Placement {
+	return engine.Placement{ExecutionProvider: m.sess.ExecutionProvider(), Fallback: m.sess.Fallback()}
 }
 
 // Close stops the scheduler and releases the session.
