@@ -35,6 +35,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.logLevel, "log-level", envOr("EDGEINFER_LOG_LEVEL", "info"), "debug, info, warn or error [EDGEINFER_LOG_LEVEL]")
 	root.AddCommand(newServeCmd(g), newRunCmd(g), newModelsCmd(g), newBenchCmd(g), newVersionCmd())
 	root.AddCommand(newPullCmd(g))
+	root.AddCommand(newWorkerdConfigCmd(g))
 	return root
 }
 
