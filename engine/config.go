@@ -104,6 +104,11 @@ type ModelConfig struct {
 	MaxConcurrentRequests int      `yaml:"max_concurrent_requests"`
 	IntraOpThreads        int      `yaml:"intra_op_threads"`
 	InterOpThreads        int      `yaml:"inter_op_threads"`
+	// NumBeams and MaxLength override a generation model's
+	// generation_config.json (translation: 5 beams, 200 tokens); 1 beam is
+	// greedy search.
+	NumBeams  int `yaml:"num_beams"`
+	MaxLength int `yaml:"max_length"`
 	// KeepAlive overrides server.keep_alive for this model.
 	KeepAlive *Duration `yaml:"keep_alive"`
 	// Preload loads the model when the server starts.
@@ -277,7 +282,7 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 		for key, v := range map[string]int{"max_batch_tokens": m.MaxBatchTokens, "max_batch_size": m.MaxBatchSize,
 			"max_concurrent_requests": m.MaxConcurrentRequests, "intra_op_threads": m.IntraOpThreads, "inter_op_threads": m.InterOpThreads,
-			"rpm": m.RPM} {
+			"rpm": m.RPM, "num_beams": m.NumBeams, "max_length": m.MaxLength} {
 			if v < 0 {
 				return fmt.Errorf("%s: must not be negative", at(key))
 			}

@@ -53,6 +53,8 @@ func TestParseConfigErrorsNameFileLineAndKey(t *testing.T) {
 		{"bad model id", "models:\n  llama: {}\n", []string{"line 2", "llama"}},
 		{"relative dir", "models:\n  \"@cf/baai/bge-base-en-v1.5\":\n    dir: ../x\n", []string{"line 3", "dir"}},
 		{"negative", "models:\n  \"@cf/baai/bge-base-en-v1.5\":\n\n    max_batch_tokens: -1\n", []string{"line 4", "max_batch_tokens"}},
+		{"negative beams", "models:\n  \"@cf/meta/m2m100-1.2b\":\n    num_beams: -2\n", []string{"line 3", "num_beams"}},
+		{"negative max_length", "models:\n  \"@cf/meta/m2m100-1.2b\":\n    max_length: -1\n", []string{"line 3", "max_length"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,6 +69,25 @@ func TestParseConfigErrorsNameFileLineAndKey(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestGenerationSettingsReachTheModelSpec(t *testing.T) {
+	cfg := DefaultConfig()
+	raw := "models:\n  \"@cf/meta/m2m100-1.2b\": { num_beams: 1, max_length: 64 }\n"
+	if err := ParseConfig("edgeinfer.yaml", []byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	eng, err := New(mustCatalog(t), cfg, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, ok := eng.Catalog().Lookup("@cf/meta/m2m100-1.2b")
+	if !ok {
+		t.Fatal("m2m100 is not in the catalog")
+	}
+	if spec := eng.Spec(entry); spec.Config.NumBeams != 1 || spec.Config.MaxLength != 64 {
+		t.Errorf("spec config %+v, want num_beams 1 and max_length 64", spec.Config)
 	}
 }
 
