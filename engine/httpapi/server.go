@@ -93,7 +93,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelopeError(w, engine.Errorf(engine.KindNotFound, "No route for %s %s", r.Method, r.URL.Path))
 	})
-	return s.recoverPanics(unwrapMiniflareProxy(s.authenticate(mux)))
+	return s.recoverPanics(unwrapForwardedBinding(s.authenticate(mux)))
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {

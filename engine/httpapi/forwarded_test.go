@@ -65,3 +65,43 @@ func TestMFURLWithoutBindingIsNotRewritten(t *testing.T) {
 		t.Fatalf("status %d, want 404: %s", r.status, r.body)
 	}
 }
+
+// wrangler dev 3.x forwards env.AI.models() as a GET to its proxy route.
+func TestWranglerProxyForwardsModelsSearch(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	r := do(t, "GET", srv.URL+runPath+"proxy", "", "", map[string]string{
+		"X-Forwarded": "https://workers-binding.ai/ai-api/models/search?task=Translation",
+	})
+	var out struct {
+		Result []engine.SearchObject `json:"result"`
+	}
+	if err := json.Unmarshal(r.body, &out); err != nil || r.status != 200 || len(out.Result) != 1 || out.Result[0].Name != "@cf/meta/m2m100-1.2b" {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+}
+
+func TestWranglerProxyStillRefusesOldSDKs(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	r := do(t, "POST", srv.URL+runPath+"proxy", "application/json", `{"inputs":{"text":"x"}}`, map[string]string{
+		"X-Forwarded":       "https://workers-binding.ai/run?version=2",
+		"cf-consn-model-id": "@cf/baai/bge-small-en-v1.5",
+	})
+	var e bindingError
+	if err := json.Unmarshal(r.body, &e); err != nil || r.status != 405 || e.InternalCode != 5019 {
+		t.Fatalf("status %d: %s", r.status, r.body)
+	}
+}
+
+func TestIsWranglerProxyPath(t *testing.T) {
+	for p, want := range map[string]bool{
+		"/client/v4/accounts/abc/ai/run/proxy":   true,
+		"/client/v4/accounts//ai/run/proxy":      false,
+		"/client/v4/accounts/abc/ai/run/@cf/x/y": false,
+		"/client/v4/accounts/abc/x/ai/run/proxy": false,
+		"/run":                                   false,
+	} {
+		if got := isWranglerProxyPath(p); got != want {
+			t.Errorf("isWranglerProxyPath(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
