@@ -45,23 +45,27 @@ func TestCUDAProviderOptions(t *testing.T) {
 }
 
 func TestCUDADeviceByOrdinal(t *testing.T) {
-	rt := Runtime{Devices: []EPDevice{
+	rt := Runtime{GPUs: 3, Devices: []EPDevice{
 		{Provider: CPUProvider, Ordinal: -1},
 		{Provider: CUDAProvider, Ordinal: 1, DeviceID: 0xb},
 		{Provider: CUDAProvider, Ordinal: 0, DeviceID: 0xa},
 	}}
 	for id, want := range map[int]uint32{0: 0xa, 1: 0xb} {
-		if d, err := rt.cudaDevice(id); err != nil || d.DeviceID != want {
-			t.Errorf("cudaDevice(%d) = %v, %v; want device %x", id, d, err, want)
+		if d, legacy, err := rt.cudaDevice(id); err != nil || legacy || d.DeviceID != want {
+			t.Errorf("cudaDevice(%d) = %v, %v, %v; want listed device %x", id, d, legacy, err, want)
 		}
 	}
-	if _, err := rt.cudaDevice(2); err == nil || !strings.Contains(err.Error(), "lists 2 CUDA device(s)") {
-		t.Errorf("cudaDevice(2) = %v, want an error counting the devices", err)
+	// The driver has a third GPU that ONNX Runtime does not list.
+	if _, legacy, err := rt.cudaDevice(2); err != nil || !legacy {
+		t.Errorf("cudaDevice(2) = legacy %v, %v; want the legacy path", legacy, err)
+	}
+	if _, _, err := rt.cudaDevice(3); err == nil || !strings.Contains(err.Error(), "reports 3 GPU(s) and ONNX Runtime lists 2 CUDA device(s)") {
+		t.Errorf("cudaDevice(3) = %v, want an error counting the devices", err)
 	}
 	// Without device_id options, the list order is the CUDA order.
-	rt = Runtime{Devices: []EPDevice{{Provider: CUDAProvider, Ordinal: -1, DeviceID: 7}}}
-	if d, err := rt.cudaDevice(0); err != nil || d.DeviceID != 7 {
-		t.Errorf("cudaDevice(0) without ordinals = %v, %v", d, err)
+	rt = Runtime{GPUs: 1, Devices: []EPDevice{{Provider: CUDAProvider, Ordinal: -1, DeviceID: 7}}}
+	if d, legacy, err := rt.cudaDevice(0); err != nil || legacy || d.DeviceID != 7 {
+		t.Errorf("cudaDevice(0) without ordinals = %v, %v, %v", d, legacy, err)
 	}
 }
 
@@ -85,7 +89,7 @@ func TestPlanCUDA(t *testing.T) {
 	} {
 		plan := planCUDA(tc.dir, tc.count, []string{libs})
 		if tc.want == "" {
-			if plan.unavailable != "" || plan.core != filepath.Join(installed, "libonnxruntime.so") ||
+			if plan.unavailable != "" || plan.gpus != 1 || plan.core != filepath.Join(installed, "libonnxruntime.so") ||
 				plan.provider != filepath.Join(installed, "libonnxruntime_providers_cuda.so") ||
 				plan.libs[0].path != filepath.Join(libs, "libcudart.so.13") {
 				t.Errorf("%s: plan = %+v", tc.name, plan)

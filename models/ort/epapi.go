@@ -18,6 +18,7 @@ enum {
 	EI_GET_ERROR_MESSAGE = 2,
 	EI_CREATE_ENV = 3,
 	EI_RELEASE_STATUS = 93,
+	EI_APPEND_CUDA_V1 = 152,
 	EI_GET_KEY_VALUE = 297,
 	EI_GET_EP_DEVICES = 303,
 	EI_APPEND_EP_V2 = 304,
@@ -106,6 +107,32 @@ static uint32_t ei_hw_device_id(const void *d) {
 	return EI_CALL(EI_HW_DEVICE_ID, uint32_t (*)(const void *))(hw);
 }
 
+// ei_cuda_options mirrors OrtCUDAProviderOptions (the V1 struct, which an
+// application fills itself); TestCUDAOptionsLayout checks the field order.
+typedef struct {
+	int device_id;
+	int cudnn_conv_algo_search;
+	size_t gpu_mem_limit;
+	int arena_extend_strategy;
+	int do_copy_in_default_stream;
+	int has_user_compute_stream;
+	void *user_compute_stream;
+	void *default_memory_arena_cfg;
+	int tunable_op_enable;
+	int tunable_op_tuning_enable;
+	int tunable_op_max_tuning_duration_ms;
+} ei_cuda_options;
+
+static char *ei_append_cuda_v1(void *options, int device, int algo_search, size_t mem_limit, int arena) {
+	ei_cuda_options o = {0};
+	o.device_id = device;
+	o.cudnn_conv_algo_search = algo_search;
+	o.gpu_mem_limit = mem_limit;
+	o.arena_extend_strategy = arena;
+	o.do_copy_in_default_stream = 1;
+	return ei_take_message(EI_CALL(EI_APPEND_CUDA_V1, void *(*)(void *, const ei_cuda_options *))(options, &o));
+}
+
 static char *ei_append_ep(void *options, void *env, const void *device,
                           const char *const *keys, const char *const *values, size_t n) {
 	const void *devices[1] = {device};
@@ -132,8 +159,9 @@ var ortAPISlots = map[string]int{
 	"GetErrorMessage": C.EI_GET_ERROR_MESSAGE,
 	"CreateEnv":       C.EI_CREATE_ENV,
 	"ReleaseStatus":   C.EI_RELEASE_STATUS,
-	"GetKeyValue":     C.EI_GET_KEY_VALUE,
-	"GetEpDevices":    C.EI_GET_EP_DEVICES,
+	"SessionOptionsAppendExecutionProvider_CUDA": C.EI_APPEND_CUDA_V1,
+	"GetKeyValue":  C.EI_GET_KEY_VALUE,
+	"GetEpDevices": C.EI_GET_EP_DEVICES,
 	"SessionOptionsAppendExecutionProvider_V2": C.EI_APPEND_EP_V2,
 	"HardwareDevice_Type":                      C.EI_HW_TYPE,
 	"HardwareDevice_VendorId":                  C.EI_HW_VENDOR_ID,
@@ -243,6 +271,32 @@ func (a *epAPI) appendProvider(so *onnx.SessionOptions, device EPDevice, options
 	}
 	if err := takeError(C.ei_append_ep(handle, a.env, device.ptr, cKeys, cValues, C.size_t(len(keys)))); err != nil {
 		return fmt.Errorf("ort: add %s: %w", device.Provider, err)
+	}
+	return nil
+}
+
+// cudaOptionsFields are ei_cuda_options' fields, for TestCUDAOptionsLayout.
+var cudaOptionsFields = []string{"device_id", "cudnn_conv_algo_search", "gpu_mem_limit", "arena_extend_strategy",
+	"do_copy_in_default_stream", "has_user_compute_stream", "user_compute_stream", "default_memory_arena_cfg",
+	"tunable_op_enable", "tunable_op_tuning_enable", "tunable_op_max_tuning_duration_ms"}
+
+// appendCUDALegacy adds the CUDA provider for device id through the V1
+// options struct. Unlike appendProvider it needs no device listed by ONNX
+// Runtime (whose GPU discovery reads /sys/class/drm), but it cannot pass
+// options beyond the struct's: Extra is ignored.
+func appendCUDALegacy(so *onnx.SessionOptions, id int, o CUDAOptions) error {
+	handle, err := sessionOptionsHandle(so)
+	if err != nil {
+		return err
+	}
+	algo := map[string]C.int{"": 0, "EXHAUSTIVE": 0, "HEURISTIC": 1, "DEFAULT": 2}[o.CuDNNConvAlgoSearch]
+	arena := map[string]C.int{"": 0, "kNextPowerOfTwo": 0, "kSameAsRequested": 1}[o.ArenaExtendStrategy]
+	limit := ^C.size_t(0) // no limit, ONNX Runtime's default
+	if o.GPUMemLimit > 0 {
+		limit = C.size_t(o.GPUMemLimit)
+	}
+	if err := takeError(C.ei_append_cuda_v1(handle, C.int(id), algo, limit, arena)); err != nil {
+		return fmt.Errorf("ort: add %s: %w", CUDAProvider, err)
 	}
 	return nil
 }

@@ -47,11 +47,7 @@ func ortAPIMembers(t *testing.T, header string) []string {
 // TestOrtAPISlots holds the slot numbers the C shim uses equal to the
 // member order of the header that onnxruntime_go compiles against.
 func TestOrtAPISlots(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/yalue/onnxruntime_go").Output()
-	if err != nil {
-		t.Fatalf("locate onnxruntime_go: %v", err)
-	}
-	members := ortAPIMembers(t, filepath.Join(strings.TrimSpace(string(out)), "onnxruntime_c_api.h"))
+	members := ortAPIMembers(t, filepath.Join(onnxruntimeGoDir(t), "onnxruntime_c_api.h"))
 	if len(members) < 300 || members[0] != "CreateStatus" || members[3] != "CreateEnv" {
 		t.Fatalf("header parse looks wrong: %d members, starting %v", len(members), members[:min(4, len(members))])
 	}
@@ -60,6 +56,40 @@ func TestOrtAPISlots(t *testing.T) {
 			t.Errorf("slot %d is %q in the header, want %s at slot %d", slot, members[min(slot, len(members)-1)], name, slices.Index(members, name))
 		}
 	}
+}
+
+// TestCUDAOptionsLayout holds the shim's copy of OrtCUDAProviderOptions to
+// the header's field order.
+func TestCUDAOptionsLayout(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(onnxruntimeGoDir(t), "onnxruntime_c_api.h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(raw)
+	start := strings.Index(s, "typedef struct OrtCUDAProviderOptions {")
+	end := strings.Index(s[start:], "} OrtCUDAProviderOptions;")
+	if start < 0 || end < 0 {
+		t.Fatal("the header declares no OrtCUDAProviderOptions")
+	}
+	body := s[start : start+end]
+	body = body[strings.Index(body, "#endif"):] // skip the C++ constructor
+	body = regexp.MustCompile(`(?s)/\*.*?\*/`).ReplaceAllString(body, "")
+	var fields []string
+	for _, m := range regexp.MustCompile(`(?m)^\s*[\w\*]+[\s\*]+(\w+);`).FindAllStringSubmatch(body, -1) {
+		fields = append(fields, m[1])
+	}
+	if !slices.Equal(fields, cudaOptionsFields) {
+		t.Errorf("OrtCUDAProviderOptions fields are %v, the shim has %v", fields, cudaOptionsFields)
+	}
+}
+
+func onnxruntimeGoDir(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/yalue/onnxruntime_go").Output()
+	if err != nil {
+		t.Fatalf("locate onnxruntime_go: %v", err)
+	}
+	return strings.TrimSpace(string(out))
 }
 
 func requireRuntime(t *testing.T) Runtime {

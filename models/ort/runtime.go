@@ -33,11 +33,16 @@ type Runtime struct {
 	// Library is the path of the loaded core library, Version its version.
 	Library, Version string
 	// CUDA is true when CUDA sessions can be opened: the CUDA build is
-	// loaded and lists at least one CUDA device.
+	// loaded, its provider too, and the driver reports a GPU.
 	CUDA bool
 	// CUDAUnavailable says why CUDA sessions cannot be opened; empty when
 	// they can.
 	CUDAUnavailable string
+	// CUDANote qualifies a usable CUDA: set when ONNX Runtime lists no
+	// CUDA device and sessions add the provider through its legacy options.
+	CUDANote string
+	// GPUs is the number of devices the NVIDIA driver reports.
+	GPUs int
 	// CUDALibraries are the CUDA and cuDNN libraries preloaded for the
 	// CUDA provider.
 	CUDALibraries []string
@@ -45,8 +50,10 @@ type Runtime struct {
 	Devices []EPDevice
 }
 
-// cudaDevice returns the CUDA device with ordinal id.
-func (r Runtime) cudaDevice(id int) (EPDevice, error) {
+// cudaDevice finds CUDA device id among the listed devices. legacy is true
+// when it is not listed but the driver has it: sessions then add the
+// provider through its legacy options.
+func (r Runtime) cudaDevice(id int) (d EPDevice, legacy bool, err error) {
 	var cuda []EPDevice
 	for _, d := range r.Devices {
 		if d.Provider == CUDAProvider {
@@ -56,10 +63,13 @@ func (r Runtime) cudaDevice(id int) (EPDevice, error) {
 	for i, d := range cuda {
 		// The provider numbers its devices; without that, list order is the CUDA order.
 		if d.Ordinal == id || (d.Ordinal < 0 && i == id) {
-			return d, nil
+			return d, false, nil
 		}
 	}
-	return EPDevice{}, fmt.Errorf("cuda:%d requested, but ONNX Runtime lists %d CUDA device(s)", id, len(cuda))
+	if id < r.GPUs {
+		return EPDevice{}, true, nil
+	}
+	return EPDevice{}, false, fmt.Errorf("cuda:%d requested, but the driver reports %d GPU(s) and ONNX Runtime lists %d CUDA device(s)", id, r.GPUs, len(cuda))
 }
 
 var (
@@ -89,6 +99,7 @@ func RuntimeInfo() (Runtime, error) {
 type cudaPlan struct {
 	core, provider string
 	libs           []cudaLib
+	gpus           int
 	unavailable    string
 }
 
@@ -116,12 +127,13 @@ func planCUDA(dir string, deviceCount func() (int, error), dirs []string) cudaPl
 		core:     filepath.Join(dir, "libonnxruntime.so"),
 		provider: filepath.Join(dir, "libonnxruntime_providers_cuda.so"),
 		libs:     findCUDALibraries(dirs),
+		gpus:     n,
 	}
 }
 
 // loadRuntime loads the CPU build, or the CUDA build when wanted and
-// usable. A CUDA build that cannot serve CUDA (no device listed, provider
-// not loadable) stays loaded: it runs CPU sessions like the CPU build.
+// usable. A CUDA build that cannot serve CUDA (provider not loadable) stays
+// loaded: it runs CPU sessions like the CPU build.
 func loadRuntime(want bool) (Runtime, error) {
 	if !want {
 		return loadCPU("no model asked for CUDA when ONNX Runtime was loaded")
@@ -132,13 +144,13 @@ func loadRuntime(want bool) (Runtime, error) {
 	}
 	preloaded, err := preload(plan.libs)
 	if err != nil {
-		return loadCPU(err.Error() + fmt.Sprintf(" (searched %s, the loader's path, and Python site-packages; add directories with %s)", CUDALibsEnv, CUDALibsEnv))
+		return loadCPU(err.Error() + fmt.Sprintf(" (searched %s, LD_LIBRARY_PATH, the CUDA toolkit, Python site-packages and the system directories; add directories with %s)", CUDALibsEnv, CUDALibsEnv))
 	}
 	version, err := load(plan.core)
 	if err != nil {
 		return loadCPU(fmt.Sprintf("the CUDA build failed to load: %v", err))
 	}
-	rt := Runtime{Library: plan.core, Version: version, CUDALibraries: preloaded}
+	rt := Runtime{Library: plan.core, Version: version, GPUs: plan.gpus, CUDALibraries: preloaded}
 	if err := onnx.RegisterExecutionProviderLibrary("CUDA", plan.provider); err != nil {
 		rt.CUDAUnavailable = fmt.Sprintf("the CUDA provider failed to load: %v", err)
 		return rt, nil
@@ -152,8 +164,9 @@ func loadRuntime(want bool) (Runtime, error) {
 		return rt, nil
 	}
 	if !slices.ContainsFunc(rt.Devices, func(d EPDevice) bool { return d.Provider == CUDAProvider }) {
-		rt.CUDAUnavailable = fmt.Sprintf("ONNX Runtime lists no CUDA device (it found %v; it discovers GPUs through /sys/class/drm, which needs the nvidia-drm kernel module)", rt.Devices)
-		return rt, nil
+		// ONNX Runtime discovers GPUs through /sys/class/drm, which lacks
+		// NVIDIA GPUs without the nvidia-drm kernel module.
+		rt.CUDANote = fmt.Sprintf("ONNX Runtime lists no CUDA device (only %v): CUDA sessions use the provider's legacy options, which cannot pass extra provider options", rt.Devices)
 	}
 	rt.CUDA, api = true, a
 	return rt, nil

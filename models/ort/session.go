@@ -141,13 +141,14 @@ func Open(path string, o Options) (*Session, error) {
 func openSession(path string, ins, outs []Info, o Options, cuda *Device) (*Session, error) {
 	provider := CPUProvider
 	var device EPDevice
+	var legacy bool
 	if cuda != nil {
 		rt := *loaded.Load()
 		if !rt.CUDA {
 			return nil, errors.New(rt.CUDAUnavailable)
 		}
 		var err error
-		if device, err = rt.cudaDevice(cuda.ID); err != nil {
+		if device, legacy, err = rt.cudaDevice(cuda.ID); err != nil {
 			return nil, err
 		}
 		provider = CUDAProvider
@@ -157,10 +158,14 @@ func openSession(path string, ins, outs []Info, o Options, cuda *Device) (*Sessi
 		return nil, fmt.Errorf("ort: session options: %w", err)
 	}
 	defer so.Destroy()
-	if cuda != nil {
-		if err := api.appendProvider(so, device, o.CUDA.providerOptions()); err != nil {
-			return nil, err
-		}
+	switch {
+	case cuda != nil && legacy:
+		err = appendCUDALegacy(so, cuda.ID, o.CUDA)
+	case cuda != nil:
+		err = api.appendProvider(so, device, o.CUDA.providerOptions())
+	}
+	if err != nil {
+		return nil, err
 	}
 	names := func(infos []Info) []string {
 		n := make([]string, len(infos))
