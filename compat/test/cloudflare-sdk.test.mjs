@@ -1,0 +1,99 @@
+// The official `cloudflare` SDK with baseURL at edgeinfer: client.ai.run for
+// the four tasks, the model catalog and schemas, and its error type.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import Cloudflare from "cloudflare";
+import { accountId, assertClassifications, assertEmbeddings, assertGeneration, engineURL, MODELS } from "./lib/edgeinfer.mjs";
+import { gradientPNG } from "./lib/png.mjs";
+
+const requests = [];
+const client = new Cloudflare({
+  apiToken: "local-token-ignored-without-EDGEINFER_API_TOKEN",
+  baseURL: `${engineURL}/client/v4`,
+  maxRetries: 0,
+  // Records the URLs the SDK builds, to check the encoded model path.
+  fetch: (url, init) => {
+    requests.push(String(url));
+    return fetch(url, init);
+  },
+});
+
+describe("cloudflare SDK: client.ai.run", () => {
+  it("text embeddings, with the model's slashes percent-encoded in the path", async () => {
+    requests.length = 0;
+    const out = await client.ai.run(MODELS.embeddingsBase, { account_id: accountId, text: ["hello world", "second"] });
+    assertEmbeddings(out, 2);
+    assert.equal(requests.length, 1);
+    const path = new URL(requests[0]).pathname;
+    assert.match(path, new RegExp(`^/client/v4/accounts/${accountId}/ai/run/`));
+    assert.ok(path.endsWith("cf%2Fbaai%2Fbge-base-en-v1.5"), `the SDK encodes the model ID: ${path}`);
+  });
+
+  it("image classification from an array of bytes", async () => {
+    const out = await client.ai.run(MODELS.image, { account_id: accountId, image: [...gradientPNG()] });
+    assertClassifications(out);
+  });
+
+  it("translation", async () => {
+    const out = await client.ai.run(MODELS.translation, { account_id: accountId, text: "The weather is nice today.", source_lang: "en", target_lang: "es" });
+    assert.equal(typeof out.translated_text, "string");
+    assert.ok(out.translated_text.length > 0);
+  });
+
+  it("text generation from a prompt and from messages", async () => {
+    assertGeneration(await client.ai.run(MODELS.chat, { account_id: accountId, prompt: "Write a haiku about rain.", max_tokens: 24 }));
+    assertGeneration(
+      await client.ai.run(MODELS.chat, {
+        account_id: accountId,
+        messages: [
+          { role: "system", content: "You are terse." },
+          { role: "user", content: "What is 2 + 2?" },
+        ],
+        max_tokens: 24,
+      }),
+    );
+  });
+
+  it("a bad input throws BadRequestError carrying code 5006", async () => {
+    await assert.rejects(client.ai.run(MODELS.embeddingsBase, { account_id: accountId, text: [] }), (err) => {
+      assert.ok(err instanceof Cloudflare.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
+      assert.equal(err.status, 400);
+      assert.equal(err.errors[0].code, 5006);
+      return true;
+    });
+  });
+
+  it("an unknown model throws BadRequestError carrying code 5007", async () => {
+    await assert.rejects(client.ai.run("@cf/nobody/no-such-model", { account_id: accountId, prompt: "hi" }), (err) => {
+      assert.ok(err instanceof Cloudflare.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
+      assert.equal(err.errors[0].code, 5007);
+      return true;
+    });
+  });
+});
+
+describe("cloudflare SDK: the model catalog", () => {
+  it("models.list pages through every model", async () => {
+    const ids = [];
+    for await (const model of client.ai.models.list({ account_id: accountId, per_page: 5 })) ids.push(model.name);
+    for (const id of Object.values(MODELS)) assert.ok(ids.includes(id), `${id} is listed`);
+    assert.equal(new Set(ids).size, ids.length, "no model twice across pages");
+  });
+
+  it("models.list filters by task and by search", async () => {
+    const page = await client.ai.models.list({ account_id: accountId, task: "Text Embeddings" });
+    const names = page.result.map((m) => m.name).sort();
+    assert.deepEqual(names, ["@cf/baai/bge-base-en-v1.5", "@cf/baai/bge-large-en-v1.5", "@cf/baai/bge-small-en-v1.5"]);
+    assert.ok(page.result.every((m) => m.task.name === "Text Embeddings"));
+
+    const found = await client.ai.models.list({ account_id: accountId, search: "resnet" });
+    assert.deepEqual(found.result.map((m) => m.name), [MODELS.image]);
+  });
+
+  it("models.schema.get returns the input and output schemas", async () => {
+    const schema = await client.ai.models.schema.get({ account_id: accountId, model: MODELS.translation });
+    assert.equal(schema.input.type, "object");
+    assert.ok(schema.input.required.includes("target_lang"));
+    assert.ok(schema.output.properties.translated_text);
+  });
+});

@@ -1,0 +1,80 @@
+// The `openai` SDK with baseURL at edgeinfer's OpenAI-compatible routes.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import OpenAI from "openai";
+import { accountId, engineURL, MODELS } from "./lib/edgeinfer.mjs";
+
+// Both base URLs Workers AI documents: edgeinfer's /v1 and the account-scoped one.
+const bases = [`${engineURL}/v1`, `${engineURL}/client/v4/accounts/${accountId}/ai/v1`];
+
+for (const baseURL of bases) {
+  const client = new OpenAI({ apiKey: "local", baseURL, maxRetries: 0 });
+
+  describe(`openai SDK at ${new URL(baseURL).pathname}`, () => {
+    it("chat.completions.create", async () => {
+      const completion = await client.chat.completions.create({
+        model: MODELS.chat,
+        messages: [{ role: "user", content: "Say hi." }],
+        max_tokens: 24,
+      });
+      assert.equal(completion.object, "chat.completion");
+      assert.equal(completion.model, MODELS.chat);
+      const [choice] = completion.choices;
+      assert.equal(choice.message.role, "assistant");
+      assert.equal(typeof choice.message.content, "string");
+      assert.ok(["stop", "length"].includes(choice.finish_reason), choice.finish_reason);
+      assert.equal(completion.usage.total_tokens, completion.usage.prompt_tokens + completion.usage.completion_tokens);
+    });
+
+    it("chat.completions.create with stream: true", async () => {
+      const stream = await client.chat.completions.create({
+        model: MODELS.chat,
+        messages: [{ role: "user", content: "Count to five." }],
+        max_tokens: 24,
+        stream: true,
+      });
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      assert.ok(chunks.length >= 2, `${chunks.length} chunks`);
+      assert.ok(chunks.every((c) => c.object === "chat.completion.chunk"));
+      assert.equal(chunks[0].choices[0].delta.role, "assistant");
+      const last = chunks.at(-1);
+      assert.ok(last.choices[0].finish_reason, "the last chunk finishes");
+      assert.ok(last.usage.completion_tokens > 0);
+      const text = chunks.map((c) => c.choices[0]?.delta?.content ?? "").join("");
+      assert.equal(typeof text, "string");
+    });
+
+    it("embeddings.create (the SDK asks for base64 and decodes it)", async () => {
+      const res = await client.embeddings.create({ model: MODELS.embeddingsSmall, input: ["first", "second", "third"] });
+      assert.equal(res.object, "list");
+      assert.equal(res.data.length, 3);
+      const dims = res.data[0].embedding.length;
+      assert.ok(dims > 0);
+      for (const [i, d] of res.data.entries()) {
+        assert.equal(d.index, i);
+        assert.equal(d.embedding.length, dims);
+        assert.ok(d.embedding.every(Number.isFinite));
+      }
+      assert.ok(res.usage.prompt_tokens > 0);
+    });
+
+    it("embeddings.create with encoding_format float matches base64", async () => {
+      const asFloat = await client.embeddings.create({ model: MODELS.embeddingsSmall, input: "same text", encoding_format: "float" });
+      const asBase64 = await client.embeddings.create({ model: MODELS.embeddingsSmall, input: "same text" });
+      const a = asFloat.data[0].embedding;
+      const b = asBase64.data[0].embedding;
+      assert.equal(a.length, b.length);
+      // base64 carries float32; JSON floats are the same values, printed.
+      a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-6, `component ${i}: ${x} vs ${b[i]}`));
+    });
+
+    it("a bad request throws BadRequestError", async () => {
+      await assert.rejects(client.embeddings.create({ model: MODELS.embeddingsSmall, input: [] }), (err) => {
+        assert.ok(err instanceof OpenAI.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
+        assert.equal(err.status, 400);
+        return true;
+      });
+    });
+  });
+}
