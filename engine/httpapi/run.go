@@ -27,18 +27,8 @@ func (s *Server) handleREST(w http.ResponseWriter, r *http.Request) {
 		writeEnvelopeError(w, err)
 		return
 	}
-	ctx, cancel := s.requestContext(r)
-	defer cancel()
-	out, err := s.eng.Run(engine.WithOptions(ctx, opts), model, in)
-	if err != nil {
-		writeEnvelopeError(w, err)
-		return
-	}
-	if stream, ok := out.(*engine.TextStream); ok {
-		writeSSE(w, stream, cancel)
-		return
-	}
-	writeResult(w, out)
+	opts.gateway.queue = opts.gateway.queue || r.URL.Query().Get("queueRequest") == "true"
+	s.answer(w, r, model, in, opts, restFraming)
 }
 
 // handleBinding serves the binding protocol: POST /run?version=3 with the
@@ -71,18 +61,7 @@ func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request) {
 		writeBindingError(w, err)
 		return
 	}
-	ctx, cancel := s.requestContext(r)
-	defer cancel()
-	out, err := s.eng.Run(engine.WithOptions(ctx, opts), model, in)
-	if err != nil {
-		writeBindingError(w, err)
-		return
-	}
-	if stream, ok := out.(*engine.TextStream); ok {
-		writeSSE(w, stream, cancel)
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.answer(w, r, model, in, opts, bindingFraming)
 }
 
 // checkBindingVersion refuses the wire formats of the deprecated
@@ -104,49 +83,49 @@ func checkBindingVersion(r *http.Request) error {
 
 // bindingInput unpacks {inputs, options}, or the stream variant in which the
 // body is one binary input and the other inputs travel in ?userInputs=.
-func (s *Server) bindingInput(r *http.Request, model string, body []byte) (engine.Input, engine.RunOptions, error) {
+func (s *Server) bindingInput(r *http.Request, model string, body []byte) (engine.Input, requestOptions, error) {
 	ct := r.Header.Get("Content-Type")
 	if ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return engine.Input{Binary: body}, optionsFromQuery(r.URL.Query()), nil
+		return engine.Input{Binary: body}, requestOptions{RunOptions: optionsFromQuery(r.URL.Query())}, nil
 	}
 	var msg struct {
 		Inputs  json.RawMessage `json:"inputs"`
 		Options json.RawMessage `json:"options"`
 	}
 	if err := json.Unmarshal(body, &msg); err != nil {
-		return engine.Input{}, engine.RunOptions{}, engine.BadInput("/", "binding body must be a JSON object {inputs, options}")
+		return engine.Input{}, requestOptions{}, engine.BadInput("/", "binding body must be a JSON object {inputs, options}")
 	}
 	if len(msg.Inputs) == 0 || bytes.Equal(msg.Inputs, []byte("null")) {
-		return engine.Input{}, engine.RunOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: inputs"}
+		return engine.Input{}, requestOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: inputs"}
 	}
-	opts, err := parseOptions(msg.Options)
+	opts, err := parseRequestOptions(msg.Options)
 	return engine.Input{JSON: msg.Inputs}, opts, err
 }
 
 // inputFromBody turns a REST body into an engine input. A JSON object is the
 // model's input (whatever Content-Type says: curl -d sends form encoding);
 // for image models anything else is the raw image.
-func (s *Server) inputFromBody(model string, body []byte, contentType string) (engine.Input, engine.RunOptions, error) {
+func (s *Server) inputFromBody(model string, body []byte, contentType string) (engine.Input, requestOptions, error) {
 	trimmed := bytes.TrimSpace(body)
 	isObject := len(trimmed) > 0 && trimmed[0] == '{'
 	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Task == engine.TaskImageClassification && !isObject {
 		if len(body) == 0 {
-			return engine.Input{}, engine.RunOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: image body"}
+			return engine.Input{}, requestOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: image body"}
 		}
-		return engine.Input{Binary: body}, engine.RunOptions{}, nil
+		return engine.Input{Binary: body}, requestOptions{}, nil
 	}
 	if len(trimmed) == 0 {
-		return engine.Input{}, engine.RunOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: body"}
+		return engine.Input{}, requestOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: body"}
 	}
 	var top struct {
 		Options json.RawMessage `json:"options"`
 	}
 	if isObject {
 		if err := json.Unmarshal(trimmed, &top); err != nil {
-			return engine.Input{}, engine.RunOptions{}, engine.BadInput("/", "invalid JSON: %v", err)
+			return engine.Input{}, requestOptions{}, engine.BadInput("/", "invalid JSON: %v", err)
 		}
 	}
-	opts, err := parseOptions(top.Options)
+	opts, err := parseRequestOptions(top.Options)
 	return engine.Input{JSON: trimmed}, opts, err
 }
 

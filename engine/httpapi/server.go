@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/gateway"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -40,11 +41,16 @@ type Options struct {
 	// RequestTimeout bounds one inference (408/3007 beyond it).
 	RequestTimeout time.Duration
 	Log            *slog.Logger
+	// Gateway, when set, serves the Batch API (queueRequest), the response
+	// cache, rate limits and usage; without it, requests go straight to the
+	// engine and queueRequest is refused.
+	Gateway *gateway.Gateway
 }
 
 // Server holds the routes.
 type Server struct {
 	eng  Runner
+	gw   *gateway.Gateway
 	opts Options
 	log  *slog.Logger
 }
@@ -57,7 +63,7 @@ func New(eng Runner, opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}
-	return &Server{eng: eng, opts: opts, log: opts.Log}
+	return &Server{eng: eng, gw: opts.Gateway, opts: opts, log: opts.Log}
 }
 
 // Handler returns the complete HTTP handler.
@@ -84,6 +90,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /edgeinfer/v1/models/load", s.handleLoad)
 	mux.HandleFunc("POST /edgeinfer/v1/models/unload", s.handleUnload)
 	mux.HandleFunc("GET /edgeinfer/v1/models", s.handleModels)
+	mux.HandleFunc("GET /edgeinfer/v1/usage", s.handleUsage)
 	// Operations.
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
