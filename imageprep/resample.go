@@ -225,9 +225,10 @@ func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 				px := in[3*start : 3*(start+len(w))]
 				r, g, b := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
 				for j, wj := range w {
-					r += int32(px[3*j]) * wj
-					g += int32(px[3*j+1]) * wj
-					b += int32(px[3*j+2]) * wj
+					q := px[3*j : 3*j+3 : 3*j+3]
+					r += int32(q[0]) * wj
+					g += int32(q[1]) * wj
+					b += int32(q[2]) * wj
 				}
 				o := 3 * (x - cx0)
 				out[o], out[o+1], out[o+2] = clip8(r), clip8(g), clip8(b)

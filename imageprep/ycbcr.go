@@ -54,59 +54,91 @@ func chromaPlanes(m *image.YCbCr) (cb, cr plane, hf, vf int) {
 // libjpeg-turbo's jdsample.c: h2v1 and h2v2 are "fancy" (3/4 nearer + 1/4
 // further sample per axis, with alternating rounding biases) only when the
 // plane is wider than 2 samples, h1v2 always, and anything else repeats
-// samples (int_upsample).
-func jpegUpsampleRow(p plane, hf, vf, y int, out []uint8) {
+// samples (int_upsample). colsum is scratch of at least p.w values.
+func jpegUpsampleRow(p plane, hf, vf, y int, out []uint8, colsum []int32) {
 	fancyH := hf == 2 && p.w > 2
 	switch {
 	case hf == 2 && vf == 1 && fancyH:
-		for x := range out {
-			c := x / 2
-			if x%2 == 0 {
-				out[x] = uint8((3*p.at(c, y) + p.at(c-1, y) + 1) >> 2)
-			} else {
-				out[x] = uint8((3*p.at(c, y) + p.at(c+1, y) + 2) >> 2)
-			}
+		row := p.pix[min(y, p.h-1)*p.stride:][:p.w]
+		for c := range colsum[:p.w] {
+			colsum[c] = 4 * int32(row[c]) // one row: the vertical weights sum to 4
 		}
+		fancyColumns(colsum[:p.w], out, 4)
 	case vf == 2 && (hf == 1 || fancyH):
-		r, far, bias := y/2, y/2+1, 2 // odd rows lean on the row below
+		r, far, bias := y/2, y/2+1, int32(2) // odd rows lean on the row below
 		if y%2 == 0 {
 			far, bias = r-1, 1
 		}
-		colsum := func(c int) int { return 3*p.at(c, r) + p.at(c, far) }
+		near := p.pix[min(r, p.h-1)*p.stride:][:p.w]
+		other := p.pix[min(max(far, 0), p.h-1)*p.stride:][:p.w]
+		cs := colsum[:p.w]
+		for c := range cs {
+			cs[c] = 3*int32(near[c]) + int32(other[c])
+		}
 		if hf == 1 {
 			for x := range out {
-				out[x] = uint8((colsum(x) + bias) >> 2)
+				out[x] = uint8((cs[x] + bias) >> 2)
 			}
 			return
 		}
-		for x := range out {
-			c := x / 2
-			if x%2 == 0 {
-				out[x] = uint8((3*colsum(c) + colsum(c-1) + 8) >> 4)
-			} else {
-				out[x] = uint8((3*colsum(c) + colsum(c+1) + 7) >> 4)
-			}
-		}
+		fancyColumns(cs, out, 16)
 	default:
+		row := p.pix[min(y/vf, p.h-1)*p.stride:][:p.w]
 		for x := range out {
-			out[x] = uint8(p.at(x/hf, y/vf))
+			out[x] = row[x/hf]
 		}
+	}
+}
+
+// fancyColumns interpolates column sums (each the vertical blend, scaled
+// by 4) to twice their number: output 2c is (3·cs[c] + cs[c-1]) and 2c+1 is
+// (3·cs[c] + cs[c+1]), with libjpeg's biases, edges repeated. div is 16 for
+// h2v2 (two 4× blends); h2v1's rows are pre-scaled by 4 to share the code
+// and its ((3a + b + 1) >> 2, (3a + b + 2) >> 2) rounding.
+func fancyColumns(cs []int32, out []uint8, div int32) {
+	shift, even, odd := uint(4), int32(8), int32(7)
+	if div == 4 {
+		// 4·(3a+b)+4 >> 4 = (3a+b+1) >> 2; 4·(3a+b)+8 >> 4 = (3a+b+2) >> 2.
+		even, odd = 4, 8
+	}
+	// The plane has n ≥ 3 sums and the row is 2n or 2n-1 wide; the edge
+	// columns repeat their own sum.
+	n := len(cs)
+	out[0] = uint8((4*cs[0] + even) >> shift)
+	body := out[1 : 2*n-1]
+	for c := 0; c+1 < n; c++ {
+		a, b := cs[c], cs[c+1]
+		p := body[2*c : 2*c+2 : 2*c+2]
+		p[0] = uint8((3*a + b + odd) >> shift)
+		p[1] = uint8((3*b + a + even) >> shift)
+	}
+	if len(out) == 2*n {
+		out[2*n-1] = uint8((4*cs[n-1] + odd) >> shift)
 	}
 }
 
 // libjpeg's YCbCr→RGB tables (jdcolor.c build_ycc_rgb_table): 16-bit fixed
 // point, Cb→G and Cr→G summed before one rounding shift.
-var jpegCrR, jpegCbB, jpegCrG, jpegCbG [256]int
+var jpegCrR, jpegCbB, jpegCrG, jpegCbG [256]int32
+
+// rangeLimit clamps v to 0…255 as rangeLimit[(v+rangeOffset)&1023]: the
+// sums of a sample and a colour term stay within -227…481.
+var rangeLimit [1024]uint8
+
+const rangeOffset = 512
 
 func init() {
 	const scaleBits = 16
-	fix := func(x float64) int { return int(x*(1<<scaleBits) + 0.5) }
+	fix := func(x float64) int32 { return int32(x*(1<<scaleBits) + 0.5) }
 	for i := range 256 {
-		x := i - 128
+		x := int32(i - 128)
 		jpegCrR[i] = (fix(1.40200)*x + 1<<(scaleBits-1)) >> scaleBits
 		jpegCbB[i] = (fix(1.77200)*x + 1<<(scaleBits-1)) >> scaleBits
 		jpegCrG[i] = -fix(0.71414) * x
 		jpegCbG[i] = -fix(0.34414)*x + 1<<(scaleBits-1)
+	}
+	for i := range rangeLimit {
+		rangeLimit[i] = clamp8(i - rangeOffset)
 	}
 }
 
@@ -115,16 +147,19 @@ func jpegYCbCrToRGB(m *image.YCbCr) *RGB {
 	out := newRGB(b.Dx(), b.Dy())
 	cb, cr, hf, vf := chromaPlanes(m)
 	cbRow, crRow := make([]uint8, out.W), make([]uint8, out.W)
+	colsum := make([]int32, cb.w)
 	for y := range out.H {
-		jpegUpsampleRow(cb, hf, vf, y, cbRow)
-		jpegUpsampleRow(cr, hf, vf, y, crRow)
-		yRow := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):]
+		jpegUpsampleRow(cb, hf, vf, y, cbRow, colsum)
+		jpegUpsampleRow(cr, hf, vf, y, crRow, colsum)
+		yRow := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):][:out.W]
 		o := out.Pix[3*y*out.W : 3*(y+1)*out.W]
-		for x := range out.W {
-			l, u, v := int(yRow[x]), cbRow[x], crRow[x]
-			o[3*x] = clamp8(l + jpegCrR[v])
-			o[3*x+1] = clamp8(l + (jpegCbG[u]+jpegCrG[v])>>16)
-			o[3*x+2] = clamp8(l + jpegCbB[u])
+		cbRow, crRow := cbRow[:len(yRow)], crRow[:len(yRow)]
+		for x, l := range yRow {
+			u, v, y := cbRow[x], crRow[x], int32(l)+rangeOffset
+			px := o[3*x : 3*x+3 : 3*x+3]
+			px[0] = rangeLimit[(y+jpegCrR[v])&1023]
+			px[1] = rangeLimit[(y+(jpegCbG[u]+jpegCrG[v])>>16)&1023]
+			px[2] = rangeLimit[(y+jpegCbB[u])&1023]
 		}
 	}
 	return out
