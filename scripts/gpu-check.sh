@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# GPU verification: runs the prebuilt gpucheck program (benchmarks/gpucheck)
+# on a machine with an NVIDIA GPU. It generates the full-size synthetic
+# BGE-base and ResNet-50 unless present, runs each on CUDA and on the CPU,
+# checks the outputs agree (embeddings: max |Δ| ≤ 1e-3 after mean pooling
+# and L2 normalization; ResNet logits: max |Δ| ≤ 1e-2 and the same top 5 up
+# to near-ties; both with TF32 off), checks the engine serves BGE-base on
+# CUDA, and prints items/s at batch 1/8/32 for CPU and GPU.
+#
+#   scripts/gpu-check.sh build        build bin/gpucheck here (needs Go and cgo)
+#   scripts/gpu-check.sh              run it (no Go needed on the GPU machine)
+#
+# Environment:
+#   BIN          the gpucheck binary (default: bin/gpucheck)
+#   ORT_GPU_DIR  the CUDA build of ONNX Runtime: libonnxruntime.so 1.29.0 with
+#                libonnxruntime_providers_shared.so and _cuda.so beside it
+#                (default: $EDGEINFER_HOME/lib/cuda, as `make setup GPU=1` installs)
+#   MODELS       models root (default: ${TMPDIR:-/tmp}/edgeinfer-gpucheck/models)
+#   DEVICE       cuda (default) or cpu (CPU only: a smoke test on any machine)
+#   PRESET       full (default) or tiny
+#   BATCHES      benchmark batch sizes (default 1,8,32)
+#   TIME         measuring time per benchmark point (default 2s)
+#   CUDA_LIBS    extra directories for the CUDA 13 / cuDNN 9 libraries: library
+#                or Python site-packages directories (python3's own
+#                site-packages are added when python3 is on PATH)
+#   LIMIT        seconds before the check is stopped (default 420)
+# It exits non-zero when CUDA is requested but unavailable, or a check fails.
+set -euo pipefail
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
+BIN=${BIN:-$REPO_ROOT/bin/gpucheck}
+
+if [[ ${1:-} == build ]]; then
+	(cd "$REPO_ROOT" && CGO_ENABLED=1 GOOS=linux GOARCH=amd64 ${GO:-go} build -trimpath -ldflags "-s -w" -o "$BIN" ./benchmarks/gpucheck)
+	echo "built $BIN ($(du -h "$BIN" | cut -f1))"
+	exit 0
+fi
+
+[[ -x $BIN ]] || {
+	echo "gpu-check: no gpucheck binary at $BIN: run 'scripts/gpu-check.sh build' where Go is installed, or set BIN" >&2
+	exit 2
+}
+DEVICE=${DEVICE:-cuda}
+MODELS=${MODELS:-${TMPDIR:-/tmp}/edgeinfer-gpucheck/models}
+ORT_GPU_DIR=${ORT_GPU_DIR:-$EDGEINFER_HOME/lib/cuda}
+export EDGEINFER_ORT_CUDA_DIR=$ORT_GPU_DIR
+
+# The CPU build serves the CPU sessions when CUDA is not requested; without
+# one, the CUDA build (which runs CPU sessions too) stands in.
+if [[ -z ${EDGEINFER_ORT_LIB:-} && ! -f $EDGEINFER_HOME/lib/libonnxruntime.so && -f $ORT_GPU_DIR/libonnxruntime.so ]]; then
+	export EDGEINFER_ORT_LIB=$ORT_GPU_DIR/libonnxruntime.so
+fi
+
+cuda_libs=${CUDA_LIBS:-}
+if command -v python3 >/dev/null; then
+	sites=$(python3 -c 'import site; print(":".join(site.getsitepackages() + [site.getusersitepackages()]))' 2>/dev/null || true)
+	cuda_libs=${cuda_libs:+$cuda_libs:}$sites
+fi
+export EDGEINFER_CUDA_LIBS=${EDGEINFER_CUDA_LIBS:+$EDGEINFER_CUDA_LIBS:}$cuda_libs
+
+echo "gpu-check: $(date -u +%FT%TZ) on $(hostname), device=$DEVICE, ORT_GPU_DIR=$ORT_GPU_DIR, MODELS=$MODELS"
+if command -v nvidia-smi >/dev/null; then
+	nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /' || true
+fi
+mkdir -p "$MODELS"
+start=$SECONDS
+status=0
+timeout "${LIMIT:-420}" "$BIN" -models "$MODELS" -device "$DEVICE" -preset "${PRESET:-full}" \
+	-batches "${BATCHES:-1,8,32}" -time "${TIME:-2s}" || status=$?
+if ((status == 124)); then
+	echo "gpu-check: stopped after ${LIMIT:-420}s" >&2
+fi
+echo "gpu-check: exit $status after $((SECONDS - start))s"
+exit "$status"
