@@ -24,6 +24,7 @@ type workerdConfig struct {
 	Engine             string   // edgeinfer's host:port
 	Binding            string   // the AI binding's name, usually AI
 	KVNamespaces       []string // in-memory KV namespaces to bind, by binding name
+	TokenEnv           string   // environment variable holding edgeinfer's API token, if it has one
 	CompatibilityDate  string
 	CompatibilityFlags []string
 }
@@ -43,7 +44,12 @@ its fetcher pointed at edgeinfer. The Worker's env.AI.run, streaming and errors
   npx workerd serve edgeinfer.capnp
 
 --kv binds an in-memory KV namespace (lost when workerd exits), enough to
-develop code that keeps state such as chat history in KV.`,
+develop code that keeps state such as chat history in KV.
+
+When edgeinfer requires an API token (--api-token, as it must beyond loopback),
+--token-env names the environment variable workerd reads it from; the config
+then routes the binding through a small Worker that adds the Authorization
+header, so the token never lands in the file.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("engine") {
@@ -81,6 +87,7 @@ develop code that keeps state such as chat history in KV.`,
 	f.StringVar(&c.Engine, "engine", "", "edgeinfer's address (default: server.addr of the config, or EDGEINFER_ADDR)")
 	f.StringVar(&c.Binding, "binding", "AI", "name of the AI binding in env")
 	f.StringSliceVar(&c.KVNamespaces, "kv", nil, "bind an in-memory KV namespace under this name (repeatable)")
+	f.StringVar(&c.TokenEnv, "token-env", "", "environment variable holding edgeinfer's API token, sent as a bearer token")
 	f.StringVar(&c.CompatibilityDate, "compatibility-date", defaultCompatibilityDate, "the Worker's compatibility date")
 	f.StringSliceVar(&c.CompatibilityFlags, "compatibility-flag", nil, "a compatibility flag such as nodejs_compat (repeatable)")
 	f.StringVarP(&out, "out", "o", "", "write the config to this file instead of stdout")
@@ -115,6 +122,8 @@ func relativeTo(dir, path string) (string, error) {
 // jsIdentifier is what a binding name must look like to be a property of env.
 var jsIdentifier = regexp.MustCompile(`^[A-Za-z_$][A-Za-z0-9_$]*$`)
 
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 func (c workerdConfig) validate() error {
 	names := map[string]bool{}
 	for _, name := range append([]string{c.Binding}, c.KVNamespaces...) {
@@ -125,6 +134,9 @@ func (c workerdConfig) validate() error {
 			return fmt.Errorf("binding name %q is used twice", name)
 		}
 		names[name] = true
+	}
+	if c.TokenEnv != "" && !envName.MatchString(c.TokenEnv) {
+		return fmt.Errorf("--token-env %q is not an environment variable name", c.TokenEnv)
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return fmt.Errorf("listen address %q: %w", c.Listen, err)
@@ -151,7 +163,12 @@ func (c workerdConfig) render() (string, error) {
 	p("    (name = \"worker\", worker = .worker),\n")
 	// edgeinfer speaks the binding protocol (POST /run?version=3) itself,
 	// so the binding's fetcher is edgeinfer's address, reached over plain HTTP.
-	p("    (name = \"edgeinfer\", external = (address = %s, http = ())),\n", capnpString(c.Engine))
+	engineService := "edgeinfer"
+	if c.TokenEnv != "" {
+		engineService = "edgeinfer-http"
+		p("    (name = \"edgeinfer\", worker = .bearerToken),\n")
+	}
+	p("    (name = %s, external = (address = %s, http = ())),\n", capnpString(engineService), capnpString(c.Engine))
 	for _, ns := range c.KVNamespaces {
 		p("    (name = %s, worker = .memoryKV),\n", capnpString("kv-"+ns))
 	}
@@ -170,6 +187,13 @@ func (c workerdConfig) render() (string, error) {
 	}
 	p("  ],\n);\n")
 
+	if c.TokenEnv != "" {
+		p("\n# Adds edgeinfer's API token, read from $%s, to every binding request.\n", c.TokenEnv)
+		p("const bearerToken :Workerd.Worker = (\n")
+		p("  modules = [(name = \"bearer-token.js\", esModule = %s)],\n", capnpString(bearerTokenModule))
+		p("  compatibilityDate = %s,\n", capnpString(defaultCompatibilityDate))
+		p("  bindings = [(name = \"TOKEN\", fromEnvironment = %s), (name = \"ENGINE\", service = \"edgeinfer-http\")],\n);\n", capnpString(c.TokenEnv))
+	}
 	if len(c.KVNamespaces) > 0 {
 		p("\n# Each KV namespace is its own service, so each has its own isolate and store.\n")
 		p("const memoryKV :Workerd.Worker = (\n")
@@ -242,6 +266,16 @@ export default {
         return new Response(null);
     }
     return new Response("Method Not Allowed", { status: 405 });
+  },
+};
+`
+
+// bearerTokenModule forwards binding requests to edgeinfer with its API token.
+const bearerTokenModule = `export default {
+  fetch(request, env) {
+    const headers = new Headers(request.headers);
+    headers.set("authorization", "Bearer " + env.TOKEN);
+    return env.ENGINE.fetch(new Request(request, { headers }));
   },
 };
 `

@@ -89,3 +89,26 @@ func TestCapnpStringEscapes(t *testing.T) {
 		t.Fatalf("got %s, want %s", got, want)
 	}
 }
+
+func TestWorkerdConfigTokenEnv(t *testing.T) {
+	c := workerdConfig{WorkerPath: "w.js", Listen: "127.0.0.1:1", Engine: "127.0.0.1:2", Binding: "AI",
+		CompatibilityDate: defaultCompatibilityDate, TokenEnv: "EDGEINFER_API_TOKEN"}
+	text, err := c.render()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		// The binding's fetcher is now the token-adding Worker, which reaches edgeinfer.
+		`(name = "edgeinfer", worker = .bearerToken)`,
+		`(name = "edgeinfer-http", external = (address = "127.0.0.1:2", http = ()))`,
+		`(name = "TOKEN", fromEnvironment = "EDGEINFER_API_TOKEN")`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("config lacks %s:\n%s", want, text)
+		}
+	}
+	c.TokenEnv = "NOT-A-NAME"
+	if _, err := c.render(); err == nil {
+		t.Error("a malformed variable name was accepted")
+	}
+}

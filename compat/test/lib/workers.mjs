@@ -13,17 +13,20 @@ const workerdBin = path.join(compatDir, "node_modules", ".bin", "workerd");
 
 /**
  * Starts workerd serving compat/workers/<file> with env.AI backed by
- * edgeinfer and the given in-memory KV namespaces; returns {url, stop}.
+ * edgeinfer (at engine, default the one run.sh started) and the given
+ * in-memory KV namespaces. With tokenEnv, the config reads edgeinfer's API
+ * token from that variable of env. Returns {url, output, stop}.
  */
-export async function startWorkerd(file, { kv = [] } = {}) {
+export async function startWorkerd(file, { kv = [], engine = engineAddr, tokenEnv, env = process.env } = {}) {
   const dir = await mkdtemp(path.join(os.tmpdir(), "edgeinfer-workerd-"));
   const port = await freePort();
   const config = path.join(dir, "edgeinfer.capnp");
-  const args = ["workerd-config", "--worker", path.join(compatDir, "workers", file), "--engine", engineAddr,
+  const args = ["workerd-config", "--worker", path.join(compatDir, "workers", file), "--engine", engine,
     "--listen", `127.0.0.1:${port}`, "--out", config];
   for (const name of kv) args.push("--kv", name);
+  if (tokenEnv) args.push("--token-env", tokenEnv);
   await run(edgeinferBin, args);
-  const proc = start(workerdBin, ["serve", config], { cwd: dir });
+  const proc = start(workerdBin, ["serve", config], { cwd: dir, env });
   const url = `http://127.0.0.1:${port}`;
   await waitForHTTP(url, proc);
   return {
