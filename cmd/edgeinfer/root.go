@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/backends"
+	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/spf13/cobra"
 )
 
@@ -71,6 +72,7 @@ func (g *globalFlags) newEngine(cfg engine.Config) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	ort.PreferCUDA(cfg.WantsCUDA()) // one ONNX Runtime build per process, chosen before any model loads
 	return engine.New(cat, cfg, backends.All(), g.logger())
 }
 
