@@ -192,6 +192,7 @@ main() {
 	echo "edgeinfer setup: EDGEINFER_HOME=$EDGEINFER_HOME, cache=$CACHE_DIR"
 	install_system_packages
 	install_onnxruntime
+	if [[ ${GPU:-0} == 1 ]]; then "$REPO_ROOT/scripts/setup-gpu.sh"; fi # CUDA build of ONNX Runtime
 	install_ollama
 	build_edgeinfer_and_models
 	echo "setup done in $((SECONDS - start))s"
