@@ -189,8 +189,8 @@ func (g *Gateway) Poll(ctx context.Context, model, token, id string) (any, error
 // work claims and runs jobs until ctx ends.
 func (g *Gateway) work(ctx context.Context) {
 	for ctx.Err() == nil {
-		job, err := g.store.Jobs.Claim(ctx, g.owner, g.lease)
-		if err != nil && ctx.Err() == nil {
+		job, err := g.claim(ctx)
+		if err != nil {
 			g.log.Warn("claiming a batch job failed", "err", err)
 		}
 		if job == nil {
@@ -203,6 +203,20 @@ func (g *Gateway) work(ctx context.Context) {
 		}
 		g.runJob(ctx, job)
 	}
+}
+
+// claim takes the next job. The store call is not cancelled with ctx: a
+// claim cut off mid-call could take a job without our knowing, stranding it
+// until its lease lapses; a job claimed as ctx ends is handed back instead.
+func (g *Gateway) claim(ctx context.Context) (*Job, error) {
+	callCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	job, err := g.store.Jobs.Claim(callCtx, g.owner, g.lease)
+	if job != nil && ctx.Err() != nil {
+		g.release(ctx, job.ID)
+		return nil, nil
+	}
+	return job, err
 }
 
 // runJob runs a job's remaining items at low priority, BatchConcurrency at a
@@ -228,13 +242,11 @@ func (g *Gateway) runJob(ctx context.Context, job *Job) {
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Error("reading a batch job failed; it will be retried", "err", err)
-			g.release(ctx, job.ID)
 		}
+		g.release(ctx, job.ID)
 		return
 	}
-	if len(done) > 0 {
-		log.Info("resuming batch job", "done", len(done), "of", len(requests))
-	}
+	log.Info("running batch job", "items", len(requests), "already_done", len(done))
 	sem := make(chan struct{}, max(1, g.cfg.Gateway.BatchConcurrency))
 	var wg sync.WaitGroup
 feed:
@@ -257,6 +269,7 @@ feed:
 	wg.Wait()
 	if jobCtx.Err() != nil {
 		if ctx.Err() != nil {
+			log.Info("handing back an unfinished batch job")
 			g.release(ctx, job.ID)
 		}
 		return
@@ -265,6 +278,7 @@ feed:
 		log.Error("finishing a batch job failed; it will be resumed", "err", err)
 	} else if ok {
 		g.metrics.jobs.WithLabelValues(job.Model, "finished").Inc()
+		log.Info("batch job finished", "items", len(requests))
 	}
 }
 
