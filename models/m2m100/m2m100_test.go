@@ -1,0 +1,452 @@
+package m2m100
+
+import (
+	"context"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
+	"github.com/edgeinfer/edgeinfer/models/synth"
+)
+
+var (
+	// tinyDir holds the tiny synthetic M2M100: all four ONNX files.
+	tinyDir string
+	// pairDir is the same model without decoder_model_merged.onnx.
+	pairDir string
+)
+
+func TestMain(m *testing.M) {
+	root, err := os.MkdirTemp("", "m2m100-test-")
+	if err != nil {
+		panic(err)
+	}
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: root}, []string{synth.M2M100ModelID}, os.Stderr); err != nil {
+		panic(err)
+	}
+	tinyDir = filepath.Join(root, filepath.FromSlash(synth.M2M100ModelID))
+	pairDir = filepath.Join(root, "pair")
+	if err := linkTree(tinyDir, pairDir); err != nil {
+		panic(err)
+	}
+	if err := os.Remove(filepath.Join(pairDir, "onnx", "decoder_model_merged.onnx")); err != nil {
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(root)
+	os.Exit(code)
+}
+
+// linkTree mirrors src into dst with symlinks to its files.
+func linkTree(src, dst string) error {
+	return filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		return os.Symlink(path, filepath.Join(dst, rel))
+	})
+}
+
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "model")
+	if err := linkTree(src, dst); err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func catalogEntry(t *testing.T) *engine.Entry {
+	t.Helper()
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, ok := cat.Lookup(synth.M2M100ModelID)
+	if !ok {
+		t.Fatalf("%s is not in the catalog", synth.M2M100ModelID)
+	}
+	return e
+}
+
+// load serves the model in dir through the real backend and ONNX Runtime.
+func load(t *testing.T, dir string, mc engine.ModelConfig, recompute bool) *Model {
+	t.Helper()
+	orttest.Require(t)
+	mc.Dir = dir
+	mc.IntraOpThreads = 1
+	spec := engine.ModelSpec{Entry: catalogEntry(t), Config: mc, Home: t.TempDir()}
+	if _, err := (Backend{}).Check(context.Background(), spec); err != nil {
+		t.Fatal(err)
+	}
+	m, err := Backend{Recompute: recompute}.Load(context.Background(), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m.(*Model)
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+type request struct{ text, src, tgt string }
+
+// requests differ in length and target language.
+var requests = []request{
+	{"The translator reads the window and the garden.", "en", "fr"},
+	{"Die kleine Brücke", "german", "english"},
+	{"東京の小さなコンピューター、翻訳エンジン？", "ja", "ko"},
+	{"Hello", "en", "es"},
+	{"Каждое утро: новости и чашка чая. Où est le café ?", "ru", "zh"},
+}
+
+func translate(t *testing.T, ctx context.Context, m *Model, r request) *Translation {
+	t.Helper()
+	out, err := m.TranslateTokens(ctx, &engine.TranslationInput{Text: r.text, SourceLang: r.src, TargetLang: r.tgt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// translateAsync translates on another goroutine; the result arrives on the
+// channel, nil after a failure (reported).
+func translateAsync(t *testing.T, ctx context.Context, m *Model, r request) chan *Translation {
+	ch := make(chan *Translation, 1)
+	go func() {
+		out, err := m.TranslateTokens(ctx, &engine.TranslationInput{Text: r.text, SourceLang: r.src, TargetLang: r.tgt})
+		if err != nil {
+			t.Errorf("%q: %v", r.text, err)
+		}
+		ch <- out
+	}()
+	return ch
+}
+
+// trace decodes one request outside the scheduler, step by step, and
+// records every step's logits.
+func trace(t *testing.T, m *Model, recompute bool, s searcher, r request) (hypothesis, [][][]float32) {
+	t.Helper()
+	src, _ := resolveLanguage("source_lang", r.src)
+	enc, err := m.encode([]job{{src: m.tok.encode(r.text, src)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws := &workspace{}
+	var state decodeState = newCachedState(m.dec, ws, enc)
+	if recompute {
+		state = &recomputeState{d: m.dec, ws: ws, enc: enc}
+	}
+	var steps [][][]float32
+	for {
+		logits, err := state.next(s.sequences())
+		if err != nil {
+			t.Fatal(err)
+		}
+		copied := make([][]float32, len(logits))
+		for i, row := range logits {
+			copied[i] = slices.Clone(row)
+		}
+		steps = append(steps, copied)
+		parents, done := s.advance(logits)
+		if done {
+			return s.result(), steps
+		}
+		state.keep(parents, len(parents) != len(logits))
+	}
+}
+
+func maxDiff(a, b []float32) float64 {
+	worst := 0.0
+	for i := range a {
+		worst = max(worst, math.Abs(float64(a[i])-float64(b[i])))
+	}
+	return worst
+}
+
+func prefixFor(m *Model, r request) []int64 {
+	tgt, _ := resolveLanguage("target_lang", r.tgt)
+	return []int64{m.decoderStart, m.tok.langID(tgt)}
+}
+
+func TestCacheMatchesRecomputation(t *testing.T) {
+	mc := engine.ModelConfig{MaxLength: 24, NumBeams: 1}
+	cached := load(t, tinyDir, mc, false)
+	recomputed := load(t, tinyDir, mc, true)
+	for _, r := range requests {
+		a, stepsA := trace(t, cached, false, newSearcher(cached.search, prefixFor(cached, r)), r)
+		b, stepsB := trace(t, recomputed, true, newSearcher(recomputed.search, prefixFor(recomputed, r)), r)
+		if !slices.Equal(a.tokens, b.tokens) {
+			t.Errorf("%q: cached decoding gave %v, recomputation %v", r.text, a.tokens, b.tokens)
+			continue
+		}
+		if len(a.tokens) < 10 {
+			t.Errorf("%q: only %d tokens; the comparison should cover many cached steps", r.text, len(a.tokens))
+		}
+		for i := range stepsA {
+			if d := maxDiff(stepsA[i][0], stepsB[i][0]); d > 1e-4 {
+				t.Errorf("%q step %d: logits differ by %g", r.text, i, d)
+			}
+		}
+	}
+
+	// And through the scheduler, beam search included.
+	ctx := testContext(t)
+	for _, beams := range []int{1, 3} {
+		mc := engine.ModelConfig{MaxLength: 24, NumBeams: beams}
+		cached, recomputed := load(t, tinyDir, mc, false), load(t, tinyDir, mc, true)
+		for _, r := range requests {
+			a, b := translate(t, ctx, cached, r), translate(t, ctx, recomputed, r)
+			if !slices.Equal(a.Tokens, b.Tokens) || math.Abs(a.Score-b.Score) > 1e-4 {
+				t.Errorf("%d beams, %q: cached %v (%v), recomputed %v (%v)", beams, r.text, a.Tokens, a.Score, b.Tokens, b.Score)
+			}
+		}
+	}
+}
+
+func TestPairFilesMatchTheMergedDecoder(t *testing.T) {
+	ctx := testContext(t)
+	for _, beams := range []int{1, 3} {
+		mc := engine.ModelConfig{MaxLength: 24, NumBeams: beams}
+		merged, pair := load(t, tinyDir, mc, false), load(t, pairDir, mc, false)
+		if pair.dec.merged != nil || pair.dec.withPast == nil || merged.dec.merged == nil {
+			t.Fatal("the pair directory should load decoder_model + decoder_with_past_model, the full one the merged file")
+		}
+		for _, r := range requests {
+			a, b := translate(t, ctx, merged, r), translate(t, ctx, pair, r)
+			if !slices.Equal(a.Tokens, b.Tokens) || math.Abs(a.Score-b.Score) > 1e-4 {
+				t.Errorf("%d beams, %q: merged %v (%v), pair %v (%v)", beams, r.text, a.Tokens, a.Score, b.Tokens, b.Score)
+			}
+		}
+	}
+}
+
+func TestOneBeamEqualsGreedy(t *testing.T) {
+	m := load(t, tinyDir, engine.ModelConfig{MaxLength: 24, NumBeams: 1}, false)
+	oneBeam := m.search
+	oneBeam.numBeams = 1
+	for _, r := range requests {
+		g, _ := trace(t, m, false, &greedy{cfg: m.search, seq: prefixFor(m, r)}, r)
+		b, _ := trace(t, m, false, &beamSearch{cfg: oneBeam, running: []beam{{tokens: prefixFor(m, r)}}}, r)
+		if !slices.Equal(g.tokens, b.tokens) || g.eos != b.eos {
+			t.Errorf("%q: greedy %v, one beam %v", r.text, g.tokens, b.tokens)
+		}
+	}
+}
+
+// TestBeamScoreIsLengthNormalized recomputes each result's log-probability
+// token by token without the cache and checks the reported score is it
+// divided by the number of generated tokens (length_penalty 1), as
+// Hugging Face's sequences_scores are.
+func TestBeamScoreIsLengthNormalized(t *testing.T) {
+	ctx := testContext(t)
+	m := load(t, tinyDir, engine.ModelConfig{MaxLength: 16, NumBeams: 4}, false)
+	ref := load(t, tinyDir, engine.ModelConfig{MaxLength: 16}, true)
+	for _, r := range requests[:3] {
+		got := translate(t, ctx, m, r)
+		seq := append(prefixFor(m, r), got.Tokens[1:]...)
+		if got.Generated > len(got.Tokens) {
+			seq = append(seq, m.search.eos)
+		}
+		src, _ := resolveLanguage("source_lang", r.src)
+		enc, err := ref.encode([]job{{src: ref.tok.encode(r.text, src)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		state := &recomputeState{d: ref.dec, ws: &workspace{}, enc: enc}
+		sum := 0.0 // the forced language token adds log 1
+		for k := 2; k < len(seq); k++ {
+			logits, err := state.next([][]int64{seq[:k]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum += float64(logits[0][seq[k]]) - logNormalizer(logits[0])
+		}
+		generated := len(seq) - 1
+		if generated != got.Generated {
+			t.Fatalf("%q: %d tokens generated, result says %d", r.text, generated, got.Generated)
+		}
+		if want := sum / float64(generated); math.Abs(got.Score-want) > 1e-4 {
+			t.Errorf("%q: score %v, want log-probability %v / %d tokens = %v", r.text, got.Score, sum, generated, want)
+		}
+	}
+}
+
+func TestBatchedEqualsAlone(t *testing.T) {
+	ctx := testContext(t)
+	for _, beams := range []int{1, 3} {
+		mc := engine.ModelConfig{MaxLength: 40, NumBeams: beams, MaxBatchSize: 8, MaxQueueDelay: engine.Duration(time.Second)}
+		m := load(t, tinyDir, mc, false)
+		alone := make([]*Translation, len(requests))
+		for i, r := range requests {
+			alone[i] = translate(t, ctx, m, r)
+		}
+		check := func(what string, got []*Translation) {
+			t.Helper()
+			for i := range requests {
+				if !slices.Equal(got[i].Tokens, alone[i].Tokens) || got[i].Text != alone[i].Text || math.Abs(got[i].Score-alone[i].Score) > 1e-4 {
+					t.Errorf("%d beams, %s, %q: %v (%v), alone %v (%v)", beams, what, requests[i].text, got[i].Tokens, got[i].Score, alone[i].Tokens, alone[i].Score)
+				}
+			}
+		}
+
+		// All at once: with a long queue delay they share one cohort.
+		cohorts := m.stats.Cohorts.Load()
+		var chans []chan *Translation
+		for _, r := range requests {
+			chans = append(chans, translateAsync(t, ctx, m, r))
+		}
+		together := collect(t, chans)
+		if n := m.stats.Cohorts.Load() - cohorts; n != 1 {
+			t.Errorf("%d beams: %d requests at once ran in %d cohorts, want 1", beams, len(requests), n)
+		}
+		check("batched", together)
+
+		// Staggered: each request joins while earlier ones decode, in a
+		// cohort of its own that takes turns with theirs.
+		m2 := load(t, tinyDir, engine.ModelConfig{MaxLength: 40, NumBeams: beams, MaxBatchSize: 8}, false)
+		chans = nil
+		for _, r := range requests {
+			steps := m2.stats.Steps.Load()
+			ch := translateAsync(t, ctx, m2, r)
+			chans = append(chans, ch)
+			waitFor(t, func() bool { return m2.stats.Steps.Load() > steps+2 || len(ch) > 0 })
+		}
+		check("staggered", collect(t, chans))
+	}
+}
+
+func collect(t *testing.T, chans []chan *Translation) []*Translation {
+	t.Helper()
+	out := make([]*Translation, len(chans))
+	for i, ch := range chans {
+		if out[i] = <-ch; out[i] == nil {
+			t.FailNow()
+		}
+	}
+	return out
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("timed out")
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
+func TestCancelledRequestLeavesItsCohort(t *testing.T) {
+	ctx := testContext(t)
+	mc := engine.ModelConfig{MaxLength: 200, NumBeams: 2, MaxBatchSize: 4, MaxQueueDelay: engine.Duration(time.Second)}
+	m := load(t, tinyDir, mc, false)
+	alone := translate(t, ctx, m, requests[0])
+
+	leaving, leave := context.WithCancel(ctx)
+	left := make(chan error, 1)
+	go func() {
+		_, err := m.TranslateTokens(leaving, &engine.TranslationInput{Text: requests[4].text, SourceLang: "ru", TargetLang: "zh"})
+		left <- err
+	}()
+	steps := m.stats.Steps.Load()
+	stay := translateAsync(t, ctx, m, requests[0])
+	waitFor(t, func() bool { return m.stats.Steps.Load() > steps+3 })
+	leave()
+	leftErr := <-left
+	stayed := collect(t, []chan *Translation{stay})[0]
+	if !errors.Is(leftErr, context.Canceled) {
+		t.Errorf("the cancelled request got %v", leftErr)
+	}
+	if !slices.Equal(stayed.Tokens, alone.Tokens) {
+		t.Errorf("the remaining request gave %v, alone %v", stayed.Tokens, alone.Tokens)
+	}
+}
+
+func TestTranslateThroughTheEngine(t *testing.T) {
+	orttest.Require(t)
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.DefaultConfig()
+	cfg.Home = t.TempDir()
+	cfg.Models[synth.M2M100ModelID] = engine.ModelConfig{Dir: tinyDir, MaxLength: 12, NumBeams: 2}
+	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: Backend{}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { eng.Close() })
+	ctx := testContext(t)
+	run := func(body string) (string, error) {
+		out, err := eng.Run(ctx, synth.M2M100ModelID, engine.Input{JSON: []byte(body)})
+		if err != nil {
+			return "", err
+		}
+		return out.(*engine.TranslationOutput).TranslatedText, nil
+	}
+	byCode, err := run(`{"text": "The translator reads the window.", "source_lang": "en", "target_lang": "fr"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName, err := run(`{"text": "The translator reads the window.", "source_lang": "English", "target_lang": "french"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDefault, err := run(`{"text": "The translator reads the window.", "target_lang": "FR"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byCode != byName || byCode != byDefault {
+		t.Errorf("codes %q, names %q and the default source %q should translate alike", byCode, byName, byDefault)
+	}
+	other, err := run(`{"text": "The translator reads the window.", "target_lang": "de"}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if other == byCode {
+		t.Errorf("French and German gave the same text %q; the target language must reach the decoder", other)
+	}
+
+	for _, c := range []struct {
+		body       string
+		status     int
+		code       int
+		msgContain string
+	}{
+		{`{"text": "hi", "target_lang": "klingon"}`, 400, 5006, "target_lang"},
+		{`{"text": "hi", "source_lang": "elvish", "target_lang": "fr"}`, 400, 5006, "source_lang"},
+		{`{"text": "", "target_lang": "fr"}`, 400, 5006, "text"},
+		{`{"text": "` + strings.Repeat("a ", 1100) + `", "target_lang": "fr"}`, 413, 3006, "1024"},
+	} {
+		_, err := run(c.body)
+		d := engine.Describe(err)
+		if d.Status != c.status || d.Code != c.code || !strings.Contains(d.Message, c.msgContain) {
+			t.Errorf("%.60s…: %d %d %q, want %d %d mentioning %q", c.body, d.Status, d.Code, d.Message, c.status, c.code, c.msgContain)
+		}
+	}
+}
+
+func TestNotInstalled(t *testing.T) {
+	spec := engine.ModelSpec{Entry: catalogEntry(t), Config: engine.ModelConfig{Dir: t.TempDir()}}
+	_, err := Backend{}.Check(context.Background(), spec)
+	if engine.KindOf(err) != engine.KindNotInstalled || !strings.Contains(err.Error(), "decoder_model_merged.onnx") {
+		t.Errorf("empty directory: %v", err)
+	}
+}

@@ -1,0 +1,107 @@
+package m2m100
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+)
+
+// Model is a loaded M2M100. Translate is safe for concurrent use; the
+// sessions are driven by one scheduler goroutine.
+type Model struct {
+	id        string
+	tok       *tokenizer
+	enc       *ort.Session
+	dec       *decoderFiles
+	search    searchConfig
+	recompute bool
+
+	decoderStart, pad int64
+	// maxInputTokens bounds the encoder input, language token and </s>
+	// included.
+	maxInputTokens int
+
+	sched *batch.Stepper[job, hypothesis]
+	ws    workspace // used by the scheduler goroutine only
+	stats Stats
+}
+
+// Stats count the model's work since it was loaded.
+type Stats struct {
+	// Cohorts counts encoder batches; Requests the requests in them;
+	// Steps the decoder calls; DecoderRows the rows those calls computed
+	// (a step over 10 rows adds 10).
+	Cohorts, Requests, Steps, DecoderRows atomic.Int64
+}
+
+// Stats returns the model's counters.
+func (m *Model) Stats() *Stats { return &m.stats }
+
+// Close stops the scheduler and releases the sessions.
+func (m *Model) Close() error {
+	m.sched.Close()
+	m.dec.close()
+	return m.enc.Close()
+}
+
+// Translation is a translation with the tokens behind it.
+type Translation struct {
+	Text string
+	// Tokens are the generated ids after the decoder start token: the
+	// target language first, without the closing </s>.
+	Tokens []int64
+	// Generated counts the tokens the decoder produced: Tokens, plus the
+	// closing </s> when the search ended on one.
+	Generated int
+	// Score is the search's score: the summed log-probability for greedy
+	// search, length-normalized for beam search.
+	Score float64
+}
+
+// Translate implements engine.Translator.
+func (m *Model) Translate(ctx context.Context, in *engine.TranslationInput) (*engine.TranslationOutput, error) {
+	t, err := m.TranslateTokens(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &engine.TranslationOutput{TranslatedText: t.Text}, nil
+}
+
+// TranslateTokens translates and also returns the generated tokens.
+func (m *Model) TranslateTokens(ctx context.Context, in *engine.TranslationInput) (*Translation, error) {
+	source := in.SourceLang
+	if source == "" {
+		source = "en" // the Workers AI schema's default
+	}
+	src, err := resolveLanguage("source_lang", source)
+	if err != nil {
+		return nil, err
+	}
+	tgt, err := resolveLanguage("target_lang", in.TargetLang)
+	if err != nil {
+		return nil, err
+	}
+	if in.Text == "" {
+		return nil, engine.BadInput("text", "must not be empty")
+	}
+	ids := m.tok.encode(in.Text, src)
+	if len(ids) > m.maxInputTokens {
+		return nil, engine.TooLarge("text", "%d tokens is over the model's limit of %d", len(ids), m.maxInputTokens)
+	}
+	if m.search.maxLength <= 2 {
+		// Decoder start and the forced language token already fill it.
+		return &Translation{Tokens: []int64{m.tok.langID(tgt)}, Generated: 1}, nil
+	}
+	h, err := m.sched.Submit(ctx, job{src: ids, tgt: m.tok.langID(tgt)})
+	if err != nil {
+		return nil, err
+	}
+	generated := len(h.tokens)
+	if h.eos {
+		generated++
+	}
+	return &Translation{Text: m.tok.decode(h.tokens), Tokens: h.tokens, Generated: generated, Score: h.score}, nil
+}
