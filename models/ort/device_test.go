@@ -44,6 +44,31 @@ func TestCUDAProviderOptions(t *testing.T) {
 	}
 }
 
+func TestCUDAOptionsValidate(t *testing.T) {
+	ok := []CUDAOptions{
+		{},
+		{GPUMemLimit: 1, ArenaExtendStrategy: "kNextPowerOfTwo", CuDNNConvAlgoSearch: "DEFAULT", Extra: map[string]string{"use_tf32": "0", "prefer_nhwc": "1"}},
+	}
+	for _, o := range ok {
+		if err := o.validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	bad := map[string]CUDAOptions{
+		"negative":      {GPUMemLimit: -1},
+		"kGrowAlot":     {ArenaExtendStrategy: "kGrowAlot"},
+		"heuristic":     {CuDNNConvAlgoSearch: "heuristic"},
+		"no_such_thing": {Extra: map[string]string{"no_such_thing": "1"}},
+		"device_id":     {Extra: map[string]string{"device_id": "1"}}, // the device is chosen by Options.Device
+		"true":          {Extra: map[string]string{"use_tf32": "true"}},
+	}
+	for want, o := range bad {
+		if err := o.validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%+v: validate = %v, want an error naming %q", o, err, want)
+		}
+	}
+}
+
 func TestCUDADeviceByOrdinal(t *testing.T) {
 	rt := Runtime{GPUs: 3, Devices: []EPDevice{
 		{Provider: CPUProvider, Ordinal: -1},

@@ -151,7 +151,9 @@ func loadRuntime(want bool) (Runtime, error) {
 		return loadCPU(fmt.Sprintf("the CUDA build failed to load: %v", err))
 	}
 	rt := Runtime{Library: plan.core, Version: version, GPUs: plan.gpus, CUDALibraries: preloaded}
-	if err := onnx.RegisterExecutionProviderLibrary("CUDA", plan.provider); err != nil {
+	// Registered under the provider's own name, as ONNX Runtime's tests do:
+	// some of its code matches provider-bridge libraries by that name.
+	if err := onnx.RegisterExecutionProviderLibrary(CUDAProvider, plan.provider); err != nil {
 		rt.CUDAUnavailable = fmt.Sprintf("the CUDA provider failed to load: %v", err)
 		return rt, nil
 	}

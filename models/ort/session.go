@@ -109,6 +109,9 @@ func Open(path string, o Options) (*Session, error) {
 		return nil, err
 	}
 	if device.CUDA {
+		if err := o.CUDA.validate(); err != nil {
+			return nil, err
+		}
 		wantCUDA.Store(true) // decides the library only if this is the first session
 	}
 	if err := Init(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -220,5 +221,16 @@ func TestCUDASessionFallsBackOrFails(t *testing.T) {
 	defer cpu.Close()
 	if cpu.ExecutionProvider() != ort.CPUProvider || cpu.Fallback() != "" {
 		t.Errorf("CPU session reports %s, fallback %q", cpu.ExecutionProvider(), cpu.Fallback())
+	}
+}
+
+// TestBadCUDAOptionsAreRefused: the CUDA provider aborts the process on an
+// option it does not know, so Open must refuse one before any provider
+// sees it, whatever runtime is loaded.
+func TestBadCUDAOptionsAreRefused(t *testing.T) {
+	orttest.Require(t)
+	_, err := ort.Open(scaleModel(t), ort.Options{Device: "cuda", CUDA: ort.CUDAOptions{Extra: map[string]string{"gpu_turbo": "1"}}})
+	if err == nil || !strings.Contains(err.Error(), "gpu_turbo") {
+		t.Fatalf("Open with an unknown CUDA option = %v, want an error naming it", err)
 	}
 }
