@@ -1,0 +1,313 @@
+// Command resnet measures image classification end to end on one machine in
+// one run, on a corpus of generated photo-like JPEGs from 320×240 to
+// 1920×1080:
+//
+//  1. the preprocessing cost per image, by size (decode, then resize, crop
+//     and normalize), on one core;
+//  2. raw ONNX Runtime on already-preprocessed tensors at each batch size:
+//     the limit;
+//  3. edgeinfer over HTTP, bytes in → top 5 out, with concurrent clients;
+//  4. transformers.js's image-classification pipeline on the same files,
+//     model and threads (benchmarks/resnet/peer.mjs).
+//
+// It prints a markdown report; nothing is asserted. Use the full synthetic
+// model (`edgeinfer models synth --preset full --only @cf/microsoft/resnet-50`)
+// for honest figures:
+//
+//	go run ./benchmarks/resnet --dir ~/.edgeinfer/models/@cf/microsoft/resnet-50
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	onnx "github.com/yalue/onnxruntime_go"
+
+	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/httpapi"
+	"github.com/edgeinfer/edgeinfer/imageprep"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/resnet"
+	"github.com/edgeinfer/edgeinfer/models/synth"
+)
+
+const model = "@cf/microsoft/resnet-50"
+
+func main() {
+	dir := flag.String("dir", filepath.Join(engine.DefaultHome(), "models", model), "model directory (the full synthetic preset for honest figures)")
+	corpusDir := flag.String("corpus", filepath.Join(os.TempDir(), "edgeinfer-resnet-corpus"), "where the generated JPEGs are kept between runs")
+	perSize := flag.Int("per-size", 6, "images per size in the corpus")
+	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads, for every configuration")
+	clients := flag.Int("clients", 16, "concurrent HTTP clients")
+	maxBatch := flag.Int("max-batch", 8, "edgeinfer's max_batch_size")
+	queueDelay := flag.Duration("max-queue-delay", 0, "edgeinfer's max_queue_delay")
+	duration := flag.Duration("duration", 20*time.Second, "measured time per configuration")
+	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured warm-up per configuration")
+	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in compat/imageprep-parity)")
+	synthesize := flag.Bool("synth", false, "generate the full synthetic model into --dir first if it has no model file")
+	flag.Parse()
+
+	if *synthesize {
+		check(synthesizeFull(*dir))
+	}
+
+	corpus, err := loadCorpus(*corpusDir, *perSize)
+	check(err)
+	raw, err := os.ReadFile(filepath.Join(*dir, "preprocessor_config.json"))
+	check(err)
+	proc, err := imageprep.ParseHFConfig(raw)
+	check(err)
+	check(ort.Init())
+
+	fmt.Printf("# ResNet-50 benchmark: %s, %d threads, %d clients, %s per run\n\n", *dir, *threads, *clients, *duration)
+	fmt.Printf("machine: %s, %d CPUs (GOMAXPROCS %d); ONNX Runtime %s; corpus: %d JPEGs (q90), %d per size\n\n",
+		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), ort.Version(), len(corpus), *perSize)
+
+	fmt.Println("## Preprocessing cost per image (one core, mean)")
+	fmt.Println()
+	tensors := preprocessCost(corpus, proc)
+
+	fmt.Println("## Throughput")
+	fmt.Println()
+	limit, bestBatch, perBatch := rawORT(*dir, *threads, tensors, *warmup, *duration)
+	eng := newEngine(*dir, *threads, *maxBatch, *queueDelay)
+	defer eng.Close()
+	overHTTP := httpRun(eng, corpus, *clients, *warmup, *duration)
+
+	fmt.Println("| configuration | images/s | vs limit | p50 | p99 | errors |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for _, b := range perBatch {
+		fmt.Printf("| raw ONNX Runtime, preprocessed tensors, batch %d | %.1f | %.2f | | | |\n", b.batch, b.rate, b.rate/limit)
+	}
+	fmt.Printf("| edgeinfer over HTTP, JPEG bytes → top 5, %d clients, max_batch_size %d | %.1f | %.2f | %s | %s | %d |\n",
+		*clients, *maxBatch, overHTTP.ItemsPerSecond(), overHTTP.ItemsPerSecond()/limit,
+		overHTTP.Percentile(0.5).Round(time.Millisecond), overHTTP.Percentile(0.99).Round(time.Millisecond), overHTTP.Errors)
+	if overHTTP.FirstErr != nil {
+		fmt.Printf("\nfirst error: %v\n", overHTTP.FirstErr)
+	}
+	var p peerResult
+	if *peer {
+		p, err = runPeer(*dir, *threads, *clients, *duration, paths(*corpusDir, corpus))
+		if err != nil {
+			fmt.Printf("| transformers.js peer | failed: %v | | | | |\n", err)
+		} else {
+			fmt.Printf("| transformers.js pipeline, one image per call, %d concurrent | %.1f | %.2f | %.0fms | %.0fms | |\n",
+				*clients, p.ImagesPerS, p.ImagesPerS/limit, p.P50, p.P99)
+			fmt.Printf("| transformers.js pipeline, batched calls of %d | %.1f | %.2f | | | |\n", *clients, p.BatchedPerS, p.BatchedPerS/limit)
+		}
+	}
+	fmt.Println()
+	fmt.Printf("- edgeinfer over HTTP / raw ORT at its best batch (%d): **%.2f** (target ≥ 0.8)\n", bestBatch, overHTTP.ItemsPerSecond()/limit)
+	if p.ImagesPerS > 0 {
+		fmt.Printf("- edgeinfer over HTTP / transformers.js per-call pipeline: **%.2fx** (target ≥ 1.5x); / its batched calls: %.2fx\n",
+			overHTTP.ItemsPerSecond()/p.ImagesPerS, overHTTP.ItemsPerSecond()/p.BatchedPerS)
+	}
+	fmt.Printf("- batches under HTTP load: %s\n", batchSizes(eng))
+}
+
+// preprocessCost decodes and prepares every image a few times on this
+// goroutine, prints the mean cost by size, and returns the tensors.
+func preprocessCost(corpus []photo, proc *imageprep.Processor) [][]float32 {
+	type cost struct {
+		decode, prepare time.Duration
+		n               int
+	}
+	bySize := map[string]*cost{}
+	tensors := make([][]float32, len(corpus))
+	const reps = 3
+	for i, c := range corpus {
+		key := fmt.Sprintf("%d×%d", c.w, c.h)
+		if bySize[key] == nil {
+			bySize[key] = &cost{}
+		}
+		tensors[i] = make([]float32, proc.Len())
+		for range reps {
+			start := time.Now()
+			img, err := imageprep.Decode(c.data, imageprep.Limits{})
+			check(err)
+			mid := time.Now()
+			check(proc.Prepare(img, tensors[i]))
+			bySize[key].decode += mid.Sub(start)
+			bySize[key].prepare += time.Since(mid)
+			bySize[key].n++
+		}
+	}
+	fmt.Println("| size | megapixels | JPEG decode → RGB | resize + crop + normalize | total |")
+	fmt.Println("|---|---|---|---|---|")
+	for _, s := range sizes {
+		key := fmt.Sprintf("%d×%d", s[0], s[1])
+		c := bySize[key]
+		d, p := c.decode/time.Duration(c.n), c.prepare/time.Duration(c.n)
+		fmt.Printf("| %s | %.2f | %.1f ms | %.1f ms | %.1f ms |\n", key, float64(s[0]*s[1])/1e6, ms(d), ms(p), ms(d+p))
+	}
+	fmt.Println()
+	return tensors
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+type batchRate struct {
+	batch int
+	rate  float64
+}
+
+// rawORT is the limit: the preprocessed tensors, stacked in batches of each
+// size, straight through a session with nothing else running.
+func rawORT(dir string, threads int, tensors [][]float32, warmup, d time.Duration) (best float64, bestBatch int, all []batchRate) {
+	sess, err := ort.Open(filepath.Join(dir, "onnx/model.onnx"), ort.Options{IntraOpThreads: threads})
+	check(err)
+	defer sess.Close()
+	size := len(tensors[0])
+	for _, bs := range []int{1, 2, 4, 8, 16} {
+		in := make([]float32, bs*size)
+		out := make([]float32, bs*1000)
+		inT, err := onnx.NewTensor(onnx.NewShape(int64(bs), 3, 224, 224), in)
+		check(err)
+		outT, err := onnx.NewTensor(onnx.NewShape(int64(bs), 1000), out)
+		check(err)
+		run := func(limit time.Duration) float64 {
+			n, start := 0, time.Now()
+			for i := 0; time.Since(start) < limit; i += bs {
+				for j := range bs {
+					copy(in[j*size:], tensors[(i+j)%len(tensors)])
+				}
+				check(sess.Run([]onnx.Value{inT}, []onnx.Value{outT}))
+				n += bs
+			}
+			return float64(n) / time.Since(start).Seconds()
+		}
+		run(warmup / 2)
+		rate := run(d / 2)
+		all = append(all, batchRate{bs, rate})
+		if rate > best {
+			best, bestBatch = rate, bs
+		}
+		inT.Destroy()
+		outT.Destroy()
+	}
+	return best, bestBatch, all
+}
+
+// synthesizeFull writes the full-size synthetic ResNet-50 into dir unless a
+// model is already there. dir must end in the model ID, as synth lays out
+// models under a root by ID.
+func synthesizeFull(dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, synth.ResNetModelFile)); err == nil {
+		return nil
+	}
+	root, ok := strings.CutSuffix(filepath.ToSlash(filepath.Clean(dir)), "/"+model)
+	if !ok {
+		return fmt.Errorf("--synth needs --dir to end in %s", model)
+	}
+	return synth.Generate(context.Background(), synth.Options{Preset: synth.Full, OutDir: filepath.FromSlash(root)}, []string{model}, os.Stderr)
+}
+
+func newEngine(dir string, threads, maxBatch int, queueDelay time.Duration) *engine.Engine {
+	cat, err := engine.LoadCatalog()
+	check(err)
+	cfg := engine.DefaultConfig()
+	cfg.Models[model] = engine.ModelConfig{Dir: dir, IntraOpThreads: threads, MaxBatchSize: maxBatch, MaxQueueDelay: engine.Duration(queueDelay)}
+	eng, err := engine.New(cat, cfg, map[string]engine.Backend{resnet.Kind: resnet.Backend{}}, nil)
+	check(err)
+	return eng
+}
+
+// httpRun serves the engine on a loopback port and posts the corpus's JPEG
+// bytes as raw bodies from concurrent clients.
+func httpRun(eng *engine.Engine, corpus []photo, clients int, warmup, d time.Duration) loadgen.Result {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	srv := &http.Server{Handler: httpapi.New(eng, httpapi.Options{}).Handler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/client/v4/accounts/bench/ai/run/" + model
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	next := make([]int, clients)
+	for w := range next {
+		next[w] = w * 7 // each client starts at a different image
+	}
+	return loadgen.ClosedLoop(context.Background(), clients, warmup, d, func(ctx context.Context, w int) (int, error) {
+		img := corpus[next[w]%len(corpus)]
+		next[w]++
+		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(img.data))
+		req.Header.Set("Content-Type", "image/jpeg")
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			return 0, err
+		}
+		if res.StatusCode != 200 {
+			return 0, fmt.Errorf("HTTP %d: %s", res.StatusCode, body)
+		}
+		var out struct {
+			Result []engine.Classification `json:"result"`
+		}
+		if err := json.Unmarshal(body, &out); err != nil || len(out.Result) != 5 {
+			return 0, fmt.Errorf("unexpected reply %s", body)
+		}
+		return 1, nil
+	})
+}
+
+// batchSizes summarises the engine's batch-size histogram.
+func batchSizes(eng *engine.Engine) string {
+	families, err := eng.Metrics().Registry.Gather()
+	check(err)
+	for _, f := range families {
+		if f.GetName() != "edgeinfer_batch_size" {
+			continue
+		}
+		for _, m := range f.GetMetric() {
+			h := m.GetHistogram()
+			if h.GetSampleCount() == 0 {
+				continue
+			}
+			var parts []string
+			prev := uint64(0)
+			for _, b := range h.GetBucket() {
+				if n := b.GetCumulativeCount() - prev; n > 0 {
+					parts = append(parts, fmt.Sprintf("≤%g: %d", b.GetUpperBound(), n))
+				}
+				prev = b.GetCumulativeCount()
+			}
+			return fmt.Sprintf("%d batches, mean %.2f images (%s)", h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()), strings.Join(parts, ", "))
+		}
+	}
+	return "none recorded"
+}
+
+func cpuModel() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
