@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -175,5 +176,23 @@ func TestPollID(t *testing.T) {
 		if id != tt.wantID || ok != tt.want {
 			t.Errorf("PollID(%s) = %q, %v; want %q, %v", tt.body, id, ok, tt.wantID, tt.want)
 		}
+	}
+}
+
+func TestMemoryLimiterForgetsRefilledBuckets(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	lim := newMemoryLimiter()
+	lim.now = func() time.Time { return now }
+	for i := range maxIdleBuckets + 1 {
+		if _, err := lim.Take(t.Context(), fmt.Sprint("caller-", i), 60); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(2 * time.Minute) // every bucket has refilled
+	if wait, _ := lim.Take(t.Context(), "caller-0", 60); wait != 0 {
+		t.Fatalf("a refilled bucket made a caller wait %v", wait)
+	}
+	if n := len(lim.buckets); n != 1 {
+		t.Fatalf("%d buckets kept, want only the one just used", n)
 	}
 }

@@ -33,7 +33,8 @@ type Options struct {
 	// Config supplies the gateway section, per-model rpm overrides and
 	// server.request_timeout, which bounds each batch item.
 	Config engine.Config
-	Store  *Store
+	// Store is required: OpenLocal or OpenRedis.
+	Store *Store
 	// Metrics is where the gateway's series are registered (the engine's
 	// registry); nil registers nothing.
 	Metrics prometheus.Registerer

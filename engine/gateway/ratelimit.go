@@ -47,14 +47,17 @@ func take(b bucket, now time.Time, rpm int) (bucket, time.Duration) {
 }
 
 // maxIdleBuckets bounds memoryLimiter's map; beyond it, buckets that have
-// refilled completely are forgotten (a forgotten bucket is a full one).
+// refilled completely are forgotten (a forgotten bucket is a full one), at
+// most once a minute so that many busy callers do not make every request
+// scan the map.
 const maxIdleBuckets = 10000
 
 // memoryLimiter is the one-server Limiter.
 type memoryLimiter struct {
-	now     func() time.Time
-	mu      sync.Mutex
-	buckets map[string]bucket
+	now      func() time.Time
+	mu       sync.Mutex
+	buckets  map[string]bucket
+	lastTidy time.Time
 }
 
 func newMemoryLimiter() *memoryLimiter {
@@ -65,7 +68,8 @@ func (l *memoryLimiter) Take(_ context.Context, key string, rpm int) (time.Durat
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.now()
-	if len(l.buckets) > maxIdleBuckets {
+	if len(l.buckets) > maxIdleBuckets && now.Sub(l.lastTidy) >= time.Minute {
+		l.lastTidy = now
 		for k, b := range l.buckets {
 			if now.Sub(b.at) >= time.Minute {
 				delete(l.buckets, k)
