@@ -274,7 +274,11 @@ feed:
 		}
 		return
 	}
-	if ok, err := g.store.Jobs.Finish(ctx, job.ID, g.owner, time.Duration(g.cfg.Gateway.JobRetention)); err != nil {
+	// Every item is saved: finish even if shutdown starts now, rather than
+	// leave the job leased by a server that is going away.
+	finishCtx, cancelFinish := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancelFinish()
+	if ok, err := g.store.Jobs.Finish(finishCtx, job.ID, g.owner, time.Duration(g.cfg.Gateway.JobRetention)); err != nil {
 		log.Error("finishing a batch job failed; it will be resumed", "err", err)
 	} else if ok {
 		g.metrics.jobs.WithLabelValues(job.Model, "finished").Inc()
