@@ -68,7 +68,8 @@ func TestPullCommandInstallsRealModel(t *testing.T) {
 	}
 	for _, line := range strings.Split(stdout, "\n") {
 		if strings.HasPrefix(line, model+" ") {
-			if fields := strings.Fields(line); len(fields) < 4 || fields[2] != "yes" || fields[3] != "real" {
+			// MODEL TASK INSTALLED SIZE ("12.3 MB") WEIGHTS SOURCE
+			if fields := strings.Fields(line); len(fields) < 6 || fields[2] != "yes" || fields[4] != "MB" || fields[5] != "real" {
 				t.Fatalf("models list after a pull: %q", line)
 			}
 			return
