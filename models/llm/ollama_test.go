@@ -1,0 +1,495 @@
+package llm
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/httpapi"
+	"github.com/edgeinfer/edgeinfer/models/llm/ollamaserver"
+	"github.com/edgeinfer/edgeinfer/models/synth"
+)
+
+// The integration tier: the real Ollama server (`make setup` installs it)
+// serving the tiny synthetic Llama. One managed server, with its own model
+// store in a temporary EDGEINFER_HOME, serves the whole test binary.
+
+const (
+	llama   = "@cf/meta/llama-2-7b-chat-int8"        // defaults: 4 slots, context 8192 capped to the model's 4096
+	phi2    = "@cf/microsoft/phi-2"                  // 1 slot, 2 admitted, context 2048
+	mistral = "@cf/mistral/mistral-7b-instruct-v0.1" // LoRA-capable
+)
+
+var (
+	ollamaBin string
+	binErr    error
+	testHome  string
+	shared    struct {
+		once    sync.Once
+		eng     *engine.Engine
+		backend *Backend
+	}
+)
+
+func TestMain(m *testing.M) {
+	ollamaBin = ollamaserver.BinaryPath(ollamaserver.DefaultHome())
+	_, binErr = os.Stat(ollamaBin)
+	dir, err := os.MkdirTemp("", "llm-test-")
+	if err != nil {
+		panic(err)
+	}
+	testHome = dir
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: filepath.Join(dir, "models")}, []string{synth.LlamaModelID}, io.Discard); err != nil {
+		panic(err)
+	}
+	// Hermetic: the installed binary, but a store under the temporary home,
+	// never a developer's own server, and Ollama's key file out of $HOME.
+	os.Setenv("EDGEINFER_OLLAMA_BIN", ollamaBin)
+	os.Unsetenv("OLLAMA_HOST")
+	os.Unsetenv("OLLAMA_NUM_PARALLEL")
+	os.Setenv("HOME", filepath.Join(dir, "user"))
+	code := m.Run()
+	if shared.eng != nil {
+		shared.eng.Close()
+	}
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// requireOllama fails the test when the Ollama binary is missing.
+func requireOllama(t *testing.T) {
+	t.Helper()
+	if binErr != nil {
+		t.Fatalf("no Ollama server binary at %s: run `make setup` (or set EDGEINFER_OLLAMA_BIN): %v", ollamaBin, binErr)
+	}
+}
+
+// sharedEngine serves the LLMs of the catalog from the synthetic model
+// through one managed Ollama server.
+func sharedEngine(t *testing.T) (*engine.Engine, *Backend) {
+	t.Helper()
+	requireOllama(t)
+	shared.once.Do(func() {
+		cat, err := engine.LoadCatalog()
+		if err != nil {
+			panic(err)
+		}
+		cfg := engine.DefaultConfig()
+		cfg.Home = testHome
+		cfg.Models[phi2] = engine.ModelConfig{MaxBatchSize: 1, MaxConcurrentRequests: 2}
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+		shared.backend = &Backend{Logger: log}
+		shared.eng, err = engine.New(cat, cfg, map[string]engine.Backend{Kind: shared.backend}, log)
+		if err != nil {
+			panic(err)
+		}
+	})
+	return shared.eng, shared.backend
+}
+
+func run(t *testing.T, ctx context.Context, eng *engine.Engine, model, body string) *engine.GenerationOutput {
+	t.Helper()
+	out, err := eng.Run(ctx, model, engine.Input{JSON: []byte(body)})
+	if err != nil {
+		t.Fatalf("%s %s: %v", model, body, err)
+	}
+	return out.(*engine.GenerationOutput)
+}
+
+// collect drains a stream into its text, usage and error.
+func collect(out any) (text string, pieces int, usage *engine.Usage, err error) {
+	var b strings.Builder
+	for ev := range out.(*engine.TextStream).Events {
+		switch {
+		case ev.Err != nil:
+			err = ev.Err
+		case ev.Usage != nil:
+			usage = ev.Usage
+		default:
+			b.WriteString(ev.Response)
+			pieces++
+		}
+	}
+	return b.String(), pieces, usage, err
+}
+
+func TestSameSeedSameTextStreamedOrNot(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	const body = `{"messages":[{"role":"system","content":"Be brief."},{"role":"user","content":"Explain quantum computing in simple terms"}],"max_tokens":24,"seed":%d%s}`
+	whole := run(t, ctx, eng, llama, fmt.Sprintf(body, 7, ""))
+	out, err := eng.Run(ctx, llama, engine.Input{JSON: []byte(fmt.Sprintf(body, 7, `,"stream":true`))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	streamed, pieces, usage, err := collect(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if whole.Response == "" || streamed != whole.Response || *usage != whole.Usage {
+		t.Fatalf("seed 7:\nwhole    %q %+v\nstreamed %q %+v", whole.Response, whole.Usage, streamed, *usage)
+	}
+	if u := whole.Usage; u.CompletionTokens == 0 || u.CompletionTokens > 24 || u.PromptTokens == 0 || u.TotalTokens != u.PromptTokens+u.CompletionTokens {
+		t.Errorf("usage %+v: want 1..24 completion tokens (max_tokens 24) and a consistent total", u)
+	}
+	other := run(t, ctx, eng, llama, fmt.Sprintf(body, 8, ""))
+	if other.Response == whole.Response {
+		t.Errorf("seeds 7 and 8 gave the same text %q: the seed does not reach the sampler", other.Response)
+	}
+	t.Logf("%d pieces for %d tokens: %q", pieces, usage.CompletionTokens, streamed)
+}
+
+func TestCompletionTokensNeverExceedMaxTokens(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	for _, maxTokens := range []int{1, 5, 40} {
+		gen := run(t, ctx, eng, llama, fmt.Sprintf(`{"prompt":"Tell me a long story","max_tokens":%d,"temperature":1.2,"seed":3}`, maxTokens))
+		if gen.Usage.CompletionTokens < 1 || gen.Usage.CompletionTokens > maxTokens {
+			t.Errorf("max_tokens %d: completion_tokens %d", maxTokens, gen.Usage.CompletionTokens)
+		}
+	}
+	// raw skips the template: the same prompt counts fewer tokens.
+	templated := run(t, ctx, eng, llama, `{"prompt":"Hello there","max_tokens":2}`)
+	raw := run(t, ctx, eng, llama, `{"prompt":"Hello there","raw":true,"max_tokens":2}`)
+	if raw.Usage.PromptTokens >= templated.Usage.PromptTokens {
+		t.Errorf("raw prompt: %d tokens, templated: %d; raw must skip the [INST] template", raw.Usage.PromptTokens, templated.Usage.PromptTokens)
+	}
+}
+
+// sseEvents splits a text/event-stream body into its data payloads and
+// fails on anything but `data: …` events separated by blank lines.
+func sseEvents(t *testing.T, body []byte) []string {
+	t.Helper()
+	if !bytes.HasSuffix(body, []byte("\n\n")) {
+		t.Fatalf("stream does not end with a blank line: %q", body)
+	}
+	var data []string
+	for _, ev := range strings.Split(strings.TrimSuffix(string(body), "\n\n"), "\n\n") {
+		payload, ok := strings.CutPrefix(ev, "data: ")
+		if !ok || strings.Contains(payload, "\n") {
+			t.Fatalf("malformed event %q", ev)
+		}
+		data = append(data, payload)
+	}
+	return data
+}
+
+func TestWorkersAIStreamFormat(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
+	defer srv.Close()
+	for _, route := range []struct{ name, path, body string }{
+		{"REST", "/client/v4/accounts/acct/ai/run/" + llama, `{"prompt":"Tell me a joke","stream":true,"max_tokens":16,"seed":5}`},
+		{"binding", "/run?version=3", `{"inputs":{"prompt":"Tell me a joke","stream":true,"max_tokens":16,"seed":5},"options":{}}`},
+	} {
+		t.Run(route.name, func(t *testing.T) {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+route.path, strings.NewReader(route.body))
+			req.Header.Set("content-type", "application/json")
+			req.Header.Set("cf-consn-model-id", llama)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+				t.Fatalf("%d %s: %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+			}
+			events := sseEvents(t, body)
+			if len(events) < 3 || events[len(events)-1] != "[DONE]" {
+				t.Fatalf("events %q: want pieces, usage, [DONE]", events)
+			}
+			var text strings.Builder
+			for _, ev := range events[:len(events)-2] {
+				var piece map[string]any
+				if err := json.Unmarshal([]byte(ev), &piece); err != nil {
+					t.Fatalf("piece %q: %v", ev, err)
+				}
+				s, ok := piece["response"].(string)
+				if len(piece) != 1 || !ok || s == "" {
+					t.Fatalf("piece %q: want exactly a non-empty response string", ev)
+				}
+				text.WriteString(s)
+			}
+			var final struct {
+				Response *string         `json:"response"`
+				Usage    map[string]int  `json:"usage"`
+				Extra    json.RawMessage `json:"-"`
+			}
+			last := events[len(events)-2]
+			if err := json.Unmarshal([]byte(last), &final); err != nil || final.Response == nil || *final.Response != "" || len(final.Usage) != 3 {
+				t.Fatalf("final event %q: want {\"response\":\"\",\"usage\":{3 counts}}", last)
+			}
+			u := final.Usage
+			if u["completion_tokens"] < 1 || u["completion_tokens"] > 16 || u["total_tokens"] != u["prompt_tokens"]+u["completion_tokens"] {
+				t.Errorf("usage %v", u)
+			}
+			// The same request, not streamed, gives the same text.
+			whole := run(t, testCtx(t, time.Minute), eng, llama, `{"prompt":"Tell me a joke","max_tokens":16,"seed":5}`)
+			if text.String() != whole.Response {
+				t.Errorf("streamed %q, whole %q", text.String(), whole.Response)
+			}
+		})
+	}
+}
+
+func TestOpenAIChatCompletions(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
+	defer srv.Close()
+	post := func(body string) *http.Response {
+		resp, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	const msgs = `"model":"` + llama + `","messages":[{"role":"user","content":"Hi"}],"max_tokens":12,"seed":11`
+	resp := post(`{` + msgs + `}`)
+	var completion struct {
+		Choices []struct {
+			Message struct{ Content string } `json:"message"`
+		} `json:"choices"`
+		Usage map[string]int `json:"usage"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&completion); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%d %v", resp.StatusCode, err)
+	}
+	resp.Body.Close()
+	if len(completion.Choices) != 1 || completion.Choices[0].Message.Content == "" || completion.Usage["completion_tokens"] < 1 || completion.Usage["completion_tokens"] > 12 {
+		t.Fatalf("completion %+v", completion)
+	}
+
+	resp = post(`{` + msgs + `,"stream":true}`)
+	defer resp.Body.Close()
+	var text strings.Builder
+	var usage map[string]int
+	sc := bufio.NewScanner(resp.Body)
+	done := false
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		if line == "[DONE]" {
+			done = true
+			break
+		}
+		var chunk struct {
+			Choices []struct {
+				Delta struct{ Content string } `json:"delta"`
+			} `json:"choices"`
+			Usage map[string]int `json:"usage"`
+		}
+		if err := json.Unmarshal([]byte(line), &chunk); err != nil {
+			t.Fatalf("chunk %q: %v", line, err)
+		}
+		if len(chunk.Choices) > 0 {
+			text.WriteString(chunk.Choices[0].Delta.Content)
+		}
+		if chunk.Usage != nil {
+			usage = chunk.Usage
+		}
+	}
+	if !done || text.String() != completion.Choices[0].Message.Content || usage["completion_tokens"] != completion.Usage["completion_tokens"] {
+		t.Errorf("streamed %q usage %v done %v; not streamed %q usage %v", text.String(), usage, done, completion.Choices[0].Message.Content, completion.Usage)
+	}
+}
+
+func TestFourConcurrentStreams(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	type result struct {
+		text  string
+		usage *engine.Usage
+		err   error
+	}
+	results := make([]result, 4)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := eng.Run(ctx, llama, engine.Input{JSON: []byte(fmt.Sprintf(`{"prompt":"Story number %d","stream":true,"max_tokens":48,"seed":%d}`, i, i+1))})
+			if err != nil {
+				results[i].err = err
+				return
+			}
+			results[i].text, _, results[i].usage, results[i].err = collect(out)
+		}()
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r.err != nil || r.usage == nil || r.text == "" || r.usage.CompletionTokens > 48 {
+			t.Errorf("stream %d: err %v usage %+v text %q", i, r.err, r.usage, r.text)
+		}
+	}
+	// Each stream is its own sequence: alone, with the same seed, it says the same.
+	alone := run(t, ctx, eng, llama, `{"prompt":"Story number 2","max_tokens":48,"seed":3}`)
+	if alone.Response != results[2].text {
+		t.Errorf("stream 2 among four %q, alone %q", results[2].text, alone.Response)
+	}
+}
+
+// startLong starts a long streamed generation on model and waits for its
+// first piece.
+func startLong(t *testing.T, ctx context.Context, eng *engine.Engine, model string) <-chan engine.StreamEvent {
+	t.Helper()
+	out, err := eng.Run(ctx, model, engine.Input{JSON: []byte(`{"prompt":"Write a very long story","raw":true,"stream":true,"max_tokens":100000,"temperature":1.5,"seed":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := out.(*engine.TextStream).Events
+	if ev := <-events; ev.Err != nil || ev.Usage != nil {
+		t.Fatalf("first event of a long generation: %+v", ev)
+	}
+	return events
+}
+
+func TestQueueLimitRejectIfBusyAndCancelledRequestFreesItsSlot(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	longCtx, stopLong := context.WithCancel(ctx)
+	defer stopLong()
+	long := startLong(t, longCtx, eng, phi2) // holds phi-2's only slot
+
+	reject := engine.WithOptions(ctx, engine.RunOptions{RejectIfBusy: true})
+	_, err := eng.Run(reject, phi2, engine.Input{JSON: []byte(`{"prompt":"hi","max_tokens":2}`)})
+	if d := engine.Describe(err); d.Status != http.StatusTooManyRequests || d.Code != 3040 || d.RetryAfter <= 0 {
+		t.Fatalf("rejectIfBusy with the slot taken: %+v", d)
+	}
+	queued := make(chan error, 1)
+	go func() {
+		_, err := eng.Run(ctx, phi2, engine.Input{JSON: []byte(`{"prompt":"hi","max_tokens":2}`)})
+		queued <- err
+	}()
+	// Once the queued request waits, it is the second of two admitted, and
+	// a third is refused at once.
+	depth := eng.Metrics().QueueDepth.WithLabelValues(phi2)
+	for queued := (&dto.Metric{}); depth.Write(queued) != nil || queued.GetGauge().GetValue() != 1; {
+		if ctx.Err() != nil {
+			t.Fatal("the second request never queued")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, err = eng.Run(ctx, phi2, engine.Input{JSON: []byte(`{"prompt":"hi","max_tokens":2}`)})
+	if d := engine.Describe(err); d.Status != http.StatusTooManyRequests {
+		t.Fatalf("third request with one running and one queued: %+v", d)
+	}
+	select {
+	case err := <-queued:
+		t.Fatalf("the queued request finished while the slot was held: %v", err)
+	default:
+	}
+
+	// Cancelling the long generation frees the slot for the queued request.
+	stopLong()
+	var last engine.StreamEvent
+	for ev := range long {
+		last = ev
+	}
+	if last.Usage != nil {
+		t.Fatal("the long generation finished by itself before it was cancelled; the test proves nothing")
+	}
+	if err := <-queued; err != nil {
+		t.Fatalf("queued request after the cancel: %v", err)
+	}
+	if _, err := eng.Run(reject, phi2, engine.Input{JSON: []byte(`{"prompt":"hi","max_tokens":2}`)}); err != nil {
+		t.Fatalf("rejectIfBusy with the slot free again: %v", err)
+	}
+}
+
+func TestPromptBeyondTheContextWindowIs413(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	// phi-2's window is 2048 tokens, below the synthetic model's 4096: the
+	// catalog's window is what counts. Each " x" is at least one token.
+	long := strings.Repeat(" x", 2100)
+	for _, body := range []string{
+		`{"prompt":"` + long + `","max_tokens":2}`,
+		`{"messages":[{"role":"user","content":"` + long + `"}],"max_tokens":2,"stream":true}`,
+	} {
+		out, err := eng.Run(ctx, phi2, engine.Input{JSON: []byte(body)})
+		if err == nil {
+			_, _, _, err = collect(out)
+		}
+		if d := engine.Describe(err); d.Status != http.StatusRequestEntityTooLarge || d.Code != 3006 || !strings.Contains(d.Message, "context window of 2048 tokens") {
+			t.Errorf("%.40s…: %+v", body, d)
+		}
+	}
+	ok := run(t, ctx, eng, phi2, `{"prompt":"`+strings.Repeat(" x", 500)+`","max_tokens":2}`)
+	if ok.Usage.PromptTokens < 500 {
+		t.Errorf("a prompt within the window counts %d tokens", ok.Usage.PromptTokens)
+	}
+}
+
+func TestToolsAndJSONModeOnTheRealServer(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	// The synthetic template has no tool support: both Workers AI shapes are
+	// accepted and described in the prompt, which then counts many more tokens.
+	plain := run(t, ctx, eng, llama, `{"messages":[{"role":"user","content":"Weather in Paris?"}],"max_tokens":4}`)
+	var gen *engine.GenerationOutput
+	for _, tools := range []string{
+		`[{"name":"getWeather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}]`,
+		`[{"type":"function","function":{"name":"getWeather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}}}}}]`,
+	} {
+		gen = run(t, ctx, eng, llama, `{"messages":[{"role":"user","content":"Weather in Paris?"}],"max_tokens":4,"tools":`+tools+`}`)
+		if gen.Usage.PromptTokens <= plain.Usage.PromptTokens+10 {
+			t.Errorf("tools %s: %d prompt tokens, %d without: the tools are not in the prompt", tools, gen.Usage.PromptTokens, plain.Usage.PromptTokens)
+		}
+	}
+	// JSON mode: Ollama constrains the output to the schema, and the
+	// response is the parsed value. A schema with one boolean keeps even a
+	// random model's answer short.
+	schema := `{"type":"json_schema","json_schema":{"type":"object","properties":{"ok":{"type":"boolean"}},"required":["ok"]}}`
+	gen = run(t, ctx, eng, llama, `{"prompt":"Are you OK? Answer in JSON","max_tokens":64,"seed":2,"response_format":`+schema+`}`)
+	obj, isObject := gen.Response.(map[string]any)
+	if _, isBool := obj["ok"].(bool); !isObject || !isBool || len(obj) != 1 {
+		t.Errorf("JSON mode response %#v, want {\"ok\": true|false}", gen.Response)
+	}
+}
+
+func TestOllamaKilledMidStreamGivesAnErrorEventAndTheNextRequestSucceeds(t *testing.T) {
+	eng, b := sharedEngine(t)
+	ctx := testCtx(t, 2*time.Minute)
+	events := startLong(t, ctx, eng, llama)
+	b.mu.Lock()
+	pid := b.srv.PID()
+	b.mu.Unlock()
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	var last engine.StreamEvent
+	for ev := range events {
+		last = ev
+	}
+	if last.Err == nil {
+		t.Fatalf("stream after the server was killed ended with %+v, want an error event", last)
+	}
+	t.Logf("error event: %s", engine.Describe(last.Err).Message)
+	gen := run(t, ctx, eng, llama, `{"prompt":"Are you back?","max_tokens":8}`)
+	if gen.Response == "" || b.srv.PID() == pid {
+		t.Errorf("after the restart: %q from pid %d (killed %d)", gen.Response, b.srv.PID(), pid)
+	}
+}
