@@ -6,6 +6,7 @@ package backends
 import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/models/bert"
+	"github.com/edgeinfer/edgeinfer/models/llm"
 	"github.com/edgeinfer/edgeinfer/models/m2m100"
 	"github.com/edgeinfer/edgeinfer/models/resnet"
 )
@@ -16,5 +17,6 @@ func All() map[string]engine.Backend {
 		bert.Kind:   bert.Backend{},
 		m2m100.Kind: m2m100.Backend{},
 		resnet.Kind: resnet.Backend{},
+		llm.Kind:    &llm.Backend{},
 	}
 }
