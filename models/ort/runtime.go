@@ -38,8 +38,11 @@ type Runtime struct {
 	// CUDAUnavailable says why CUDA sessions cannot be opened; empty when
 	// they can.
 	CUDAUnavailable string
-	// CUDANote qualifies a usable CUDA: set when ONNX Runtime lists no
-	// CUDA device and sessions add the provider through its legacy options.
+	// CUDARoute is how CUDA sessions add the provider (see CUDARouteEnv);
+	// empty when the CUDA build is not loaded.
+	CUDARoute string
+	// CUDANote qualifies a usable CUDA: set when sessions add the provider
+	// through its legacy options, which ignore CUDAOptions.Extra.
 	CUDANote string
 	// GPUs is the number of devices the NVIDIA driver reports.
 	GPUs int
@@ -138,6 +141,10 @@ func loadRuntime(want bool) (Runtime, error) {
 	if !want {
 		return loadCPU("no model asked for CUDA when ONNX Runtime was loaded")
 	}
+	route, err := cudaRoute(os.Getenv)
+	if err != nil {
+		return loadCPU(err.Error())
+	}
 	plan := planCUDA(CUDADir(), func() (int, error) { return cudaDeviceCount("libcuda.so.1") }, cudaSearchDirs(os.Getenv, "/"))
 	if plan.unavailable != "" {
 		return loadCPU(plan.unavailable)
@@ -151,9 +158,17 @@ func loadRuntime(want bool) (Runtime, error) {
 		return loadCPU(fmt.Sprintf("the CUDA build failed to load: %v", err))
 	}
 	rt := Runtime{Library: plan.core, Version: version, GPUs: plan.gpus, CUDALibraries: preloaded}
-	// Registered under the provider's own name, as ONNX Runtime's tests do:
-	// some of its code matches provider-bridge libraries by that name.
-	if err := onnx.RegisterExecutionProviderLibrary(CUDAProvider, plan.provider); err != nil {
+	if route == RouteEPDevice {
+		// Registered under the provider's own name, as ONNX Runtime's tests
+		// do: some of its code matches provider-bridge libraries by that name.
+		err = onnx.RegisterExecutionProviderLibrary(CUDAProvider, plan.provider)
+	} else {
+		// The options routes leave the provider to the core, which loads it
+		// from its own directory; registering it too would initialize the
+		// same library twice.
+		err = probeCUDAProvider()
+	}
+	if err != nil {
 		rt.CUDAUnavailable = fmt.Sprintf("the CUDA provider failed to load: %v", err)
 		return rt, nil
 	}
@@ -165,12 +180,15 @@ func loadRuntime(want bool) (Runtime, error) {
 		rt.CUDAUnavailable = err.Error()
 		return rt, nil
 	}
-	if !slices.ContainsFunc(rt.Devices, func(d EPDevice) bool { return d.Provider == CUDAProvider }) {
+	switch {
+	case route == RouteLegacy:
+		rt.CUDANote = fmt.Sprintf("%s=%s: CUDA sessions use the provider's legacy options, which cannot pass extra provider options", CUDARouteEnv, route)
+	case route == RouteEPDevice && !slices.ContainsFunc(rt.Devices, func(d EPDevice) bool { return d.Provider == CUDAProvider }):
 		// ONNX Runtime discovers GPUs through /sys/class/drm, which lacks
 		// NVIDIA GPUs without the nvidia-drm kernel module.
 		rt.CUDANote = fmt.Sprintf("ONNX Runtime lists no CUDA device (only %v): CUDA sessions use the provider's legacy options, which cannot pass extra provider options", rt.Devices)
 	}
-	rt.CUDA, api = true, a
+	rt.CUDA, rt.CUDARoute, api = true, route, a
 	return rt, nil
 }
 

@@ -145,8 +145,8 @@ func openSession(path string, ins, outs []Info, o Options, cuda *Device) (*Sessi
 	provider := CPUProvider
 	var device EPDevice
 	var legacy bool
+	rt := *loaded.Load()
 	if cuda != nil {
-		rt := *loaded.Load()
 		if !rt.CUDA {
 			return nil, errors.New(rt.CUDAUnavailable)
 		}
@@ -162,9 +162,12 @@ func openSession(path string, ins, outs []Info, o Options, cuda *Device) (*Sessi
 	}
 	defer so.Destroy()
 	switch {
-	case cuda != nil && legacy:
+	case cuda == nil:
+	case rt.CUDARoute == RouteCUDAOptionsV2:
+		err = appendCUDAOptionsV2(so, cuda.ID, o.CUDA)
+	case legacy || rt.CUDARoute == RouteLegacy:
 		err = appendCUDALegacy(so, cuda.ID, o.CUDA)
-	case cuda != nil:
+	default:
 		err = api.appendProvider(so, device, o.CUDA.providerOptions())
 	}
 	if err != nil {
