@@ -9,6 +9,12 @@
 #
 #   scripts/gpu-check.sh build        build bin/gpucheck here (needs Go and cgo)
 #   scripts/gpu-check.sh              run it (no Go needed on the GPU machine)
+#   scripts/gpu-check.sh probe        first probe each way into the CUDA provider
+#                                     (EDGEINFER_ORT_CUDA_ROUTE), one process per
+#                                     route, TF32 setting and model (a MatMul, tiny
+#                                     and full BGE-base), one line each; then run
+#                                     the check on the first route that passed
+#                                     all, and on the next if that one crashes
 #
 # Environment:
 #   BIN          the gpucheck binary (default: bin/gpucheck)
@@ -24,6 +30,9 @@
 #                or Python site-packages directories (python3's own
 #                site-packages are added when python3 is on PATH)
 #   LIMIT        seconds before the check is stopped (default 420)
+#   ROUTES       routes to probe, in order of preference (default: cuda-v2 v2 v1)
+#   PROBE_LIMIT  seconds before one probe is stopped (default 60)
+#   PROBE_LOGS   where each probe's full output is kept (default: $MODELS/../probe-logs)
 # It exits non-zero when CUDA is requested but unavailable, or a check fails.
 set -euo pipefail
 
@@ -64,12 +73,71 @@ if command -v nvidia-smi >/dev/null; then
 	nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | sed 's/^/gpu: /' || true
 fi
 mkdir -p "$MODELS"
-start=$SECONDS
-status=0
-timeout "${LIMIT:-420}" "$BIN" -models "$MODELS" -device "$DEVICE" -preset "${PRESET:-full}" \
-	-batches "${BATCHES:-1,8,32}" -time "${TIME:-2s}" || status=$?
-if ((status == 124)); then
-	echo "gpu-check: stopped after ${LIMIT:-420}s" >&2
+
+# check runs the check; $1 is the route (empty: the default).
+check() {
+	local start=$SECONDS status=0
+	EDGEINFER_ORT_CUDA_ROUTE=${1:-${EDGEINFER_ORT_CUDA_ROUTE:-}} timeout "${LIMIT:-420}" "$BIN" -models "$MODELS" -device "$DEVICE" \
+		-preset "${PRESET:-full}" -batches "${BATCHES:-1,8,32}" -time "${TIME:-2s}" || status=$?
+	if ((status == 124)); then
+		echo "gpu-check: stopped after ${LIMIT:-420}s" >&2
+	fi
+	echo "gpu-check: exit $status after $((SECONDS - start))s${1:+ (route $1)}"
+	return "$status"
+}
+
+# probe_one runs one probe in its own process, so a crash ends only that
+# probe, and prints its result line.
+probe_one() {
+	local route=$1 tf32=$2 model=$3 rc=0
+	local log=$PROBE_LOGS/$route-tf32_$tf32-$model.log
+	local start=$SECONDS
+	EDGEINFER_ORT_CUDA_ROUTE=$route timeout "${PROBE_LIMIT:-60}" "$BIN" -models "$MODELS" -probe "$model" -tf32 "$tf32" >"$log" 2>&1 || rc=$?
+	local result
+	if ((rc == 0)); then
+		result="OK: $(sed -n 's/^probe: OK: //p' "$log")"
+	else
+		local step crash
+		step=$(sed -n 's/^step: //p' "$log" | tail -1)
+		crash=$(grep -m1 -E '^(SIGSEGV|SIGABRT|SIGBUS|SIGILL|SIGFPE|fatal error|panic|terminate|gpucheck: FAIL)' "$log" || true)
+		((rc == 124)) && crash="timed out after ${PROBE_LIMIT:-60}s"
+		result="FAIL (exit $rc) at step \"$step\": $crash"
+	fi
+	printf 'probe: route %-7s tf32 %-7s %-6s %3ss  %s\n' "$route" "$tf32" "$model" "$((SECONDS - start))" "$result"
+	return "$rc"
+}
+
+if [[ ${1:-} == probe ]]; then
+	PROBE_LOGS=${PROBE_LOGS:-$MODELS/../probe-logs}
+	mkdir -p "$PROBE_LOGS"
+	"$BIN" -models "$MODELS" -probe prepare
+	passed=()
+	for route in ${ROUTES:-cuda-v2 v2 v1}; do
+		ok=1
+		tf32s="default off"
+		[[ $route == v1 ]] && tf32s=default # its options cannot turn TF32 off
+		for tf32 in $tf32s; do
+			for model in matmul tiny full; do
+				probe_one "$route" "$tf32" "$model" || {
+					ok=0
+					break
+				}
+			done
+		done
+		((ok)) && passed+=("$route")
+	done
+	echo "probe: routes that passed every probe: ${passed[*]:-none}"
+	((${#passed[@]} > 0)) || exit 1
+	status=0
+	for route in "${passed[@]}"; do
+		check "$route" && exit 0 || status=$?
+		# A check that failed without crashing (exit 1) measured what it
+		# could; only a crash (Go exits 2 on a fatal signal) tries the next.
+		((status == 2)) || exit "$status"
+	done
+	exit "$status"
 fi
-echo "gpu-check: exit $status after $((SECONDS - start))s"
+
+status=0
+check || status=$?
 exit "$status"

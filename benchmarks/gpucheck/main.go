@@ -29,6 +29,8 @@ type options struct {
 	batches []int
 	budget  time.Duration
 	threads int
+	// probe and tf32 select a probe (probe.go) instead of the check.
+	probe, tf32 string
 }
 
 func main() {
@@ -48,6 +50,8 @@ func parseFlags() (options, error) {
 	flag.StringVar(&batches, "batches", "1,8,32", "benchmark batch sizes")
 	flag.DurationVar(&o.budget, "time", 2*time.Second, "measuring time per benchmark point (after 2 warm-up runs, at least 3 runs)")
 	flag.IntVar(&o.threads, "threads", 0, "CPU intra-op threads (0: every core)")
+	flag.StringVar(&o.probe, "probe", "", "instead of the check, probe CUDA on one model (matmul, tiny or full), or write the probe models (prepare)")
+	flag.StringVar(&o.tf32, "tf32", "default", "probe CUDA sessions with TF32 default or off")
 	flag.Parse()
 	if o.models == "" {
 		return o, errors.New("-models is required")
@@ -69,6 +73,9 @@ func run() error {
 	o, err := parseFlags()
 	if err != nil {
 		return err
+	}
+	if o.probe != "" {
+		return probe(o)
 	}
 	cuda := o.device == "cuda"
 	ort.PreferCUDA(cuda)
@@ -109,7 +116,7 @@ func printRuntime(rt ort.Runtime) {
 	fmt.Printf("machine: %d CPUs, %s/%s\n", runtime.NumCPU(), runtime.GOOS, runtime.GOARCH)
 	fmt.Printf("ONNX Runtime %s from %s\n", rt.Version, rt.Library)
 	if rt.CUDA {
-		fmt.Printf("CUDA: available, %d GPU(s)\n", rt.GPUs)
+		fmt.Printf("CUDA: available, %d GPU(s), route %s (%s)\n", rt.GPUs, rt.CUDARoute, ort.CUDARouteEnv)
 		if rt.CUDANote != "" {
 			fmt.Printf("  note: %s\n", rt.CUDANote)
 		}
