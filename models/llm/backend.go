@@ -167,16 +167,18 @@ func configuredParallel(spec engine.ModelSpec) int {
 	return 0
 }
 
-// numThread is the model's intra_op_threads, else the CPU count for a
-// managed server: more threads than free cores collapses llama.cpp's
-// throughput, and Ollama's own guess can exceed what this process was given.
-// An external server keeps its own setting.
+// numThread is the model's intra_op_threads, else, for a managed server,
+// one less than the CPUs edgeinfer may use (at least one): llama.cpp's
+// threads spin at barriers, so one thread more than the free cores
+// collapses throughput (measured on 2 busy cores: 12 tokens/s with two
+// threads, 1,300 with one), and edgeinfer and its other models need a core
+// too. An external server keeps its own setting.
 func numThread(spec engine.ModelSpec, managed bool) int {
 	if n := spec.Config.IntraOpThreads; n > 0 {
 		return n
 	}
 	if managed {
-		return runtime.NumCPU()
+		return max(1, runtime.NumCPU()-1)
 	}
 	return 0
 }
