@@ -23,21 +23,30 @@ type Config struct {
 	// async batch jobs) neither count nor are refused: their producer bounds
 	// them, and they must not crowd out interactive callers.
 	MaxConcurrentRequests int
+	// Instances is how many batches may run at once, each on its own
+	// goroutine taking batches from the one queue (Triton's instance
+	// count). More than one suits runtimes that run a batch on a single
+	// core: one instance per core keeps every core busy while requests are
+	// still being prepared. 0 means 1.
+	Instances int
 	// Model labels the metrics; Metrics may be nil.
 	Model   string
 	Metrics *engine.Metrics
 }
 
+func (c Config) instances() int { return max(c.Instances, 1) }
+
 // Runner executes one batch on the goroutine that owns the model session and
-// returns one output per input, in order.
+// returns one output per input, in order. With Instances > 1 it is called
+// from several goroutines at once.
 type Runner[In, Out any] func(batch []In) ([]Out, error)
 
 // ErrClosed is returned for work still queued when the scheduler closes.
 var ErrClosed = &engine.Error{Kind: engine.KindNotInstalled, Message: "Model was unloaded while the request waited"}
 
 // Scheduler queues items from concurrent requests and runs them in batches
-// packed by PackPriority, on one goroutine: low-priority items run only
-// when no interactive item waits.
+// packed by PackPriority, on one goroutine per instance: low-priority items
+// run only when no interactive item waits.
 type Scheduler[In, Out any] struct {
 	cfg    Config
 	length func(In) int
@@ -46,11 +55,11 @@ type Scheduler[In, Out any] struct {
 	mu       sync.Mutex
 	queue    []*item[In, Out]
 	admitted int
-	running  bool
+	running  int // batches running now, at most cfg.instances()
 	closed   bool
 
-	wake chan struct{}
-	done chan struct{}
+	wake  chan struct{}
+	loops sync.WaitGroup
 }
 
 type item[In, Out any] struct {
@@ -89,8 +98,11 @@ func (r *request[Out]) finish(index int, out Out, err error) {
 
 // New starts a scheduler; length reports an item's cost in tokens.
 func New[In, Out any](cfg Config, length func(In) int, run Runner[In, Out]) *Scheduler[In, Out] {
-	s := &Scheduler[In, Out]{cfg: cfg, length: length, run: run, wake: make(chan struct{}, 1), done: make(chan struct{})}
-	go s.loop()
+	s := &Scheduler[In, Out]{cfg: cfg, length: length, run: run, wake: make(chan struct{}, 1)}
+	for range cfg.instances() {
+		s.loops.Add(1)
+		go s.loop()
+	}
 	return s
 }
 
@@ -131,7 +143,7 @@ func (s *Scheduler[In, Out]) Admit(ctx context.Context) (*Admission[In, Out], er
 		return nil, ErrClosed
 	case !opts.LowPriority && s.cfg.MaxConcurrentRequests > 0 && s.admitted >= s.cfg.MaxConcurrentRequests:
 		return nil, engine.Busy(time.Second)
-	case opts.RejectIfBusy && (s.running || s.interactiveQueued()):
+	case opts.RejectIfBusy && (s.running >= s.cfg.instances() || s.interactiveQueued()):
 		return nil, engine.Busy(time.Second)
 	}
 	if !opts.LowPriority {
@@ -198,7 +210,7 @@ func (s *Scheduler[In, Out]) signal() {
 	}
 }
 
-// Close stops the scheduler after the running batch and fails queued work.
+// Close stops the scheduler after the running batches and fails queued work.
 func (s *Scheduler[In, Out]) Close() {
 	s.mu.Lock()
 	if s.closed {
@@ -208,11 +220,11 @@ func (s *Scheduler[In, Out]) Close() {
 	s.closed = true
 	s.mu.Unlock()
 	s.signal()
-	<-s.done
+	s.loops.Wait()
 }
 
 func (s *Scheduler[In, Out]) loop() {
-	defer close(s.done)
+	defer s.loops.Done()
 	for {
 		batch, ok := s.next()
 		if !ok {
@@ -229,6 +241,7 @@ func (s *Scheduler[In, Out]) next() ([]*item[In, Out], bool) {
 	for {
 		if s.closed {
 			s.failQueued(ErrClosed)
+			s.signal() // the next waiting instance stops too
 			return nil, false
 		}
 		s.dropCancelled()
@@ -264,7 +277,10 @@ func (s *Scheduler[In, Out]) next() ([]*item[In, Out], bool) {
 	for k := len(picked) - 1; k >= 0; k-- {
 		s.queue = append(s.queue[:picked[k]], s.queue[picked[k]+1:]...)
 	}
-	s.running = true
+	s.running++
+	if len(s.queue) > 0 {
+		s.signal() // an idle instance may take what is left
+	}
 	s.setQueueDepth()
 	if m := s.cfg.Metrics; m != nil {
 		tokens, padding := Cost(lengths, picked)
@@ -355,7 +371,7 @@ func (s *Scheduler[In, Out]) execute(batch []*item[In, Out]) {
 		}
 	}
 	s.mu.Lock()
-	s.running = false
+	s.running--
 	s.mu.Unlock()
 }
 
