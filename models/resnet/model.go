@@ -42,9 +42,14 @@ type Model struct {
 	h, w   int
 	sched  *batch.Scheduler[*pixels, []float32]
 	free   sync.Pool // *pixels whose batch has run
+	// buffers holds *batchBuffers: batches run concurrently, one per
+	// scheduler instance, and each needs its own tensors' memory.
+	buffers sync.Pool
+}
 
-	// Buffers reused across batches; only the scheduler goroutine touches them.
-	batchIn, batchOut []float32
+// batchBuffers back one batch's input and output tensors.
+type batchBuffers struct {
+	in, out []float32
 }
 
 func newModel(spec engine.ModelSpec, sess *ort.Session, proc *imageprep.Processor, labels []string, limits imageprep.Limits) (*Model, error) {
@@ -57,6 +62,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, proc *imageprep.Processo
 		return nil, err
 	}
 	m.free.New = func() any { return &pixels{data: make([]float32, proc.Len())} }
+	m.buffers.New = func() any { return &batchBuffers{} }
 	m.sched = batch.New(schedulerConfig(spec), func(*pixels) int { return 1 }, m.runBatch)
 	return m, nil
 }
@@ -174,20 +180,23 @@ func grow(buf []float32, n int) []float32 {
 }
 
 // runBatch stacks the images into one [N, 3, H, W] tensor and runs the
-// model; it returns each image's logits. It runs on the scheduler goroutine.
+// model; it returns each image's logits. The scheduler's instances call it
+// concurrently; ONNX Runtime's Run is safe for that.
 func (m *Model) runBatch(items []*pixels) ([][]float32, error) {
 	n, size, classes := len(items), 3*m.h*m.w, len(m.labels)
-	m.batchIn = grow(m.batchIn, n*size)
+	buf := m.buffers.Get().(*batchBuffers)
+	defer m.buffers.Put(buf)
+	buf.in = grow(buf.in, n*size)
 	for i, px := range items {
-		copy(m.batchIn[i*size:(i+1)*size], px.data)
+		copy(buf.in[i*size:(i+1)*size], px.data)
 	}
-	in, err := onnx.NewTensor(onnx.NewShape(int64(n), 3, int64(m.h), int64(m.w)), m.batchIn)
+	in, err := onnx.NewTensor(onnx.NewShape(int64(n), 3, int64(m.h), int64(m.w)), buf.in)
 	if err != nil {
 		return nil, err
 	}
 	defer in.Destroy()
-	m.batchOut = grow(m.batchOut, n*classes)
-	out, err := onnx.NewTensor(onnx.NewShape(int64(n), int64(classes)), m.batchOut)
+	buf.out = grow(buf.out, n*classes)
+	out, err := onnx.NewTensor(onnx.NewShape(int64(n), int64(classes)), buf.out)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +217,7 @@ func (m *Model) runBatch(items []*pixels) ([][]float32, error) {
 	}
 	logits := make([][]float32, n)
 	for i := range logits {
-		logits[i] = append([]float32(nil), m.batchOut[i*classes:(i+1)*classes]...)
+		logits[i] = append([]float32(nil), buf.out[i*classes:(i+1)*classes]...)
 	}
 	return logits, nil
 }

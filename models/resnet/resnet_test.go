@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -425,6 +426,23 @@ func TestLabels(t *testing.T) {
 	for in, want := range map[string]string{"Persian cat": "PERSIAN CAT", "tench, Tinca tinca": "TENCH", " crane ": "CRANE"} {
 		if got := workersLabel(in); got != want {
 			t.Errorf("workersLabel(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// One single-threaded batch instance per core by default; intra_op_threads
+// N gives NumCPU/N instances (at least one) of N threads.
+func TestInstancesFollowThreads(t *testing.T) {
+	cpus := runtime.NumCPU()
+	for _, c := range []struct{ threads, wantThreads, wantInstances int }{
+		{0, 1, cpus}, {1, 1, cpus}, {2, 2, max(1, cpus/2)}, {cpus * 4, cpus * 4, 1},
+	} {
+		spec := engine.ModelSpec{Entry: &engine.Entry{ID: resnet50}, Config: engine.ModelConfig{IntraOpThreads: c.threads}}
+		if got := intraOpThreads(spec); got != c.wantThreads {
+			t.Errorf("intra_op_threads %d: %d threads per batch, want %d", c.threads, got, c.wantThreads)
+		}
+		if got := schedulerConfig(spec).Instances; got != c.wantInstances {
+			t.Errorf("intra_op_threads %d: %d instances, want %d", c.threads, got, c.wantInstances)
 		}
 	}
 }
