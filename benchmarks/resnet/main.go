@@ -4,8 +4,9 @@
 //
 //  1. the preprocessing cost per image, by size (decode, then resize, crop
 //     and normalize), on one core;
-//  2. raw ONNX Runtime on already-preprocessed tensors at each batch size:
-//     the limit;
+//  2. raw ONNX Runtime on already-preprocessed tensors at each batch size,
+//     as one stream of --threads threads and as one single-threaded stream
+//     per core: the best of them is the limit;
 //  3. edgeinfer over HTTP, bytes in → top 5 out, with concurrent clients;
 //  4. transformers.js's image-classification pipeline on the same files,
 //     model and threads (benchmarks/resnet/peer.mjs).
@@ -50,7 +51,8 @@ func main() {
 	dir := flag.String("dir", filepath.Join(engine.DefaultHome(), "models", model), "model directory (the full synthetic preset for honest figures)")
 	corpusDir := flag.String("corpus", filepath.Join(os.TempDir(), "edgeinfer-resnet-corpus"), "where the generated JPEGs are kept between runs")
 	perSize := flag.Int("per-size", 6, "images per size in the corpus")
-	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads, for every configuration")
+	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads of the raw single-stream runs and of the peer")
+	intraOp := flag.Int("intra-op-threads", 0, "edgeinfer's intra_op_threads (0: the backend's default, one thread per batch and a batch instance per core)")
 	clients := flag.Int("clients", 16, "concurrent HTTP clients")
 	maxBatch := flag.Int("max-batch", 8, "edgeinfer's max_batch_size")
 	queueDelay := flag.Duration("max-queue-delay", 0, "edgeinfer's max_queue_delay")
@@ -82,18 +84,28 @@ func main() {
 
 	fmt.Println("## Throughput")
 	fmt.Println()
-	limit, bestBatch, perBatch := rawORT(*dir, *threads, tensors, *warmup, *duration)
-	eng := newEngine(*dir, *threads, *maxBatch, *queueDelay)
+	perBatch := rawORT(*dir, *threads, 1, []int{1, 2, 4, 8, 16}, tensors, *warmup, *duration)
+	if cpus := runtime.NumCPU(); cpus > 1 {
+		perBatch = append(perBatch, rawORT(*dir, 1, cpus, []int{4, 8, 16}, tensors, *warmup, *duration)...)
+	}
+	var limit float64
+	var best batchRate
+	for _, b := range perBatch {
+		if b.rate > limit {
+			limit, best = b.rate, b
+		}
+	}
+	eng := newEngine(*dir, *intraOp, *maxBatch, *queueDelay)
 	defer eng.Close()
 	overHTTP := httpRun(eng, corpus, *clients, *warmup, *duration)
 
 	fmt.Println("| configuration | images/s | vs limit | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, b := range perBatch {
-		fmt.Printf("| raw ONNX Runtime, preprocessed tensors, batch %d | %.1f | %.2f | | | |\n", b.batch, b.rate, b.rate/limit)
+		fmt.Printf("| raw ONNX Runtime, preprocessed tensors, %s | %.1f | %.2f | | | |\n", b, b.rate, b.rate/limit)
 	}
-	fmt.Printf("| edgeinfer over HTTP, JPEG bytes → top 5, %d clients, max_batch_size %d | %.1f | %.2f | %s | %s | %d |\n",
-		*clients, *maxBatch, overHTTP.ItemsPerSecond(), overHTTP.ItemsPerSecond()/limit,
+	fmt.Printf("| edgeinfer over HTTP, JPEG bytes → top 5, %d clients, max_batch_size %d, intra_op_threads %d | %.1f | %.2f | %s | %s | %d |\n",
+		*clients, *maxBatch, *intraOp, overHTTP.ItemsPerSecond(), overHTTP.ItemsPerSecond()/limit,
 		overHTTP.Percentile(0.5).Round(time.Millisecond), overHTTP.Percentile(0.99).Round(time.Millisecond), overHTTP.Errors)
 	if overHTTP.FirstErr != nil {
 		fmt.Printf("\nfirst error: %v\n", overHTTP.FirstErr)
@@ -110,7 +122,7 @@ func main() {
 		}
 	}
 	fmt.Println()
-	fmt.Printf("- edgeinfer over HTTP / raw ORT at its best batch (%d): **%.2f** (target ≥ 0.8)\n", bestBatch, overHTTP.ItemsPerSecond()/limit)
+	fmt.Printf("- edgeinfer over HTTP / raw ORT at its best (%s): **%.2f** (target ≥ 0.8)\n", best, overHTTP.ItemsPerSecond()/limit)
 	if p.ImagesPerS > 0 {
 		fmt.Printf("- edgeinfer over HTTP / transformers.js per-call pipeline: **%.2fx** (target ≥ 1.5x); / its batched calls: %.2fx\n",
 			overHTTP.ItemsPerSecond()/p.ImagesPerS, overHTTP.ItemsPerSecond()/p.BatchedPerS)
@@ -160,45 +172,61 @@ func preprocessCost(corpus []photo, proc *imageprep.Processor) [][]float32 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 type batchRate struct {
-	batch int
-	rate  float64
+	batch, threads, streams int
+	rate                    float64
 }
 
-// rawORT is the limit: the preprocessed tensors, stacked in batches of each
-// size, straight through a session with nothing else running.
-func rawORT(dir string, threads int, tensors [][]float32, warmup, d time.Duration) (best float64, bestBatch int, all []batchRate) {
+func (b batchRate) String() string {
+	return fmt.Sprintf("batch %d, %d thread(s) × %d stream(s)", b.batch, b.threads, b.streams)
+}
+
+// rawORT measures the limit: the preprocessed tensors, stacked in batches
+// of each size, straight through one session with nothing else running,
+// from streams goroutines at once (ONNX Runtime's Run is concurrent-safe).
+func rawORT(dir string, threads, streams int, batches []int, tensors [][]float32, warmup, d time.Duration) []batchRate {
 	sess, err := ort.Open(filepath.Join(dir, "onnx/model.onnx"), ort.Options{IntraOpThreads: threads})
 	check(err)
 	defer sess.Close()
-	size := len(tensors[0])
-	for _, bs := range []int{1, 2, 4, 8, 16} {
-		in := make([]float32, bs*size)
-		out := make([]float32, bs*1000)
-		inT, err := onnx.NewTensor(onnx.NewShape(int64(bs), 3, 224, 224), in)
-		check(err)
-		outT, err := onnx.NewTensor(onnx.NewShape(int64(bs), 1000), out)
-		check(err)
+	var all []batchRate
+	for _, bs := range batches {
 		run := func(limit time.Duration) float64 {
-			n, start := 0, time.Now()
-			for i := 0; time.Since(start) < limit; i += bs {
-				for j := range bs {
-					copy(in[j*size:], tensors[(i+j)%len(tensors)])
-				}
-				check(sess.Run([]onnx.Value{inT}, []onnx.Value{outT}))
-				n += bs
+			counts := make(chan int, streams)
+			start := time.Now()
+			for s := range streams {
+				go func() { counts <- rawStream(sess, bs, s, tensors, start, limit) }()
+			}
+			n := 0
+			for range streams {
+				n += <-counts
 			}
 			return float64(n) / time.Since(start).Seconds()
 		}
 		run(warmup / 2)
-		rate := run(d / 2)
-		all = append(all, batchRate{bs, rate})
-		if rate > best {
-			best, bestBatch = rate, bs
-		}
-		inT.Destroy()
-		outT.Destroy()
+		all = append(all, batchRate{batch: bs, threads: threads, streams: streams, rate: run(d / 2)})
 	}
-	return best, bestBatch, all
+	return all
+}
+
+// rawStream runs batches of bs until limit has passed since start and
+// returns how many images it ran.
+func rawStream(sess *ort.Session, bs, stream int, tensors [][]float32, start time.Time, limit time.Duration) int {
+	size := len(tensors[0])
+	in, out := make([]float32, bs*size), make([]float32, bs*1000)
+	inT, err := onnx.NewTensor(onnx.NewShape(int64(bs), 3, 224, 224), in)
+	check(err)
+	defer inT.Destroy()
+	outT, err := onnx.NewTensor(onnx.NewShape(int64(bs), 1000), out)
+	check(err)
+	defer outT.Destroy()
+	n := 0
+	for i := stream * 7; time.Since(start) < limit; i += bs {
+		for j := range bs {
+			copy(in[j*size:], tensors[(i+j)%len(tensors)])
+		}
+		check(sess.Run([]onnx.Value{inT}, []onnx.Value{outT}))
+		n += bs
+	}
+	return n
 }
 
 // synthesizeFull writes the full-size synthetic ResNet-50 into dir unless a
@@ -215,11 +243,11 @@ func synthesizeFull(dir string) error {
 	return synth.Generate(context.Background(), synth.Options{Preset: synth.Full, OutDir: filepath.FromSlash(root)}, []string{model}, os.Stderr)
 }
 
-func newEngine(dir string, threads, maxBatch int, queueDelay time.Duration) *engine.Engine {
+func newEngine(dir string, intraOp, maxBatch int, queueDelay time.Duration) *engine.Engine {
 	cat, err := engine.LoadCatalog()
 	check(err)
 	cfg := engine.DefaultConfig()
-	cfg.Models[model] = engine.ModelConfig{Dir: dir, IntraOpThreads: threads, MaxBatchSize: maxBatch, MaxQueueDelay: engine.Duration(queueDelay)}
+	cfg.Models[model] = engine.ModelConfig{Dir: dir, IntraOpThreads: intraOp, MaxBatchSize: maxBatch, MaxQueueDelay: engine.Duration(queueDelay)}
 	eng, err := engine.New(cat, cfg, map[string]engine.Backend{resnet.Kind: resnet.Backend{}}, nil)
 	check(err)
 	return eng
