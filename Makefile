@@ -7,13 +7,13 @@ export EDGEINFER_HOME
 GO ?= go
 BIN := bin/edgeinfer
 
-# Compat tier (compat/, Workers AI client compatibility through node) -------
-# The issue that adds compat/ sets COMPAT_TEST to the command running it,
-# e.g. `COMPAT_TEST = compat/run`; `make test` runs it after the Go tests.
-COMPAT_TEST ?=
-# ----------------------------------------------------------------------------
+# Compat tier: the real Workers runtime, wrangler, miniflare and the official
+# SDKs against a freshly started edgeinfer (compat/run.sh).
+COMPAT_TEST ?= bash compat/run.sh
+# Bounded fuzzing of the decoders CI runs on every change (longer runs: raise FUZZTIME).
+FUZZTIME ?= 10s
 
-.PHONY: setup build run test fmt fmt-check vet synth-full clean
+.PHONY: setup build run test fuzz fmt fmt-check vet synth-full clean
 
 setup:
 	scripts/setup.sh
@@ -25,12 +25,14 @@ run: setup
 	$(BIN) serve
 
 test: setup vet fmt-check
-	$(GO) test -race -count=1 ./...
-ifneq ($(strip $(COMPAT_TEST)),)
+	$(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) fuzz
 	$(COMPAT_TEST)
-else
-	@echo "compat tier: not added yet (set COMPAT_TEST in the Makefile)"
-endif
+
+# Each fuzz target for FUZZTIME; a crash fails the build and leaves its input
+# under testdata/fuzz for the regression corpus.
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./imageprep
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')
