@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+	ollamamodel "github.com/ollama/ollama/types/model"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 )
@@ -44,7 +45,7 @@ func newFakeOllama(t *testing.T, tag string, caps ...string) *fakeOllama {
 	mux.HandleFunc("POST /api/show", func(w http.ResponseWriter, r *http.Request) {
 		var req api.ShowRequest
 		json.NewDecoder(r.Body).Decode(&req)
-		if req.Model != f.tag {
+		if !ollamamodel.ParseName(req.Model).EqualFold(ollamamodel.ParseName(f.tag)) { // "x" is "x:latest", as in Ollama
 			w.WriteHeader(http.StatusNotFound)
 			writeLine(w, map[string]any{"error": "model '" + req.Model + "' not found"})
 			return
@@ -181,6 +182,35 @@ func TestRequestReachesOllamaMappedAndToolCallsComeBackAsObjects(t *testing.T) {
 	}
 }
 
+func TestConfiguredTagOverridesTheCatalogs(t *testing.T) {
+	f := newFakeOllama(t, "my-llama:latest", "completion")
+	f.chat = func(w http.ResponseWriter, req api.ChatRequest) {
+		writeLine(w, piece("Hi"))
+		writeLine(w, finished(2, 1))
+	}
+	t.Setenv("OLLAMA_HOST", "")
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.DefaultConfig()
+	cfg.Home = t.TempDir()
+	cfg.Models[fakeModel] = engine.ModelConfig{Ollama: "my-llama"} // Ollama reads it as my-llama:latest
+	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	entry, _ := cat.Lookup(fakeModel)
+	if st := eng.Status(context.Background(), entry); !st.Installed || st.Installation.Synthetic || st.Installation.Source != "ollama:my-llama" {
+		t.Errorf("status %+v", st)
+	}
+	gen := run(t, testCtx(t, 30*time.Second), eng, fakeModel, `{"prompt":"hi"}`)
+	if reqs := f.recorded(); gen.Response != "Hi" || len(reqs) != 1 || reqs[0].Model != "my-llama" {
+		t.Errorf("response %q, requests %+v", gen.Response, reqs)
+	}
+}
+
 func TestStreamEndingWithoutDoneIsAnErrorEvent(t *testing.T) {
 	f := newFakeOllama(t, "llama2:7b-chat-q8_0", "completion")
 	f.chat = func(w http.ResponseWriter, req api.ChatRequest) {
@@ -237,6 +267,7 @@ func TestOllamaErrorsMapToWorkersAIErrors(t *testing.T) {
 		{"prompt over the context window", http.StatusBadRequest, "the input length exceeds the context length", http.StatusRequestEntityTooLarge, "'prompt': the prompt is longer than the model's context window of 4096 tokens"},
 		{"tag removed after load", http.StatusNotFound, "model 'llama2:7b-chat-q8_0' not found", http.StatusServiceUnavailable, "run `edgeinfer pull " + fakeModel + "`"},
 		{"other refusal", http.StatusBadRequest, "invalid format", http.StatusBadRequest, "Ollama refused the request: invalid format"},
+		{"Ollama's own queue full", http.StatusServiceUnavailable, "server busy, please try again.  maximum pending requests exceeded", http.StatusTooManyRequests, "Capacity temporarily exceeded"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newFakeOllama(t, "llama2:7b-chat-q8_0", "completion")

@@ -89,6 +89,9 @@ func (a *adapters) tag(ctx context.Context, m *model, name string) (string, erro
 	}
 	if old, ok := a.tags[name]; !ok || old.tag != tag {
 		m.backend.useTag(tag)
+		if ok {
+			m.backend.dropTag(old.tag) // replaced files: the old model is no longer this model's
+		}
 	}
 	a.tags[name] = adapterTag{tag: tag, size: weights.Size(), modTime: modTime}
 	return tag, nil

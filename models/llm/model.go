@@ -166,6 +166,10 @@ func (m *model) generationError(err error, in *engine.GenerationInput) error {
 		tooLarge := engine.TooLarge(field, "the prompt is longer than the model's context window of %d tokens", m.plan.Runner.NumCtx)
 		tooLarge.Err = err
 		return tooLarge
+	case se.StatusCode == http.StatusServiceUnavailable && strings.Contains(msg, "busy"):
+		busy := engine.Busy(time.Second) // Ollama's own queue (OLLAMA_MAX_QUEUE) is full
+		busy.Err = err
+		return busy
 	case se.StatusCode == http.StatusNotFound:
 		return &engine.Error{Kind: engine.KindNotInstalled, Err: err,
 			Message: fmt.Sprintf("Model %s is not installed: run `edgeinfer pull %s`", m.id, m.id)}

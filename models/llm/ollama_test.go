@@ -493,3 +493,100 @@ func TestOllamaKilledMidStreamGivesAnErrorEventAndTheNextRequestSucceeds(t *test
 		t.Errorf("after the restart: %q from pid %d (killed %d)", gen.Response, b.srv.PID(), pid)
 	}
 }
+
+func TestEveryLLMOfTheDemoSetIsServedSyntheticWithoutStartingAServer(t *testing.T) {
+	requireOllama(t)
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.DefaultConfig()
+	cfg.Home = testHome
+	b := &Backend{Logger: testLogger(t)}
+	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: b}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	n := 0
+	for _, e := range cat.Entries() {
+		if e.Task != engine.TaskTextGeneration {
+			continue
+		}
+		n++
+		st := eng.Status(context.Background(), e)
+		if !st.Installed || !st.Installation.Synthetic || st.Installation.Source != "ollama:"+synth.LlamaOllamaTag || st.Installation.Bytes == 0 {
+			t.Errorf("%s: %+v", e.ID, st)
+		}
+	}
+	if n != 7 {
+		t.Errorf("%d text-generation models in the catalog, want 7", n)
+	}
+	if b.srv != nil {
+		t.Error("checking installations started an Ollama server")
+	}
+}
+
+func TestEngineCloseStopsTheManagedServer(t *testing.T) {
+	requireOllama(t)
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := engine.DefaultConfig()
+	cfg.Home = testHome
+	b := &Backend{Logger: testLogger(t)}
+	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: b}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t, time.Minute)
+	run(t, ctx, eng, llama, `{"prompt":"hi","max_tokens":2}`)
+	run(t, ctx, eng, phi2, `{"prompt":"hi","max_tokens":2}`) // a second model on the same server
+	b.mu.Lock()
+	pid, users := b.srv.PID(), b.users
+	b.mu.Unlock()
+	if users != 2 {
+		t.Errorf("%d models use the server, want 2", users)
+	}
+	if err := eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if b.srv != nil {
+		t.Error("the backend still holds a server after the engine closed")
+	}
+	if err := syscall.Kill(-pid, 0); err != syscall.ESRCH {
+		t.Errorf("the server's process group %d still exists after Close (kill -0: %v)", pid, err)
+	}
+}
+
+func TestClientDisconnectCancelsTheOllamaRequest(t *testing.T) {
+	eng, _ := sharedEngine(t)
+	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
+	defer srv.Close()
+	ctx := testCtx(t, time.Minute)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/client/v4/accounts/acct/ai/run/"+phi2,
+		strings.NewReader(`{"prompt":"Write a very long story","raw":true,"stream":true,"max_tokens":100000,"temperature":1.5,"seed":1}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := bufio.NewReader(resp.Body).ReadString('\n')
+	if err != nil || !strings.HasPrefix(first, `data: {"response":`) {
+		t.Fatalf("first line %q: %v", first, err)
+	}
+	resp.Body.Close() // the client goes away mid-generation
+
+	// phi-2 has one slot: once the abandoned generation stops, it is free.
+	reject := engine.WithOptions(ctx, engine.RunOptions{RejectIfBusy: true})
+	for {
+		_, err := eng.Run(reject, phi2, engine.Input{JSON: []byte(`{"prompt":"hi","max_tokens":2}`)})
+		if err == nil {
+			break
+		}
+		if engine.KindOf(err) != engine.KindCapacity || ctx.Err() != nil {
+			t.Fatalf("the abandoned generation still holds the slot: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
