@@ -97,6 +97,12 @@ func TestCUDADeviceByOrdinal(t *testing.T) {
 func TestPlanCUDA(t *testing.T) {
 	installed := t.TempDir()
 	tree(t, installed, cudaBuildFiles...)
+	// A CUDA build's core exports the CUDA entry point; a CPU build's does not.
+	cc(t, installed, "libonnxruntime.so", "void OrtSessionOptionsAppendExecutionProvider_CUDA(void) {}\n")
+	cpuCore := t.TempDir()
+	tree(t, cpuCore, cudaBuildFiles...)
+	cc(t, cpuCore, "libonnxruntime.so", "extern void OrtSessionOptionsAppendExecutionProvider_CUDA(void);\n"+
+		"void OrtSessionOptionsAppendExecutionProvider_CPU(void) { OrtSessionOptionsAppendExecutionProvider_CUDA(); }\n")
 	libs := t.TempDir()
 	tree(t, libs, "libcudart.so.13")
 	gpus := func(n int, err error) func() (int, error) { return func() (int, error) { return n, err } }
@@ -108,6 +114,7 @@ func TestPlanCUDA(t *testing.T) {
 		want  string // in the reason; "" means usable
 	}{
 		{"not installed", t.TempDir(), gpus(1, nil), "make setup GPU=1"},
+		{"CPU-only core", cpuCore, gpus(1, nil), "is a CPU-only build of ONNX Runtime"},
 		{"no GPU", installed, gpus(0, nil), "no NVIDIA GPU is visible"},
 		{"no driver", installed, gpus(0, errors.New("no NVIDIA driver: libcuda.so.1: cannot open")), "no NVIDIA driver"},
 		{"usable", installed, gpus(1, nil), ""},

@@ -36,7 +36,10 @@ const (
 var CUDARoutes = []string{RouteCUDAOptionsV2, RouteEPDevice, RouteLegacy}
 
 // DefaultCUDARoute is the route used unless EDGEINFER_ORT_CUDA_ROUTE says
-// otherwise.
+// otherwise: the one ONNX Runtime's own language bindings take into a CUDA
+// build. On an H200 with a CPU-only 1.29.0 core (which checkCUDACore now
+// refuses) only the EP-device route opened sessions, and it crashed on
+// BGE-base; no route has yet run there with a CUDA-enabled core.
 const DefaultCUDARoute = RouteCUDAOptionsV2
 
 // cudaRoute reads the route from the environment.

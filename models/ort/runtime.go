@@ -1,6 +1,7 @@
 package ort
 
 import (
+	"debug/elf"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -119,6 +120,10 @@ func planCUDA(dir string, deviceCount func() (int, error), dirs []string) cudaPl
 		return cudaPlan{unavailable: fmt.Sprintf("the CUDA build of ONNX Runtime is not installed in %s (missing %s): run `make setup GPU=1` or set %s",
 			dir, strings.Join(missing, ", "), CUDADirEnv)}
 	}
+	core := filepath.Join(dir, "libonnxruntime.so")
+	if err := checkCUDACore(core); err != nil {
+		return cudaPlan{unavailable: err.Error()}
+	}
 	n, err := deviceCount()
 	if err != nil {
 		return cudaPlan{unavailable: err.Error()}
@@ -127,7 +132,7 @@ func planCUDA(dir string, deviceCount func() (int, error), dirs []string) cudaPl
 		return cudaPlan{unavailable: "no NVIDIA GPU is visible (the driver reports none; check CUDA_VISIBLE_DEVICES)"}
 	}
 	return cudaPlan{
-		core:     filepath.Join(dir, "libonnxruntime.so"),
+		core:     core,
 		provider: filepath.Join(dir, "libonnxruntime_providers_cuda.so"),
 		libs:     findCUDALibraries(dirs),
 		gpus:     n,
@@ -190,6 +195,34 @@ func loadRuntime(want bool) (Runtime, error) {
 	}
 	rt.CUDA, rt.CUDARoute, api = true, route, a
 	return rt, nil
+}
+
+// cudaCoreSymbol is exported only by core libraries built with CUDA.
+const cudaCoreSymbol = "OrtSessionOptionsAppendExecutionProvider_CUDA"
+
+// checkCUDACore refuses a core library built without CUDA. Such a core
+// still takes the CUDA provider as a provider-bridge library through the
+// EP device route, lists the GPU and opens sessions, but the process then
+// crashes in the first Run of a real model: on an H200 with the CPU-only
+// ORT 1.29.0 core, a lone MatMul ran and BGE-base died of SIGSEGV inside
+// libonnxruntime.so (benchmarks/results/gpu-check-h200.txt). The options
+// routes are refused by such a core outright ("CUDA execution provider is
+// not enabled in this build").
+func checkCUDACore(core string) error {
+	f, err := elf.Open(core)
+	if err != nil {
+		return fmt.Errorf("the CUDA build's core library %s is unreadable: %v", core, err)
+	}
+	defer f.Close()
+	syms, err := f.DynamicSymbols()
+	if err != nil {
+		return fmt.Errorf("the CUDA build's core library %s has no dynamic symbols: %v", core, err)
+	}
+	if !slices.ContainsFunc(syms, func(s elf.Symbol) bool { return s.Name == cudaCoreSymbol && s.Section != elf.SHN_UNDEF }) {
+		return fmt.Errorf("%s is a CPU-only build of ONNX Runtime (it does not export %s), with which the CUDA provider crashes: "+
+			"install the core of a CUDA build of the provider's version beside it (e.g. onnxruntime-node's libonnxruntime.so.1)", core, cudaCoreSymbol)
+	}
+	return nil
 }
 
 func loadCPU(cudaUnavailable string) (Runtime, error) {
