@@ -20,7 +20,11 @@
 #   BIN          the gpucheck binary (default: bin/gpucheck)
 #   ORT_GPU_DIR  the CUDA build of ONNX Runtime: libonnxruntime.so 1.29.0 with
 #                libonnxruntime_providers_shared.so and _cuda.so beside it
-#                (default: $EDGEINFER_HOME/lib/cuda, as `make setup GPU=1` installs)
+#                (default: $EDGEINFER_HOME/lib/cuda, as `make setup GPU=1` installs).
+#                The core must be built with CUDA (it exports
+#                OrtSessionOptionsAppendExecutionProvider_CUDA), as onnxruntime-node
+#                1.29.0's bin/napi-v6/linux/x64/libonnxruntime.so.1 is; a CPU-only
+#                core (asus4's com.github.asus4.onnxruntime) is refused.
 #   MODELS       models root (default: ${TMPDIR:-/tmp}/edgeinfer-gpucheck/models)
 #   DEVICE       cuda (default) or cpu (CPU only: a smoke test on any machine)
 #   PRESET       full (default) or tiny
