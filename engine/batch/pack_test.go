@@ -90,3 +90,18 @@ func TestCost(t *testing.T) {
 		t.Fatalf("Cost = %d, %v", tokens, ratio)
 	}
 }
+
+// BenchmarkPack packs from a 256-item mixed-length queue, the scheduler's
+// per-batch decision.
+func BenchmarkPack(b *testing.B) {
+	r := rand.New(rand.NewPCG(3, 3))
+	lengths := make([]int, 256)
+	for i := range lengths {
+		lengths[i] = 10 + r.IntN(33)
+	}
+	lim := Limits{MaxBatchTokens: 8192, MaxBatchSize: 64}
+	b.ReportAllocs()
+	for b.Loop() {
+		Pack(lengths, lim)
+	}
+}

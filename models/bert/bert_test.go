@@ -249,3 +249,16 @@ func TestPlacementIsListed(t *testing.T) {
 		t.Fatalf("required cuda on a CPU-only runtime: %+v", d)
 	}
 }
+
+// BenchmarkPool pools one 40-token row of bge-base width (768).
+func BenchmarkPool(b *testing.B) {
+	const tokens, hidden = 40, 768
+	states := make([]float32, tokens*hidden)
+	for i := range states {
+		states[i] = float32(i%97) / 97
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		pool(states, tokens, hidden, false)
+	}
+}
