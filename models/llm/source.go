@@ -51,7 +51,7 @@ func (b *Backend) resolve(ctx context.Context, spec engine.ModelSpec) (source, e
 			Message: fmt.Sprintf("Model %s has no Ollama model: set models.%q.ollama to an Ollama tag in the config file", spec.Entry.ID, spec.Entry.ID)}
 	}
 	return source{}, &engine.Error{Kind: engine.KindNotInstalled,
-		Message: fmt.Sprintf("Model %s is not installed: run `edgeinfer pull %s` (Ollama model %s), or `edgeinfer models synth` for the synthetic demo model", spec.Entry.ID, spec.Entry.ID, tag)}
+		Message: fmt.Sprintf("Model %s is not installed: run `edgeinfer pull %s` (Ollama model %s), or `edgeinfer models synth --only %s` for the synthetic demo model", spec.Entry.ID, spec.Entry.ID, tag, synth.LlamaModelID)}
 }
 
 // syntheticSource finds the synthetic Llama that `edgeinfer models synth`
