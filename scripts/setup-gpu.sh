@@ -6,9 +6,12 @@
 # only (FORCE_GPU=1 installs anyway, e.g. to prepare an image).
 #
 # The CUDA build is ONNX Runtime 1.29.0 for CUDA 13 and cuDNN 9 (sm_70 to
-# sm_120): its core library from the npm package com.github.asus4.onnxruntime
-# and its providers from com.github.asus4.onnxruntime.linux-x64-gpu, the same
-# version, as ONNX Runtime requires. The CUDA and cuDNN libraries themselves
+# sm_120): its providers from com.github.asus4.onnxruntime.linux-x64-gpu and
+# its core from onnxruntime-node@1.29.0, the same version, as ONNX Runtime
+# requires. (asus4's own core package is a CPU-only build that cannot host
+# the CUDA provider: on an H200 it refused the CUDA options and crashed in the
+# first CUDA run. The core must export OrtSessionOptionsAppendExecutionProvider_CUDA,
+# which install checks.) The CUDA and cuDNN libraries themselves
 # are not installed here: edgeinfer finds them at run time in
 # EDGEINFER_CUDA_LIBS, LD_LIBRARY_PATH, the CUDA toolkit, Python
 # site-packages (NVIDIA's pip wheels: nvidia-cuda-runtime, nvidia-cublas,
@@ -16,10 +19,12 @@
 set -euo pipefail
 
 readonly ORT_CUDA_VERSION=1.29.0
-readonly UNITY_PACKAGE_VERSION=0.4.9 # asus4's packages that ship ORT 1.29.0
-readonly CORE_PACKAGE=com.github.asus4.onnxruntime
+readonly UNITY_PACKAGE_VERSION=0.4.9 # asus4's package that ships the ORT 1.29.0 CUDA providers
 readonly GPU_PACKAGE=com.github.asus4.onnxruntime.linux-x64-gpu
 readonly PLUGIN_DIR=package/Plugins/Linux/x64
+readonly CORE_PACKAGE=onnxruntime-node # its 1.29.0 core is built with the CUDA entry points
+readonly CORE_MEMBER=package/bin/napi-v6/linux/x64/libonnxruntime.so.1
+readonly INSTALL_STAMP=$ORT_CUDA_VERSION-cuda-core # changed when the core's source changed
 
 EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
 CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/edgeinfer
@@ -108,18 +113,20 @@ install_onnxruntime_cuda() {
 	for f in "${files[@]}"; do
 		[[ -f $dir/$f ]] || complete=0
 	done
-	if ((complete)) && [[ -f $stamp && $(<"$stamp") == "$ORT_CUDA_VERSION" ]]; then
+	if ((complete)) && [[ -f $stamp && $(<"$stamp") == "$INSTALL_STAMP" ]]; then
 		info "already installed: $dir"
 	else
 		command -v npm >/dev/null || die "'npm' not found on PATH; install node 20 + npm and rerun"
 		local core gpu
-		core=$(npm_pack_cached "$CORE_PACKAGE" "$UNITY_PACKAGE_VERSION")
+		core=$(npm_pack_cached "$CORE_PACKAGE" "$ORT_CUDA_VERSION")
 		gpu=$(npm_pack_cached "$GPU_PACKAGE" "$UNITY_PACKAGE_VERSION")
 		mkdir -p "$dir"
-		extract "$core" "$PLUGIN_DIR/libonnxruntime.so" "$dir/libonnxruntime.so"
+		extract "$core" "$CORE_MEMBER" "$dir/libonnxruntime.so"
+		grep -q OrtSessionOptionsAppendExecutionProvider_CUDA "$dir/libonnxruntime.so" ||
+			die "$CORE_PACKAGE@$ORT_CUDA_VERSION's core lacks the CUDA entry points; it cannot host the CUDA provider"
 		extract "$gpu" "$PLUGIN_DIR/libonnxruntime_providers_shared.so" "$dir/libonnxruntime_providers_shared.so"
 		extract "$gpu" "$PLUGIN_DIR/libonnxruntime_providers_cuda.so" "$dir/libonnxruntime_providers_cuda.so"
-		echo "$ORT_CUDA_VERSION" >"$stamp"
+		echo "$INSTALL_STAMP" >"$stamp"
 		info "installed $dir ($(du -sh "$dir" | cut -f1))"
 	fi
 	report_cuda_libraries
