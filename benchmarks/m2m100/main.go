@@ -1,0 +1,211 @@
+// Command m2m100 measures translation throughput in generated tokens per
+// second on one machine in one run: greedy and 5-beam search at 1 and 8
+// concurrent requests, the key/value cache against recomputing every step,
+// and transformers.js's translation pipeline on the same model files and
+// threads. It prints a markdown report; nothing here is asserted.
+//
+//	go run ./benchmarks/m2m100 --dir /path/to/full/@cf/meta/m2m100-1.2b
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/benchmarks/corpus"
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/m2m100"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+)
+
+const model = "@cf/meta/m2m100-1.2b"
+
+// targets rotate over the requests, so batches mix target languages.
+var targets = []string{"fr", "de", "es", "ru", "zh", "ja"}
+
+func main() {
+	dir := flag.String("dir", filepath.Join(engine.DefaultHome(), "models", model), "model directory (the full synthetic preset for honest figures)")
+	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads, for every configuration")
+	tokens := flag.Int("tokens", 64, "tokens generated per request at most (max_length = tokens + 1, the decoder start)")
+	duration := flag.Duration("duration", 30*time.Second, "time per configuration during which requests start; the last ones finish after it")
+	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in benchmarks/m2m100/peer)")
+	flag.Parse()
+
+	texts := corpus.Sentences(512, 8, 16, 7)
+	fmt.Printf("# Translation benchmark: %s, %d threads, up to %d generated tokens per request, %s per run\n\n",
+		filepath.Base(*dir), *threads, *tokens, *duration)
+	fmt.Printf("machine: %s, %d CPUs; ONNX Runtime %s\n\n", cpuModel(), runtime.NumCPU(), ort.ExpectedVersion())
+	fmt.Println("| configuration | generated tokens/s | requests | tokens/request | rows per decoder step | p50 | p99 |")
+	fmt.Println("|---|---|---|---|---|---|---|")
+
+	results := map[string]result{}
+	for _, beams := range []int{1, 5} {
+		for _, conc := range []int{1, 8} {
+			name := fmt.Sprintf("edgeinfer, %s, %d concurrent", searchName(beams), conc)
+			r := measure(*dir, *threads, *tokens, beams, conc, false, texts, *duration)
+			results[fmt.Sprintf("%d/%d", beams, conc)] = r
+			r.row(name)
+		}
+	}
+	// Recomputation is slow: one request's worth of time is enough.
+	noCache := measure(*dir, *threads, *tokens, 1, 1, true, texts, time.Second)
+	noCache.row("edgeinfer, greedy, 1 concurrent, no key/value cache (recompute every step)")
+
+	var peers map[int]peerResult
+	if *peer {
+		var err error
+		if peers, err = runPeers(*dir, *threads, *tokens, *duration, texts); err != nil {
+			fmt.Printf("| transformers.js peer | failed: %v | | | | | |\n", err)
+		}
+		for _, conc := range []int{1, 8} {
+			if p, ok := peers[conc]; ok {
+				fmt.Printf("| transformers.js translation pipeline, greedy, %d concurrent | %.1f | %d | %.1f | | %.0fms | %.0fms |\n",
+					conc, p.TokensPerS, p.Requests, p.TokensPerRequest, p.P50, p.P99)
+			}
+		}
+		if p, ok := peers[-8]; ok {
+			fmt.Printf("| transformers.js, one batched call of 8 texts, greedy | %.1f | %d | %.1f | | | |\n", p.TokensPerS, p.Requests, p.TokensPerRequest)
+		}
+	}
+
+	fmt.Println("\n## Against the targets")
+	greedy1, greedy8, beam1, beam8 := results["1/1"], results["1/8"], results["5/1"], results["5/8"]
+	fmt.Printf("- key/value cache vs recomputation, greedy, %d tokens: %.1fx (target ≥ 3x)\n", *tokens, greedy1.tokensPerS()/noCache.tokensPerS())
+	fmt.Printf("- 8 concurrent vs 1, greedy: %.2fx; 5 beams: %.2fx (target ≥ 2.5x)\n",
+		greedy8.tokensPerS()/greedy1.tokensPerS(), beam8.tokensPerS()/beam1.tokensPerS())
+	for _, conc := range []int{1, 8} {
+		if p, ok := peers[conc]; ok && p.TokensPerS > 0 {
+			fmt.Printf("- vs transformers.js, greedy, %d concurrent: %.2fx (target ≥ 1.5x)\n", conc, results[fmt.Sprintf("1/%d", conc)].tokensPerS()/p.TokensPerS)
+		}
+	}
+	fmt.Println("\ntransformers.js 4.3.2's generate keeps only the best beam of its beam sampler each step, so it has no beam search to compare against.")
+	for _, r := range append(slices.Collect(maps.Values(results)), noCache) {
+		if r.err != nil {
+			fmt.Printf("\nfirst error: %v\n", r.err)
+			break
+		}
+	}
+}
+
+func searchName(beams int) string {
+	if beams == 1 {
+		return "greedy"
+	}
+	return fmt.Sprintf("%d beams", beams)
+}
+
+// result is one configuration's run.
+type result struct {
+	tokens, requests int
+	elapsed          time.Duration
+	latencies        []time.Duration
+	rowsPerStep      float64
+	err              error
+}
+
+func (r result) tokensPerS() float64 { return float64(r.tokens) / r.elapsed.Seconds() }
+
+func (r result) percentile(q float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.latencies)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func (r result) row(name string) {
+	perRequest := 0.0
+	if r.requests > 0 {
+		perRequest = float64(r.tokens) / float64(r.requests)
+	}
+	fmt.Printf("| %s | %.1f | %d | %.1f | %.1f | %s | %s |\n", name, r.tokensPerS(), r.requests, perRequest, r.rowsPerStep,
+		r.percentile(0.5).Round(time.Millisecond), r.percentile(0.99).Round(time.Millisecond))
+}
+
+// measure loads the model with the given search and runs conc callers back
+// to back. Callers start requests until d has passed and the run ends when
+// the last one finishes, so no generation is cut off and counted half:
+// unlike an embedding, one request can take seconds.
+func measure(dir string, threads, tokens, beams, conc int, recompute bool, texts []string, d time.Duration) result {
+	cat, err := engine.LoadCatalog()
+	check(err)
+	entry, _ := cat.Lookup(model)
+	spec := engine.ModelSpec{Entry: entry, Home: engine.DefaultHome(),
+		Config: engine.ModelConfig{Dir: dir, IntraOpThreads: threads, NumBeams: beams, MaxLength: tokens + 1}}
+	loaded, err := m2m100.Backend{Recompute: recompute}.Load(context.Background(), spec)
+	check(err)
+	m := loaded.(*m2m100.Model)
+	defer m.Close()
+	translate := func(i int) (int, error) {
+		out, err := m.TranslateTokens(context.Background(), &engine.TranslationInput{
+			Text: texts[i%len(texts)], SourceLang: "en", TargetLang: targets[i%len(targets)]})
+		if err != nil {
+			return 0, err
+		}
+		return out.Generated, nil
+	}
+	// Warm-up: one request per caller, not counted.
+	var wg sync.WaitGroup
+	for w := range conc {
+		wg.Go(func() { translate(w) })
+	}
+	wg.Wait()
+	stats := m.Stats()
+	rows0, steps0 := stats.DecoderRows.Load(), stats.Steps.Load()
+
+	var mu sync.Mutex
+	var r result
+	start := time.Now()
+	deadline := start.Add(d)
+	for w := range conc {
+		wg.Go(func() {
+			for i := w * 7919; time.Now().Before(deadline); i++ {
+				began := time.Now()
+				n, err := translate(i)
+				mu.Lock()
+				if err != nil && r.err == nil {
+					r.err = err
+				}
+				r.tokens += n
+				r.requests++
+				r.latencies = append(r.latencies, time.Since(began))
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	r.elapsed = time.Since(start)
+	if steps := stats.Steps.Load() - steps0; steps > 0 {
+		r.rowsPerStep = float64(stats.DecoderRows.Load()-rows0) / float64(steps)
+	}
+	return r
+}
+
+func cpuModel() string {
+	raw, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return runtime.GOARCH
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "model name"); ok {
+			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
+		}
+	}
+	return runtime.GOARCH
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
