@@ -93,6 +93,7 @@ func (c *cohort) Step() (map[int]hypothesis, error) {
 	if len(logits) != len(seqs) {
 		return nil, fmt.Errorf("m2m100: %d rows of logits for %d sequences", len(logits), len(seqs))
 	}
+	sums := summarizeRows(logits, c.m.search.candidates())
 	done := map[int]hypothesis{}
 	var src []int
 	kept := c.reqs[:0]
@@ -100,7 +101,7 @@ func (c *cohort) Step() (map[int]hypothesis, error) {
 	off := 0
 	for _, r := range c.reqs {
 		n := r.rows
-		parents, finished := r.search.advance(logits[off : off+n])
+		parents, finished := r.search.advance(logits[off:off+n], sums[off:off+n])
 		if finished {
 			done[r.index] = r.search.result()
 		} else {

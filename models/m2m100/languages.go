@@ -78,13 +78,17 @@ func resolveLanguage(field, value string) (int, error) {
 		"(\"fr\" or \"french\"); the codes are: %s", value, languageCodes)
 }
 
-var languageCodes = func() string {
+var languageCodes = strings.Join(LanguageCodes(), ", ")
+
+// LanguageCodes lists the model's language codes in token order: the
+// token of code i is __code__ with id len(vocab.json) + i.
+func LanguageCodes() []string {
 	codes := make([]string, len(languages))
 	for i, l := range languages {
 		codes[i] = l.code
 	}
-	return strings.Join(codes, ", ")
-}()
+	return codes
+}
 
 // languageToken is the token string of a language, e.g. "__fr__".
 func languageToken(i int) string { return fmt.Sprintf("__%s__", languages[i].code) }

@@ -163,7 +163,7 @@ func trace(t *testing.T, m *Model, recompute bool, s searcher, r request) (hypot
 			copied[i] = slices.Clone(row)
 		}
 		steps = append(steps, copied)
-		parents, done := s.advance(logits)
+		parents, done := s.advance(logits, summarizeRows(logits, m.search.candidates()))
 		if done {
 			return s.result(), steps
 		}
@@ -242,7 +242,7 @@ func TestOneBeamEqualsGreedy(t *testing.T) {
 	oneBeam.numBeams = 1
 	for _, r := range requests {
 		g, _ := trace(t, m, false, &greedy{cfg: m.search, seq: prefixFor(m, r)}, r)
-		b, _ := trace(t, m, false, &beamSearch{cfg: oneBeam, running: []beam{{tokens: prefixFor(m, r)}}}, r)
+		b, _ := trace(t, m, false, newBeamSearch(oneBeam, prefixFor(m, r)), r)
 		if !slices.Equal(g.tokens, b.tokens) || g.eos != b.eos {
 			t.Errorf("%q: greedy %v, one beam %v", r.text, g.tokens, b.tokens)
 		}
@@ -275,7 +275,7 @@ func TestBeamScoreIsLengthNormalized(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sum += float64(logits[0][seq[k]]) - logNormalizer(logits[0])
+			sum += float64(logits[0][seq[k]]) - summarize(logits[0], 1).norm
 		}
 		generated := len(seq) - 1
 		if generated != got.Generated {

@@ -2,7 +2,10 @@ package m2m100
 
 import (
 	"math"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 )
 
 // earlyStopping is generation_config's early_stopping: true stops a beam
@@ -45,60 +48,101 @@ type hypothesis struct {
 type searcher interface {
 	// sequences are the rows' token sequences so far, decoder start first.
 	sequences() [][]int64
-	// advance reads one vocabulary-sized row of logits per row and picks
-	// the next rows: row i continues row parents[i], one token longer. It
-	// reports done when the search has finished; then the result is set.
-	advance(logits [][]float32) (parents []int, done bool)
+	// advance reads one vocabulary-sized row of logits per row, with its
+	// summary (summarize(row, cfg.candidates())), and picks the next rows:
+	// row i continues row parents[i], one token longer. It reports done
+	// when the search has finished; then the result is set.
+	advance(logits [][]float32, sums []rowSummary) (parents []int, done bool)
 	result() hypothesis
 }
 
 // newSearcher starts a search from the decoder prefix [decoder start,
 // __tgt__]: Hugging Face forces the target language as the first generated
-// token, which adds nothing to the score.
+// token, which adds nothing to the score, so the prefix is decoded at once.
 func newSearcher(cfg searchConfig, prefix []int64) searcher {
 	if cfg.numBeams <= 1 {
 		return &greedy{cfg: cfg, seq: slices.Clone(prefix)}
 	}
-	return &beamSearch{cfg: cfg, running: []beam{{tokens: slices.Clone(prefix)}}}
+	return newBeamSearch(cfg, prefix)
 }
 
-// logNormalizer is log Σ exp(row), so a token's log-probability is
-// row[token] minus it. The sum runs in float64 over the row alone, so a
-// row's values do not depend on its neighbours in a batch.
-func logNormalizer(row []float32) float64 {
-	maxV := float32(math.Inf(-1))
+// newBeamSearch starts from one beam. Hugging Face starts num_beams copies
+// of the prefix, all but the first at -1e9, so the first expansion takes
+// its 2·num_beams candidates from the first alone: the same as one beam.
+func newBeamSearch(cfg searchConfig, prefix []int64) *beamSearch {
+	return &beamSearch{cfg: cfg, running: []beam{{tokens: slices.Clone(prefix)}}, improvable: true}
+}
+
+// candidates is how many best tokens per row a search looks at: the
+// argmax, or Hugging Face's 2·num_beams continuations.
+func (c searchConfig) candidates() int {
+	if c.numBeams <= 1 {
+		return 1
+	}
+	return 2 * c.numBeams // max(2, 1 + number of eos tokens) · num_beams
+}
+
+// rowSummary is what a search reads from a row of logits besides single
+// values: log Σ exp(row), so a token's log-probability is row[token] minus
+// it, and the best tokens, best first.
+type rowSummary struct {
+	norm float64
+	top  []int
+}
+
+// summarize scans one row: its k best tokens and its log-normalizer. The
+// sum runs in float64 over the row alone, so a row's values do not depend
+// on its neighbours in a batch.
+func summarize(row []float32, k int) rowSummary {
+	top := topTokens(row, k)
+	if len(top) == 0 || math.IsInf(float64(row[top[0]]), -1) {
+		return rowSummary{norm: math.Inf(-1), top: top}
+	}
+	m := float64(row[top[0]])
+	var sum float64
 	for _, v := range row {
-		if v > maxV {
-			maxV = v
+		// exp(-40) adds under 1e-17 per token: below float64's resolution
+		// of the sum even over a whole vocabulary, and trained models put
+		// most tokens there.
+		if d := float64(v) - m; d > -40 {
+			sum += expNonPositive(d)
 		}
 	}
-	if math.IsInf(float64(maxV), -1) {
-		return math.Inf(-1)
-	}
-	var sum float64
-	m := float64(maxV)
-	for _, v := range row {
-		sum += expNonPositive(float64(v) - m)
-	}
-	return m + math.Log(sum)
+	return rowSummary{norm: m + math.Log(sum), top: top}
 }
 
-// expNonPositive is exp(x) for x ≤ 0, to about 1e-13 relative error and
-// several times faster than math.Exp: a vocabulary of 128k logits per beam
-// per step makes the normalizer a visible cost.
+// summarizeRows summarizes rows in parallel: at a 128k vocabulary a row is
+// a few milliseconds of exponentials, and a step of 8 requests × 5 beams
+// has 40 of them while the cores are otherwise idle between ORT runs.
+func summarizeRows(rows [][]float32, k int) []rowSummary {
+	sums := make([]rowSummary, len(rows))
+	workers := min(len(rows), runtime.GOMAXPROCS(0))
+	if workers <= 1 || len(rows)*len(rows[0]) < 1<<16 {
+		for i, row := range rows {
+			sums[i] = summarize(row, k)
+		}
+		return sums
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(rows); i = int(next.Add(1) - 1) {
+				sums[i] = summarize(rows[i], k)
+			}
+		})
+	}
+	wg.Wait()
+	return sums
+}
+
+// expNonPositive is exp(x) for -40 < x ≤ 0, to about 1e-9 relative error,
+// faster than math.Exp: exp(x) = 2^k · exp(r) with k = round(x / ln 2) and
+// |r| ≤ ln2/2, exp(r) by its Taylor series to r^8.
 func expNonPositive(x float64) float64 {
-	if x < -708 {
-		return 0
-	}
-	// exp(x) = 2^k · exp(r), k = round(x / ln 2), |r| ≤ ln2/2.
-	k := math.Floor(x*math.Log2E + 0.5)
+	k := float64(int64(x*math.Log2E - 0.5)) // round half away from zero, x ≤ 0
 	r := x - k*0.6931471805599453
-	// Taylor series to r^11: the remainder is below 1e-13 for |r| ≤ 0.35.
-	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040+
-		r*(1.0/40320+r*(1.0/362880+r*(1.0/3628800+r*(1.0/39916800)))))))))))
-	if k < -1022 {
-		return math.Ldexp(p, int(k))
-	}
+	p := 1 + r*(1+r*(1.0/2+r*(1.0/6+r*(1.0/24+r*(1.0/120+r*(1.0/720+r*(1.0/5040+r*(1.0/40320))))))))
 	return p * math.Float64frombits(uint64(int64(k)+1023)<<52)
 }
 
@@ -118,19 +162,12 @@ type greedy struct {
 
 func (g *greedy) sequences() [][]int64 { return [][]int64{g.seq} }
 
-func (g *greedy) advance(logits [][]float32) ([]int, bool) {
-	row := logits[0]
-	next := int64(0)
+func (g *greedy) advance(logits [][]float32, sums []rowSummary) ([]int, bool) {
+	next := int64(sums[0].top[0]) // the first of equal maxima, as argmax
 	if g.cfg.forcedEOSNow(len(g.seq)) {
 		next = g.cfg.forcedEOS
 	} else {
-		best := float32(math.Inf(-1))
-		for i, v := range row {
-			if v > best { // the first of equal maxima, as argmax
-				best, next = v, int64(i)
-			}
-		}
-		g.score += float64(row[next]) - logNormalizer(row)
+		g.score += float64(logits[0][next]) - sums[0].norm
 	}
 	g.seq = append(g.seq, next)
 	if next == g.cfg.eos || len(g.seq) >= g.cfg.maxLength {
@@ -165,7 +202,6 @@ type beamSearch struct {
 	finished []hypothesis
 	// improvable is Hugging Face's is_early_stop_heuristic_unsatisfied.
 	improvable bool
-	started    bool
 	res        hypothesis
 }
 
@@ -184,12 +220,9 @@ type candidate struct {
 	score float64
 }
 
-func (b *beamSearch) advance(logits [][]float32) ([]int, bool) {
-	if !b.started {
-		b.started, b.improvable = true, true
-	}
+func (b *beamSearch) advance(logits [][]float32, sums []rowSummary) ([]int, bool) {
 	n := b.cfg.numBeams
-	keep := 2 * n // max(2, 1 + number of eos tokens) · num_beams
+	keep := b.cfg.candidates()
 	curLen := len(b.running[0].tokens)
 	cands := make([]candidate, 0, keep*len(logits))
 	for r, row := range logits {
@@ -197,9 +230,8 @@ func (b *beamSearch) advance(logits [][]float32) ([]int, bool) {
 			cands = append(cands, candidate{row: r, token: b.cfg.eos, score: b.running[r].score})
 			continue
 		}
-		norm := logNormalizer(row)
-		for _, tok := range topTokens(row, keep) {
-			cands = append(cands, candidate{row: r, token: int64(tok), score: b.running[r].score + float64(row[tok]) - norm})
+		for _, tok := range sums[r].top {
+			cands = append(cands, candidate{row: r, token: int64(tok), score: b.running[r].score + float64(row[tok]) - sums[r].norm})
 		}
 	}
 	// Best first; ties go to the lower flat index (row, then token).

@@ -19,6 +19,15 @@ func probs(p ...float64) []float32 {
 
 const testEOS = 2
 
+// advance feeds rows of logits to a search with their summaries.
+func advance(s searcher, cfg searchConfig, rows ...[]float32) ([]int, bool) {
+	sums := make([]rowSummary, len(rows))
+	for i, row := range rows {
+		sums[i] = summarize(row, cfg.candidates())
+	}
+	return s.advance(rows, sums)
+}
+
 // TestBeamSearchFinishesAsHuggingFace walks a 2-beam search over a
 // 6-token vocabulary through two steps, with the expected values worked
 // out by hand from transformers' _beam_search.
@@ -29,7 +38,7 @@ func TestBeamSearchFinishesAsHuggingFace(t *testing.T) {
 	// Step 1 (one running beam [2, 99]): candidates 3 (.5), </s> (.3),
 	// 4 (.15), 5 (.05). </s> is ranked 2nd < num_beams, so it finishes,
 	// scored log(.3) over 2 generated tokens (99 and </s>); 3 and 4 run on.
-	parents, done := s.advance([][]float32{probs(1e-30, 1e-30, .3, .5, .15, .05)})
+	parents, done := advance(s, cfg, probs(1e-30, 1e-30, .3, .5, .15, .05))
 	if done || !slices.Equal(parents, []int{0, 0}) {
 		t.Fatalf("step 1: parents %v, done %v", parents, done)
 	}
@@ -45,7 +54,7 @@ func TestBeamSearchFinishesAsHuggingFace(t *testing.T) {
 	// .5 each. Both endings rank in the top 2 and finish over 3 tokens; the
 	// better two of the three finished stay, so the slots fill and early
 	// stopping ends the search with [99, 3].
-	_, done = s.advance([][]float32{probs(1e-30, 1e-30, .9, 1e-30, 1e-30, .1), probs(1e-30, 1e-30, .5, .5, 1e-30, 1e-30)})
+	_, done = advance(s, cfg, probs(1e-30, 1e-30, .9, 1e-30, 1e-30, .1), probs(1e-30, 1e-30, .5, .5, 1e-30, 1e-30))
 	if !done {
 		t.Fatal("step 2: the search should be done")
 	}
@@ -63,7 +72,7 @@ func TestBeamSearchIgnoresEndingsOutsideTheTopBeams(t *testing.T) {
 	cfg := searchConfig{numBeams: 2, maxLength: 10, lengthPenalty: 1, eos: testEOS, forcedEOS: -1, early: earlyStopTrue}
 	s := newSearcher(cfg, []int64{2, 99})
 	// </s> ranks third: Hugging Face does not finish it.
-	s.advance([][]float32{probs(1e-30, 1e-30, .2, .4, .35, .05)})
+	advance(s, cfg, probs(1e-30, 1e-30, .2, .4, .35, .05))
 	if b := s.(*beamSearch); len(b.finished) != 0 {
 		t.Errorf("finished %+v; an ending ranked below num_beams must not count", b.finished)
 	}
@@ -75,8 +84,8 @@ func TestBeamSearchLengthPenaltyAndMaxLength(t *testing.T) {
 	// the power 2.
 	cfg := searchConfig{numBeams: 2, maxLength: 4, lengthPenalty: 2, eos: testEOS, forcedEOS: -1, early: earlyStopTrue}
 	s := newSearcher(cfg, []int64{2, 99})
-	s.advance([][]float32{probs(1e-30, 1e-30, 1e-30, .6, .4, 1e-30)})
-	_, done := s.advance([][]float32{probs(1e-30, 1e-30, 1e-30, .7, .3, 1e-30), probs(1e-30, 1e-30, 1e-30, .2, .8, 1e-30)})
+	advance(s, cfg, probs(1e-30, 1e-30, 1e-30, .6, .4, 1e-30))
+	_, done := advance(s, cfg, probs(1e-30, 1e-30, 1e-30, .7, .3, 1e-30), probs(1e-30, 1e-30, 1e-30, .2, .8, 1e-30))
 	if !done {
 		t.Fatal("max_length reached: the search should be done")
 	}
@@ -90,13 +99,13 @@ func TestBeamSearchLengthPenaltyAndMaxLength(t *testing.T) {
 func TestGreedyPicksTheFirstMaximumAndStops(t *testing.T) {
 	cfg := searchConfig{numBeams: 1, maxLength: 5, lengthPenalty: 1, eos: testEOS, forcedEOS: -1}
 	s := newSearcher(cfg, []int64{2, 99})
-	if _, done := s.advance([][]float32{{0, 1, 0, 3, 3}}); done {
+	if _, done := advance(s, cfg, []float32{0, 1, 0, 3, 3}); done {
 		t.Fatal("greedy stopped early")
 	}
 	if got := s.sequences()[0]; !slices.Equal(got, []int64{2, 99, 3}) {
 		t.Fatalf("sequence %v: argmax takes the first of equal maxima", got)
 	}
-	if _, done := s.advance([][]float32{{0, 1, 5, 3, 3}}); !done {
+	if _, done := advance(s, cfg, []float32{0, 1, 5, 3, 3}); !done {
 		t.Fatal("</s> should end the search")
 	}
 	if res := s.result(); !slices.Equal(res.tokens, []int64{99, 3}) || !res.eos {
@@ -105,7 +114,7 @@ func TestGreedyPicksTheFirstMaximumAndStops(t *testing.T) {
 
 	s = newSearcher(cfg, []int64{2, 99})
 	for range 3 {
-		if _, done := s.advance([][]float32{{0, 1, 0, 0, 9}}); done && len(s.sequences()[0]) < 5 {
+		if _, done := advance(s, cfg, []float32{0, 1, 0, 0, 9}); done && len(s.sequences()[0]) < 5 {
 			t.Fatal("stopped before max_length")
 		}
 	}
@@ -118,12 +127,12 @@ func TestForcedEOSAtTheLastPosition(t *testing.T) {
 	for _, beams := range []int{1, 2} {
 		cfg := searchConfig{numBeams: beams, maxLength: 4, lengthPenalty: 1, eos: testEOS, forcedEOS: testEOS, early: earlyStopTrue}
 		s := newSearcher(cfg, []int64{2, 99})
-		s.advance([][]float32{probs(1e-30, 1e-30, 1e-30, .6, .4, 1e-30)})
+		advance(s, cfg, probs(1e-30, 1e-30, 1e-30, .6, .4, 1e-30))
 		rows := make([][]float32, len(s.sequences()))
 		for i := range rows {
 			rows[i] = probs(1e-30, 1e-30, 1e-30, .9, .1, 1e-30)
 		}
-		if _, done := s.advance(rows); !done {
+		if _, done := advance(s, cfg, rows...); !done {
 			t.Fatalf("%d beams: not done at max_length", beams)
 		}
 		if res := s.result(); !res.eos || !slices.Equal(res.tokens, []int64{99, 3}) {
@@ -163,16 +172,31 @@ func TestTopTokens(t *testing.T) {
 	}
 }
 
-func TestExpNonPositive(t *testing.T) {
-	for _, x := range []float64{0, -1e-9, -0.3465, -0.5, -1, -2.5, -10, -50, -300, -707, -720} {
+func TestExpNonPositiveAndTheNormalizer(t *testing.T) {
+	for _, x := range []float64{0, -1e-9, -0.3465, -0.3467, -0.5, -1, -2.5, -10, -39.9} {
 		want := math.Exp(x)
-		if got := expNonPositive(x); math.Abs(got-want) > 1e-12*want+1e-300 {
+		if got := expNonPositive(x); math.Abs(got-want) > 1e-9*want {
 			t.Errorf("expNonPositive(%v) = %v, want %v", x, got, want)
 		}
 	}
-	row := []float32{1, 2, 3, -4}
-	want := math.Log(math.Exp(1) + math.Exp(2) + math.Exp(3) + math.Exp(-4))
-	if got := logNormalizer(row); math.Abs(got-want) > 1e-12 {
-		t.Errorf("logNormalizer = %v, want %v", got, want)
+	row := []float32{1, 2, 3, -4, -60}
+	want := math.Log(math.Exp(1) + math.Exp(2) + math.Exp(3) + math.Exp(-4) + math.Exp(-60))
+	sum := summarize(row, 2)
+	if math.Abs(sum.norm-want) > 1e-9 || !slices.Equal(sum.top, []int{2, 1}) {
+		t.Errorf("summarize = %+v, want norm %v and top [2 1]", sum, want)
+	}
+	// In parallel or not, every row gets its own summary.
+	rows := make([][]float32, 9)
+	r := rand.New(rand.NewPCG(3, 4))
+	for i := range rows {
+		rows[i] = make([]float32, 20000)
+		for j := range rows[i] {
+			rows[i][j] = float32(r.NormFloat64())
+		}
+	}
+	for i, got := range summarizeRows(rows, 3) {
+		if w := summarize(rows[i], 3); got.norm != w.norm || !slices.Equal(got.top, w.top) {
+			t.Errorf("row %d: %+v, alone %+v", i, got, w)
+		}
 	}
 }
