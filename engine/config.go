@@ -78,6 +78,9 @@ type ServerConfig struct {
 	// recently used idle model is evicted first. 0 means no bound.
 	MaxLoadedModels  int   `yaml:"max_loaded_models"`
 	MaxResidentBytes int64 `yaml:"max_resident_bytes"`
+	// MaxImagePixels refuses images whose header declares more pixels
+	// (decompression bombs); 0 means 40 megapixels.
+	MaxImagePixels int64 `yaml:"max_image_pixels"`
 }
 
 // ModelConfig overrides a catalog entry or defines a custom model. Zero
@@ -295,8 +298,8 @@ func (c *Config) validate(root *yaml.Node) error {
 		}
 		return fmt.Errorf("%sdevice: %q is not a device (want cpu, cuda or cuda:N)", line, c.Device)
 	}
-	if c.Server.MaxBodyBytes < 0 || c.Server.MaxLoadedModels < 0 || c.Server.MaxResidentBytes < 0 {
-		return errors.New("server: max_body_bytes, max_loaded_models and max_resident_bytes must not be negative")
+	if c.Server.MaxBodyBytes < 0 || c.Server.MaxLoadedModels < 0 || c.Server.MaxResidentBytes < 0 || c.Server.MaxImagePixels < 0 {
+		return errors.New("server: max_body_bytes, max_loaded_models, max_resident_bytes and max_image_pixels must not be negative")
 	}
 	return c.Gateway.validate(root)
 }

@@ -156,6 +156,10 @@ func (e *Engine) Run(ctx context.Context, modelID string, in Input) (out any, er
 		return nil, err
 	}
 	out, err = dispatch(ctx, model, value)
+	if err != nil {
+		release()
+		return nil, normalizeError(err)
+	}
 	if stream, ok := out.(*TextStream); ok {
 		// The model stays in use, and unevictable, until the stream ends.
 		out = stream.onClose(release)
@@ -270,7 +274,7 @@ func dispatch(ctx context.Context, model Model, value any) (any, error) {
 			return nil, wrong("Generator")
 		}
 		if v.Stream {
-			return startStream(ctx, m, v), nil
+			return startStream(ctx, m, v)
 		}
 		return m.Generate(ctx, v, func(string) error { return nil })
 	}
@@ -278,8 +282,11 @@ func dispatch(ctx context.Context, model Model, value any) (any, error) {
 }
 
 // startStream runs a generation in the background, turning pieces into
-// events. The goroutine ends when generation ends or ctx is cancelled.
-func startStream(ctx context.Context, g Generator, in *GenerationInput) *TextStream {
+// events. It waits for the first event, so a request refused before any
+// output (capacity, context window, model not installed) fails Run with its
+// own status instead of reaching the client as an error event after a 200.
+// The goroutine ends when generation ends or ctx is cancelled.
+func startStream(ctx context.Context, g Generator, in *GenerationInput) (*TextStream, error) {
 	ch := make(chan StreamEvent, 16)
 	go func() {
 		defer close(ch)
@@ -298,7 +305,34 @@ func startStream(ctx context.Context, g Generator, in *GenerationInput) *TextStr
 		}
 		_ = send(StreamEvent{Usage: &out.Usage})
 	}()
-	return &TextStream{Events: ch}
+	var first StreamEvent
+	select {
+	case ev, ok := <-ch:
+		if !ok {
+			return nil, ctx.Err()
+		}
+		first = ev
+	case <-ctx.Done():
+		go func() {
+			for range ch {
+			}
+		}()
+		return nil, ctx.Err()
+	}
+	if first.Err != nil {
+		for range ch {
+		}
+		return nil, first.Err
+	}
+	events := make(chan StreamEvent, 16)
+	go func() {
+		defer close(events)
+		events <- first
+		for ev := range ch {
+			events <- ev
+		}
+	}()
+	return &TextStream{Events: events}, nil
 }
 
 // backendFor returns the backend of an entry or a not-installed error.

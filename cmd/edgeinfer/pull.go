@@ -60,7 +60,7 @@ LLMs are pulled through Ollama.`,
 				if err != nil {
 					return fmt.Errorf("%s: %s", id, engine.Describe(err).Message)
 				}
-				if err := pullModel(ctx, cmd, hub, eng.Spec(entry), f); err != nil {
+				if err := pullModel(ctx, cmd, hub, backends.All(cfg), eng.Spec(entry), f); err != nil {
 					return err
 				}
 			}
@@ -76,10 +76,10 @@ LLMs are pulled through Ollama.`,
 
 // pullModel pulls one model: through its backend when that backend pulls
 // LLMs, else from the hub.
-func pullModel(ctx context.Context, cmd *cobra.Command, hub pull.Hub, spec engine.ModelSpec, f pullFlags) error {
+func pullModel(ctx context.Context, cmd *cobra.Command, hub pull.Hub, all map[string]engine.Backend, spec engine.ModelSpec, f pullFlags) error {
 	id := spec.Entry.ID
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	if lp, ok := backends.All()[spec.Entry.Backend].(pull.LLMPuller); ok {
+	if lp, ok := all[spec.Entry.Backend].(pull.LLMPuller); ok {
 		display := pull.NewDisplay(stderr, isTerminal(stderr), 0)
 		err := lp.PullLLM(ctx, spec, display)
 		display.Close()

@@ -73,7 +73,7 @@ func (g *globalFlags) newEngine(cfg engine.Config) (*engine.Engine, error) {
 		return nil, err
 	}
 	ort.PreferCUDA(cfg.WantsCUDA()) // one ONNX Runtime build per process, chosen before any model loads
-	return engine.New(cat, cfg, backends.All(), g.logger())
+	return engine.New(cat, cfg, backends.All(cfg), g.logger())
 }
 
 func envOr(key, def string) string {

@@ -11,12 +11,13 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/resnet"
 )
 
-// All returns the backends compiled into this build, by kind.
-func All() map[string]engine.Backend {
+// All returns the backends compiled into this build, by kind, configured
+// from cfg where a backend needs server-wide settings.
+func All(cfg engine.Config) map[string]engine.Backend {
 	return map[string]engine.Backend{
 		bert.Kind:   bert.Backend{},
 		m2m100.Kind: m2m100.Backend{},
-		resnet.Kind: resnet.Backend{},
-		llm.Kind:    &llm.Backend{},
+		resnet.Kind: resnet.Backend{MaxImagePixels: cfg.Server.MaxImagePixels},
+		llm.Kind:    &llm.Backend{URL: cfg.Server.OllamaHost},
 	}
 }

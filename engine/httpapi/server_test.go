@@ -441,3 +441,14 @@ func TestControlRoutesNeedTheToken(t *testing.T) {
 		t.Fatalf("control route without token: %d", r.status)
 	}
 }
+
+// A stream refused before its first piece answers with its own status and
+// the envelope, not a 200 with an error event.
+func TestStreamRefusedBeforeFirstPieceGetsItsStatus(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	r := do(t, "POST", srv.URL+runPath+"@cf/meta/llama-2-7b-chat-int8", "", `{"prompt":"FAIL now","stream":true}`, nil)
+	env := decodeEnvelope(t, r)
+	if r.status != 500 || r.header.Get("Content-Type") != "application/json" || env.Errors[0].Code != 5000 {
+		t.Fatalf("%d %q %s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+}
