@@ -29,11 +29,7 @@ func newBenchCmd(g *globalFlags) *cobra.Command {
   edgeinfer bench @cf/microsoft/resnet-50 --synthetic full`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			eng, err := g.newEngine(cfg)
+			cfg, eng, err := g.openEngine()
 			if err != nil {
 				return err
 			}

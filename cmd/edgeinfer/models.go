@@ -21,14 +21,11 @@ func newModelsListCmd(g *globalFlags) *cobra.Command {
 		Short: "List the catalog: ID, task, installed or not, synthetic or real",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := g.loadConfig()
+			_, eng, err := g.openEngine()
 			if err != nil {
 				return err
 			}
-			eng, err := g.newEngine(cfg)
-			if err != nil {
-				return err
-			}
+			defer eng.Close()
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "MODEL\tTASK\tINSTALLED\tSIZE\tWEIGHTS\tSOURCE")
 			for _, e := range eng.Catalog().Entries() {

@@ -42,11 +42,7 @@ LLMs are pulled through Ollama.`,
 			default:
 				return fmt.Errorf("--variant %q: want fp32, int8 or fp16", f.variant)
 			}
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			eng, err := g.newEngine(cfg)
+			cfg, eng, err := g.openEngine()
 			if err != nil {
 				return err
 			}

@@ -66,6 +66,16 @@ func (g *globalFlags) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
+// openEngine loads the configuration and builds the engine from it.
+func (g *globalFlags) openEngine() (engine.Config, *engine.Engine, error) {
+	cfg, err := g.loadConfig()
+	if err != nil {
+		return cfg, nil, err
+	}
+	eng, err := g.newEngine(cfg)
+	return cfg, eng, err
+}
+
 // newEngine builds the engine with every backend of this build.
 func (g *globalFlags) newEngine(cfg engine.Config) (*engine.Engine, error) {
 	cat, err := engine.LoadCatalog()

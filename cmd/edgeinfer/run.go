@@ -22,11 +22,7 @@ func newRunCmd(g *globalFlags) *cobra.Command {
   edgeinfer run @cf/meta/m2m100-1.2b --json in.json`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := g.loadConfig()
-			if err != nil {
-				return err
-			}
-			eng, err := g.newEngine(cfg)
+			_, eng, err := g.openEngine()
 			if err != nil {
 				return err
 			}
