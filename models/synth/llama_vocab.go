@@ -25,9 +25,11 @@ const (
 )
 
 // Logit biases (see llamaBiasDim). Byte and control tokens are pushed far out
-// of reach so replies stay printable; the EOS bias is what lets a reply end
-// on its own after a few dozen tokens instead of always running to
-// num_predict; word-start pieces are favoured so output reads as words.
+// of reach so replies stay printable. The EOS bias lets replies end on their
+// own: on the tiny model about half of 256-token requests stop on EOS, at
+// temperature 0 and 0.8 alike (measured through Ollama 0.17.4); higher
+// values made most replies a few dozen tokens long. Word-start pieces are
+// favoured so output reads as words.
 const (
 	llamaBiasNever     = -40
 	llamaBiasEOS       = 2.5
