@@ -385,3 +385,25 @@ func (s *Scheduler[In, Out]) safeRun(ins []In) (outs []Out, err error) {
 	}()
 	return s.run(ins)
 }
+
+// ForModel returns c with a model's configured limits applied over it (a
+// zero setting keeps c's default) and the model's name and metrics, so every
+// backend reads max_batch_tokens, max_batch_size, max_queue_delay and
+// max_concurrent_requests the same way.
+func (c Config) ForModel(spec engine.ModelSpec) Config {
+	m := spec.Config
+	if m.MaxBatchTokens > 0 {
+		c.MaxBatchTokens = m.MaxBatchTokens
+	}
+	if m.MaxBatchSize > 0 {
+		c.MaxBatchSize = m.MaxBatchSize
+	}
+	if m.MaxQueueDelay > 0 {
+		c.MaxQueueDelay = time.Duration(m.MaxQueueDelay)
+	}
+	if m.MaxConcurrentRequests > 0 {
+		c.MaxConcurrentRequests = m.MaxConcurrentRequests
+	}
+	c.Model, c.Metrics = spec.Entry.ID, spec.Metrics
+	return c
+}

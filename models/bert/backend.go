@@ -7,7 +7,6 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
-	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
@@ -101,28 +100,15 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 // schedulerConfig applies the model config over the defaults for the
 // device the session runs on.
 func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
-	c := spec.Config
 	cfg := batch.Config{
 		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize},
-		MaxQueueDelay:         time.Duration(c.MaxQueueDelay),
 		MaxConcurrentRequests: defaultMaxConcurrentRequests,
-		Model:                 spec.Entry.ID,
-		Metrics:               spec.Metrics,
 	}
 	if onGPU {
 		cfg.Limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize}
 		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
 	}
-	if c.MaxBatchTokens > 0 {
-		cfg.MaxBatchTokens = c.MaxBatchTokens
-	}
-	if c.MaxBatchSize > 0 {
-		cfg.MaxBatchSize = c.MaxBatchSize
-	}
-	if c.MaxConcurrentRequests > 0 {
-		cfg.MaxConcurrentRequests = c.MaxConcurrentRequests
-	}
-	return cfg
+	return cfg.ForModel(spec)
 }
 
 // tokenizeWorkers bounds concurrent tokenization to the cores, so a burst of

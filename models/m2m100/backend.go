@@ -166,10 +166,10 @@ func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, e
 	dir := spec.Dir()
 	var cfg, gen modelConfig
 	if err := onnxdir.ReadJSON(dir, "config.json", &cfg); err != nil {
-		return nil, loadError(spec, err)
+		return nil, onnxdir.LoadError(spec, err)
 	}
 	if err := onnxdir.ReadJSON(dir, "generation_config.json", &gen); err != nil && !os.IsNotExist(err) {
-		return nil, loadError(spec, err)
+		return nil, onnxdir.LoadError(spec, err)
 	}
 	cfg.merge(gen)
 	var tokCfg struct {
@@ -178,11 +178,11 @@ func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, e
 	_ = onnxdir.ReadJSON(dir, "tokenizer_config.json", &tokCfg) // optional
 	tok, err := loadTokenizer(dir, cfg.VocabSize)
 	if err != nil {
-		return nil, loadError(spec, err)
+		return nil, onnxdir.LoadError(spec, err)
 	}
 	m, err := open(spec, b.Recompute, files, cfg, tokCfg.ModelMaxLength, tok)
 	if err != nil {
-		return nil, loadError(spec, err)
+		return nil, onnxdir.LoadError(spec, err)
 	}
 	return m, nil
 }
@@ -301,33 +301,11 @@ func searchSettings(cfg modelConfig, mc engine.ModelConfig) (searchConfig, error
 // bounds the requests decoding at once, max_batch_tokens the source tokens
 // of one encoder batch.
 func schedulerConfig(spec engine.ModelSpec) batch.StepperConfig {
-	c := spec.Config
-	cfg := batch.StepperConfig{
-		Config: batch.Config{
-			Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize},
-			MaxQueueDelay:         defaultMaxQueueDelay,
-			MaxConcurrentRequests: defaultMaxConcurrentRequests,
-			Model:                 spec.Entry.ID,
-			Metrics:               spec.Metrics,
-		},
-	}
-	if c.MaxBatchTokens > 0 {
-		cfg.MaxBatchTokens = c.MaxBatchTokens
-	}
-	if c.MaxBatchSize > 0 {
-		cfg.MaxBatchSize = c.MaxBatchSize
-	}
-	if c.MaxQueueDelay > 0 {
-		cfg.MaxQueueDelay = time.Duration(c.MaxQueueDelay)
-	}
-	if c.MaxConcurrentRequests > 0 {
-		cfg.MaxConcurrentRequests = c.MaxConcurrentRequests
-	}
+	cfg := batch.StepperConfig{Config: batch.Config{
+		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize},
+		MaxQueueDelay:         defaultMaxQueueDelay,
+		MaxConcurrentRequests: defaultMaxConcurrentRequests,
+	}.ForModel(spec)}
 	cfg.MaxLiveItems = cfg.MaxBatchSize
 	return cfg
-}
-
-func loadError(spec engine.ModelSpec, err error) error {
-	return &engine.Error{Kind: engine.KindNotInstalled,
-		Message: fmt.Sprintf("Model %s could not be loaded; check its files or regenerate them with `edgeinfer models synth --only %s`", spec.Entry.ID, spec.Entry.ID), Err: err}
 }

@@ -20,7 +20,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
@@ -230,20 +229,9 @@ func intraOpThreads(spec engine.ModelSpec) int {
 // images of one size, so the token budget is unused and each costs 1. One
 // batch instance runs per intra_op_threads cores.
 func schedulerConfig(spec engine.ModelSpec) batch.Config {
-	c := spec.Config
-	cfg := batch.Config{
+	return batch.Config{
 		Limits:                batch.Limits{MaxBatchSize: defaultMaxBatchSize},
-		MaxQueueDelay:         time.Duration(c.MaxQueueDelay),
 		MaxConcurrentRequests: defaultMaxConcurrentRequests,
 		Instances:             max(1, runtime.NumCPU()/intraOpThreads(spec)),
-		Model:                 spec.Entry.ID,
-		Metrics:               spec.Metrics,
-	}
-	if c.MaxBatchSize > 0 {
-		cfg.MaxBatchSize = c.MaxBatchSize
-	}
-	if c.MaxConcurrentRequests > 0 {
-		cfg.MaxConcurrentRequests = c.MaxConcurrentRequests
-	}
-	return cfg
+	}.ForModel(spec)
 }
