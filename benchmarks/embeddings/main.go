@@ -30,6 +30,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/benchmarks/corpus"
 	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
+	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 	"github.com/edgeinfer/edgeinfer/models/bert"
@@ -57,7 +58,7 @@ func main() {
 	texts := corpus.Sentences(2048, 6, 38, 42) // 8–40 tokens with [CLS] and [SEP]
 	ctx := context.Background()
 	fmt.Printf("# Embeddings benchmark: %s (%s), %d threads, %d callers, %s per run\n\n", filepath.Base(*dir), *variant, *threads, *concurrency, *duration)
-	fmt.Printf("machine: %s, %d CPUs; ONNX Runtime %s\n\n", cpuModel(), runtime.NumCPU(), ort.ExpectedVersion())
+	fmt.Printf("machine: %s, %d CPUs; ONNX Runtime %s\n\n", machine.CPUModel(), runtime.NumCPU(), ort.ExpectedVersion())
 
 	limit, bestBatch := rawORT(*dir, *variant, *threads, texts, *warmup, *duration)
 	eng := newEngine(*dir, *variant, *threads)
@@ -312,19 +313,6 @@ func vmRSS() int64 {
 		}
 	}
 	return 0
-}
-
-func cpuModel() string {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
-		}
-	}
-	return runtime.GOARCH
 }
 
 func check(err error) {

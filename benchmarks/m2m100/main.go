@@ -13,15 +13,14 @@ import (
 	"fmt"
 	"log"
 	"maps"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/benchmarks/corpus"
+	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/models/m2m100"
 	"github.com/edgeinfer/edgeinfer/models/ort"
@@ -43,7 +42,7 @@ func main() {
 	texts := corpus.Sentences(512, 8, 16, 7)
 	fmt.Printf("# Translation benchmark: %s, %d threads, up to %d generated tokens per request, %s per run\n\n",
 		filepath.Base(*dir), *threads, *tokens, *duration)
-	fmt.Printf("machine: %s, %d CPUs; ONNX Runtime %s\n\n", cpuModel(), runtime.NumCPU(), ort.ExpectedVersion())
+	fmt.Printf("machine: %s, %d CPUs; ONNX Runtime %s\n\n", machine.CPUModel(), runtime.NumCPU(), ort.ExpectedVersion())
 	fmt.Println("| configuration | generated tokens/s | requests | tokens/request | rows per decoder step | p50 | p99 |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 
@@ -189,19 +188,6 @@ func measure(dir string, threads, tokens, beams, conc int, recompute bool, texts
 		r.rowsPerStep = float64(stats.DecoderRows.Load()-rows0) / float64(steps)
 	}
 	return r
-}
-
-func cpuModel() string {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
-		}
-	}
-	return runtime.GOARCH
 }
 
 func check(err error) {

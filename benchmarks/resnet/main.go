@@ -37,6 +37,7 @@ import (
 	onnx "github.com/yalue/onnxruntime_go"
 
 	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
+	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 	"github.com/edgeinfer/edgeinfer/imageprep"
@@ -76,7 +77,7 @@ func main() {
 
 	fmt.Printf("# ResNet-50 benchmark: %s, %d threads, %d clients, %s per run\n\n", *dir, *threads, *clients, *duration)
 	fmt.Printf("machine: %s, %d CPUs (GOMAXPROCS %d); ONNX Runtime %s; corpus: %d JPEGs (q90), %d per size\n\n",
-		cpuModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), ort.Version(), len(corpus), *perSize)
+		machine.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), ort.Version(), len(corpus), *perSize)
 
 	fmt.Println("## Preprocessing cost per image (one core, mean)")
 	fmt.Println()
@@ -319,19 +320,6 @@ func batchSizes(eng *engine.Engine) string {
 		}
 	}
 	return "none recorded"
-}
-
-func cpuModel() string {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if rest, ok := strings.CutPrefix(line, "model name"); ok {
-			return strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), ":"))
-		}
-	}
-	return runtime.GOARCH
 }
 
 func check(err error) {
