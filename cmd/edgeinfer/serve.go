@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"os/signal"
@@ -96,18 +95,13 @@ func serve(ctx context.Context, g *globalFlags, cfg engine.Config) error {
 	defer gw.Close()
 	api := httpapi.New(eng, httpapi.Options{APIToken: cfg.Server.APIToken, MaxBodyBytes: cfg.Server.MaxBodyBytes,
 		RequestTimeout: time.Duration(cfg.Server.RequestTimeout), Log: log, Gateway: gw})
-	srv := &http.Server{
-		Addr:              cfg.Server.Addr,
-		Handler:           api.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       2 * time.Minute,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-	}
+	limits := httpapi.DefaultLimits()
+	srv := httpapi.HTTPServer(api.Handler(), limits)
 	ln, err := net.Listen("tcp", cfg.Server.Addr)
 	if err != nil {
 		return err
 	}
+	ln = httpapi.LimitListener(ln, limits.MaxConnections)
 	log.Info("edgeinfer listening", "addr", ln.Addr().String(), "home", cfg.Home, "models", len(eng.Catalog().Entries()),
 		"state", stateDescription(cfg))
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
