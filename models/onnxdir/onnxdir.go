@@ -118,6 +118,11 @@ func LoadError(spec engine.ModelSpec, err error) error {
 		return &engine.Error{Kind: engine.KindNotInstalled, Err: err,
 			Message: fmt.Sprintf("Model %s requires %s, which is unavailable: %s. Fix that, or unset require_device to let it run on the CPU", spec.Entry.ID, devErr.Device, devErr.Reason)}
 	}
+	if _, missing := errors.AsType[*ort.MissingLibraryError](err); missing || errors.Is(err, ort.ErrInit) {
+		// The library's path and dlopen's words stay in the server log.
+		return &engine.Error{Kind: engine.KindNotInstalled, Err: err,
+			Message: "ONNX Runtime could not be loaded: run `make setup` (or point EDGEINFER_ORT_LIB at an ONNX Runtime 1.x libonnxruntime.so)"}
+	}
 	dir := spec.Dir()
 	detail := strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), "")
 	detail = strings.ReplaceAll(detail, dir, "<model dir>")

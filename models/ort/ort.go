@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	onnx "github.com/yalue/onnxruntime_go"
 )
@@ -53,21 +54,35 @@ func LibraryPath() string {
 }
 
 var (
-	initOnce sync.Once
+	initMu   sync.Mutex
+	initDone atomic.Bool
 	initErr  error
 )
 
+// ErrInit marks a library that exists but could not be loaded as ONNX
+// Runtime (another build, a broken download).
+var ErrInit = errors.New("ONNX Runtime could not be loaded")
+
 // Init loads the library and creates the process-wide ONNX Runtime
 // environment: the CUDA build when PreferCUDA asked for it and it can run
-// (see CUDADir), else the CPU build at LibraryPath. Only the first call
-// does the work; every call returns its result, so a missing library fails
-// every caller the same way.
+// (see CUDADir), else the CPU build at LibraryPath. Once it succeeds, every
+// call returns at once. A failure that left no library loaded is retried by
+// the next call, so installing the library (make setup) needs no restart.
 func Init() error {
-	initOnce.Do(func() {
-		var rt Runtime
-		rt, initErr = loadRuntime(wantCUDA.Load())
-		loaded.Store(&rt)
-	})
+	if initDone.Load() {
+		return initErr
+	}
+	initMu.Lock()
+	defer initMu.Unlock()
+	if initDone.Load() {
+		return initErr
+	}
+	rt, err := loadRuntime(wantCUDA.Load())
+	loaded.Store(&rt)
+	initErr = err
+	// A failed dlopen or API lookup closes the library again; only a
+	// half-initialized environment cannot be loaded twice.
+	initDone.Store(err == nil || onnx.IsInitialized())
 	return initErr
 }
 
@@ -103,7 +118,7 @@ func load(path string) (string, error) {
 	// Error level: ORT's warnings (unused initializers, thread affinity) are
 	// noise for a server, and real failures come back as errors anyway.
 	if err := onnx.InitializeEnvironment(onnx.WithLogLevelError()); err != nil {
-		return "", fmt.Errorf("ort: initialize ONNX Runtime from %s: %w", path, err)
+		return "", fmt.Errorf("ort: %w from %s: %w", ErrInit, path, err)
 	}
 	return onnx.GetVersion(), nil
 }
