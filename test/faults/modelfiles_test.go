@@ -108,7 +108,7 @@ func TestModelFilesTruncatedAndReplacedWhileLoaded(t *testing.T) {
 				t.Fatalf("loading truncated files: %d %q, want a 503 naming no path", d.Status, d.Message)
 			}
 
-			generate(t, home, 2, m.id) // replaced: other weights
+			generate(t, home, 2, m.id)               // replaced: other weights
 			if err := eng.Unload(m.id); err != nil { // forget the failed load now, not after the cooldown
 				t.Fatal(err)
 			}
