@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
@@ -249,6 +250,7 @@ func (g *Gateway) runJob(ctx context.Context, job *Job) {
 	log.Info("running batch job", "items", len(requests), "already_done", len(done))
 	sem := make(chan struct{}, max(1, g.cfg.Gateway.BatchConcurrency))
 	var wg sync.WaitGroup
+	var unsaved atomic.Int64
 feed:
 	for i, raw := range requests {
 		if _, ok := done[i]; ok {
@@ -263,7 +265,9 @@ feed:
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			g.runItem(jobCtx, job, i, raw)
+			if !g.runItem(jobCtx, job, i, raw) {
+				unsaved.Add(1)
+			}
 		}()
 	}
 	wg.Wait()
@@ -271,6 +275,18 @@ feed:
 		if ctx.Err() != nil {
 			log.Info("handing back an unfinished batch job")
 			g.release(ctx, job.ID)
+		}
+		return
+	}
+	if n := unsaved.Load(); n > 0 {
+		// Finishing now would lose those items (a full disk, a dropped
+		// store connection): hand the job back and let it run again after
+		// a pause, so a store that stays broken is not hammered.
+		log.Warn("batch results could not be saved; the job is handed back and retried", "unsaved", n)
+		g.release(ctx, job.ID)
+		select {
+		case <-ctx.Done():
+		case <-time.After(saveRetryDelay):
 		}
 		return
 	}
@@ -319,19 +335,24 @@ func (g *Gateway) keepLease(ctx context.Context, cancel context.CancelFunc, id s
 	}
 }
 
-// runItem runs one request of a job and saves its outcome. Capacity
-// refusals are waited out; an end of ctx leaves the item unsaved.
-func (g *Gateway) runItem(ctx context.Context, job *Job, index int, raw json.RawMessage) {
+// saveRetryDelay is how long a job whose results could not be saved waits
+// before it runs again.
+const saveRetryDelay = time.Second
+
+// runItem runs one request of a job and saves its outcome, reporting
+// whether it was saved. Capacity refusals are waited out; an end of ctx
+// leaves the item unsaved.
+func (g *Gateway) runItem(ctx context.Context, job *Job, index int, raw json.RawMessage) (saved bool) {
 	for {
 		rec, usage, entry, err := g.runOnce(ctx, job, raw)
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		var e *engine.Error
 		if errors.As(err, &e) && e.Kind == engine.KindCapacity {
 			select {
 			case <-ctx.Done():
-				return
+				return false
 			case <-time.After(max(e.RetryAfter, 100*time.Millisecond)):
 			}
 			continue
@@ -341,18 +362,18 @@ func (g *Gateway) runItem(ctx context.Context, job *Job, index int, raw json.Raw
 			result = "failure"
 		}
 		g.metrics.jobItems.WithLabelValues(job.Model, result).Inc()
-		saved, mErr := json.Marshal(rec)
+		raw, mErr := json.Marshal(rec)
 		if mErr == nil {
-			mErr = g.store.Jobs.SaveResult(ctx, job.ID, index, saved)
+			mErr = g.store.Jobs.SaveResult(ctx, job.ID, index, raw)
 		}
 		if mErr != nil {
-			g.log.Error("saving a batch result failed; the item runs again on resume", "request_id", job.ID, "item", index, "err", mErr)
-			return
+			g.log.Error("saving a batch result failed; the item runs again", "request_id", job.ID, "item", index, "err", mErr)
+			return false
 		}
 		if entry != nil && rec.Success {
 			g.record(ctx, job.Caller, entry, usage)
 		}
-		return
+		return true
 	}
 }
 
