@@ -149,7 +149,9 @@ func TestThousandConnectionsAcrossAllTasks(t *testing.T) {
 	goroutinesBefore, heapBefore := settle()
 
 	// The guard bounds a server that stops answering; it is not expected.
-	ctx, stop := context.WithTimeout(context.Background(), duration+45*time.Second)
+	// Requests admitted before the end drain after it, slowly on a busy
+	// machine, hence the margin.
+	ctx, stop := context.WithTimeout(context.Background(), duration+3*time.Minute)
 	defer stop()
 	end := time.Now().Add(duration)
 	results := make(chan result, 1<<16)
