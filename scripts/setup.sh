@@ -21,6 +21,9 @@ EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
 CACHE_DIR=${XDG_CACHE_HOME:-$HOME/.cache}/edgeinfer
 DOWNLOADS=$CACHE_DIR/downloads
 GO=${GO:-go}
+# C/C++ flags for Ollama's llama.cpp and ggml; empty means tuned for this CPU
+# (see ollama_cflags). Set e.g. "-O3 -march=x86-64-v3" for a portable binary.
+OLLAMA_CFLAGS=${EDGEINFER_OLLAMA_CFLAGS:-}
 
 step() { printf '==> %s\n' "$*"; }
 info() { printf '    %s\n' "$*"; }
@@ -101,6 +104,23 @@ install_onnxruntime() {
 	info "installed $lib ($(du -h "$lib" | cut -f1))"
 }
 
+# ollama_cflags prints the flags Ollama is compiled with. A plain `go build`
+# compiles ggml for baseline x86-64 (SSE2: no AVX, F16C or FMA), which makes
+# F16 inference several times slower; setup builds on the machine that runs
+# the binary, so it targets that CPU. The CPU is named (znver3,
+# sapphirerapids, ...) rather than -march=native because Go's build cache
+# keys cgo objects by the flag text: a concrete name keeps objects built for
+# one CPU from being reused on another, where they could die of SIGILL.
+ollama_cflags() {
+	if [[ -n $OLLAMA_CFLAGS ]]; then
+		echo "$OLLAMA_CFLAGS"
+		return
+	fi
+	local march
+	march=$(gcc -march=native -Q --help=target 2>/dev/null | awk '$1 == "-march=" { print $2; exit }')
+	echo "-O3 -march=${march:-native}"
+}
+
 # ollama_version prints the client version an ollama binary reports, e.g. 0.17.4.
 ollama_version() {
 	# Without a server running, --version prints a warning and "client version is X".
@@ -111,7 +131,11 @@ install_ollama() {
 	step "Ollama $OLLAMA_VERSION"
 	local bin=$EDGEINFER_HOME/bin/ollama
 	local stamp=$EDGEINFER_HOME/bin/ollama.version
-	if [[ -x $bin && -f $stamp && $(<"$stamp") == "$OLLAMA_VERSION" ]]; then
+	local flags=$EDGEINFER_HOME/bin/ollama.cflags # how a built binary was compiled
+	local cflags
+	cflags=$(ollama_cflags)
+	if [[ -x $bin && -f $stamp && $(<"$stamp") == "$OLLAMA_VERSION" ]] &&
+		[[ -L $bin || (-f $flags && $(<"$flags") == "$cflags") ]]; then
 		info "already installed: $bin"
 		return
 	fi
@@ -129,8 +153,9 @@ install_ollama() {
 		fi
 		info "system ollama at $system is version '${v:-unknown}', not 0.17.x: building $OLLAMA_VERSION"
 	fi
-	build_ollama "$bin"
+	build_ollama "$bin" "$cflags"
 	echo "$OLLAMA_VERSION" >"$stamp"
+	echo "$cflags" >"$flags"
 }
 
 # build_ollama compiles the Ollama server (with llama.cpp through cgo) from
@@ -138,7 +163,7 @@ install_ollama() {
 # stb_image.h comes from libstb-dev (already on the system include path) and
 # miniaudio.h from the malgo module, through a shim include directory.
 build_ollama() {
-	local out=$1
+	local out=$1 cflags=$2
 	local src malgo
 	# GOWORK=off and GOFLAGS=-mod=mod: build Ollama as its own main module,
 	# untouched by any workspace or vendoring settings of the caller.
@@ -148,11 +173,12 @@ build_ollama() {
 	local shim=$CACHE_DIR/ollama-include
 	mkdir -p "$shim/miniaudio"
 	cp "$malgo/miniaudio.h" "$shim/miniaudio/miniaudio.h"
-	info "building from $src (cgo; a cold build takes minutes, Go's build cache makes later ones quick)"
+	info "building from $src with CGO_CFLAGS='$cflags' (a cold build takes minutes, Go's build cache makes later ones quick)"
 	local start=$SECONDS
 	(
 		cd "$src"
 		GOWORK=off GOFLAGS=-mod=mod CGO_ENABLED=1 CGO_CPPFLAGS="-I$shim" \
+			CGO_CFLAGS="$cflags" CGO_CXXFLAGS="$cflags" \
 			"$GO" build -o "$out.tmp" \
 			-ldflags "-X github.com/ollama/ollama/version.Version=$OLLAMA_VERSION" .
 	)
