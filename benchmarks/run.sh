@@ -46,6 +46,7 @@ go build -o bin/edgeinfer ./cmd/edgeinfer
 synth() { bin/edgeinfer models synth --preset full --out "$models" --only "$@" >&2; }
 [[ -f $models/@cf/baai/bge-base-en-v1.5/onnx/model.onnx ]] && grep -q '"edgeinfer_preset": "full"\|"hidden_size": 768' "$models/@cf/baai/bge-base-en-v1.5/config.json" || synth @cf/baai/bge-base-en-v1.5
 grep -q '"hidden_sizes": \[\s*256' "$models/@cf/microsoft/resnet-50/config.json" 2>/dev/null && [[ $(stat -c %s "$models/@cf/microsoft/resnet-50/onnx/model.onnx") -gt 50000000 ]] || synth @cf/microsoft/resnet-50
+grep -q '"encoder_layers": 12' "$models/@cf/meta/m2m100-1.2b/config.json" 2>/dev/null && grep -q '"d_model": 1024' "$models/@cf/meta/m2m100-1.2b/config.json" || synth @cf/meta/m2m100-1.2b
 for peer in benchmarks/embeddings/peer benchmarks/m2m100/peer compat/imageprep-parity; do
 	[[ -d $peer/node_modules ]] || (cd "$peer" && npm ci --ignore-scripts --no-audit --no-fund >&2)
 done
