@@ -7,6 +7,7 @@ import (
 	"context"
 	"path/filepath"
 	"runtime"
+	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
@@ -26,6 +27,14 @@ const (
 	defaultMaxBatchSize          = 64
 	defaultMaxConcurrentRequests = 512
 	defaultMaxTokens             = 512
+	// defaultMaxQueueDelay lets a batch wait briefly for company. Without it,
+	// callers whose results were just delivered have not come back yet when
+	// the next batch is packed, so batches alternate between a handful of
+	// texts and the rest and throughput stays near batch-1 rates (measured on
+	// full bge-base with 64 callers: 65 requests in 8 s with no delay, 128
+	// with 5 ms, on a loaded 2-core machine). 5 ms is a tenth of one
+	// single-text inference here.
+	defaultMaxQueueDelay = 5 * time.Millisecond
 )
 
 // Scheduler defaults on a GPU, which needs far larger batches than a CPU to
@@ -102,6 +111,7 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
 	cfg := batch.Config{
 		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize},
+		MaxQueueDelay:         defaultMaxQueueDelay,
 		MaxConcurrentRequests: defaultMaxConcurrentRequests,
 	}
 	if onGPU {
