@@ -24,6 +24,8 @@ func TestPack(t *testing.T) {
 		{"longer item raises cost for all", []int{10, 10, 40}, Limits{MaxBatchTokens: 100}, []int{0, 1}},
 		{"no limits takes everything", []int{3, 50, 7}, Limits{}, []int{0, 1, 2}},
 		{"ties keep queue order", []int{8, 8, 8, 8}, Limits{MaxBatchTokens: 16}, []int{0, 1}},
+		{"padding cap keeps ragged items out", []int{20, 10, 21, 40, 19}, Limits{MaxPaddingRatio: 0.15}, []int{0, 2, 4}},
+		{"padding cap never refuses a batch of one", []int{40, 10}, Limits{MaxPaddingRatio: 0.1}, []int{0}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -43,7 +45,7 @@ func TestPackInvariants(t *testing.T) {
 		for i := range lengths {
 			lengths[i] = 3 + r.IntN(60)
 		}
-		lim := Limits{MaxBatchTokens: 64 + r.IntN(2000), MaxBatchSize: 1 + r.IntN(64)}
+		lim := Limits{MaxBatchTokens: 64 + r.IntN(2000), MaxBatchSize: 1 + r.IntN(64), MaxPaddingRatio: float64(r.IntN(3)) * 0.1}
 		got := Pack(lengths, lim)
 		if len(got) == 0 || got[0] != 0 {
 			t.Fatalf("trial %d: batch %v does not start with the oldest item", trial, got)
@@ -51,7 +53,10 @@ func TestPackInvariants(t *testing.T) {
 		if !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != len(got) {
 			t.Fatalf("trial %d: indices not sorted/unique: %v", trial, got)
 		}
-		tokens, _ := Cost(lengths, got)
+		tokens, padding := Cost(lengths, got)
+		if len(got) > 1 && lim.MaxPaddingRatio > 0 && padding > lim.MaxPaddingRatio+1e-9 {
+			t.Fatalf("trial %d: batch %v pads %.3f over %v", trial, got, padding, lim.MaxPaddingRatio)
+		}
 		if len(got) > 1 && (tokens > lim.MaxBatchTokens || len(got) > lim.MaxBatchSize) {
 			t.Fatalf("trial %d: batch %v breaks limits %+v (cost %d)", trial, got, lim, tokens)
 		}
