@@ -4,9 +4,9 @@
 export default {
   async fetch(request, env) {
     if (request.method !== "POST") return new Response("POST a chat", { status: 405 });
-    const { messages, max_tokens = 48 } = await request.json();
+    const { messages, max_tokens = 48, seed } = await request.json();
     try {
-      const stream = await env.AI.run("@cf/meta/llama-2-7b-chat-int8", { messages, max_tokens, stream: true });
+      const stream = await env.AI.run("@cf/meta/llama-2-7b-chat-int8", { messages, max_tokens, seed, stream: true });
       return new Response(stream, {
         headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
       });
