@@ -144,25 +144,11 @@ func progress(w io.Writer, model string, concurrency int, calls *atomic.Int64) (
 // histogramDelta returns the sum, count and cumulative bucket counts a
 // histogram gained for one model between two scrapes.
 func histogramDelta(before, after map[string]*dto.MetricFamily, name, model string) (sum float64, count uint64, buckets map[string]uint64) {
-	find := func(m map[string]*dto.MetricFamily) *dto.Histogram {
-		f := m[name]
-		if f == nil {
-			return nil
-		}
-		for _, metric := range f.GetMetric() {
-			for _, l := range metric.GetLabel() {
-				if l.GetName() == "model" && l.GetValue() == model {
-					return metric.GetHistogram()
-				}
-			}
-		}
-		return nil
-	}
-	a := find(after)
+	a := Histogram(after, name, model)
 	if a == nil {
 		return 0, 0, nil
 	}
-	b := find(before)
+	b := Histogram(before, name, model)
 	sum, count = a.GetSampleSum(), a.GetSampleCount()
 	buckets = map[string]uint64{}
 	for i, bk := range a.GetBucket() {
@@ -177,4 +163,16 @@ func histogramDelta(before, after map[string]*dto.MetricFamily, name, model stri
 		count -= b.GetSampleCount()
 	}
 	return sum, count, buckets
+}
+
+// Histogram returns one model's series of a histogram from a scrape, or nil.
+func Histogram(families map[string]*dto.MetricFamily, name, model string) *dto.Histogram {
+	for _, metric := range families[name].GetMetric() {
+		for _, l := range metric.GetLabel() {
+			if l.GetName() == "model" && l.GetValue() == model {
+				return metric.GetHistogram()
+			}
+		}
+	}
+	return nil
 }

@@ -25,9 +25,9 @@ import (
 	"strings"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
 	onnx "github.com/yalue/onnxruntime_go"
 
+	"github.com/edgeinfer/edgeinfer/benchmarks/bench"
 	"github.com/edgeinfer/edgeinfer/benchmarks/corpus"
 	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
 	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
@@ -255,19 +255,10 @@ func httpRun(ctx context.Context, eng *engine.Engine, texts []string, concurrenc
 
 // meanPadding reads the padding-ratio histogram of the engine's batches.
 func meanPadding(eng *engine.Engine) float64 {
-	families, err := eng.Metrics().Registry.Gather()
+	families, err := (&bench.EngineTarget{Engine: eng}).Metrics(context.Background())
 	check(err)
-	for _, f := range families {
-		if f.GetName() != "edgeinfer_batch_padding_ratio" {
-			continue
-		}
-		var h *dto.Histogram
-		for _, m := range f.GetMetric() {
-			h = m.GetHistogram()
-		}
-		if h != nil && h.GetSampleCount() > 0 {
-			return h.GetSampleSum() / float64(h.GetSampleCount())
-		}
+	if h := bench.Histogram(families, "edgeinfer_batch_padding_ratio", model); h.GetSampleCount() > 0 {
+		return h.GetSampleSum() / float64(h.GetSampleCount())
 	}
 	return 0
 }

@@ -36,6 +36,7 @@ import (
 
 	onnx "github.com/yalue/onnxruntime_go"
 
+	"github.com/edgeinfer/edgeinfer/benchmarks/bench"
 	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
 	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
 	"github.com/edgeinfer/edgeinfer/engine"
@@ -297,29 +298,21 @@ func httpRun(eng *engine.Engine, corpus []photo, clients int, warmup, d time.Dur
 
 // batchSizes summarises the engine's batch-size histogram.
 func batchSizes(eng *engine.Engine) string {
-	families, err := eng.Metrics().Registry.Gather()
+	families, err := (&bench.EngineTarget{Engine: eng}).Metrics(context.Background())
 	check(err)
-	for _, f := range families {
-		if f.GetName() != "edgeinfer_batch_size" {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			h := m.GetHistogram()
-			if h.GetSampleCount() == 0 {
-				continue
-			}
-			var parts []string
-			prev := uint64(0)
-			for _, b := range h.GetBucket() {
-				if n := b.GetCumulativeCount() - prev; n > 0 {
-					parts = append(parts, fmt.Sprintf("≤%g: %d", b.GetUpperBound(), n))
-				}
-				prev = b.GetCumulativeCount()
-			}
-			return fmt.Sprintf("%d batches, mean %.2f images (%s)", h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()), strings.Join(parts, ", "))
-		}
+	h := bench.Histogram(families, "edgeinfer_batch_size", model)
+	if h.GetSampleCount() == 0 {
+		return "none recorded"
 	}
-	return "none recorded"
+	var parts []string
+	prev := uint64(0)
+	for _, b := range h.GetBucket() {
+		if n := b.GetCumulativeCount() - prev; n > 0 {
+			parts = append(parts, fmt.Sprintf("≤%g: %d", b.GetUpperBound(), n))
+		}
+		prev = b.GetCumulativeCount()
+	}
+	return fmt.Sprintf("%d batches, mean %.2f images (%s)", h.GetSampleCount(), h.GetSampleSum()/float64(h.GetSampleCount()), strings.Join(parts, ", "))
 }
 
 func check(err error) {
