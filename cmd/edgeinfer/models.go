@@ -51,6 +51,7 @@ func newModelsSynthCmd(g *globalFlags) *cobra.Command {
 	var preset, out, m2mSize string
 	var only []string
 	var seed uint64
+	var fp16 bool
 	cmd := &cobra.Command{
 		Use:   "synth",
 		Short: "Generate synthetic artifacts (real architectures, random weights) for the catalog models",
@@ -66,7 +67,7 @@ benchmark every model without downloading weights; their outputs are meaningless
 				}
 				out = filepath.Join(cfg.Home, "models")
 			}
-			return synth.Generate(cmd.Context(), synth.Options{Preset: synth.Preset(preset), OutDir: out, Seed: seed, M2M100Size: m2mSize},
+			return synth.Generate(cmd.Context(), synth.Options{Preset: synth.Preset(preset), OutDir: out, Seed: seed, M2M100Size: m2mSize, Float16: fp16},
 				only, cmd.OutOrStdout())
 		},
 	}
@@ -75,5 +76,6 @@ benchmark every model without downloading weights; their outputs are meaningless
 	cmd.Flags().StringVar(&out, "out", "", "models root (default $EDGEINFER_HOME/models)")
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "weight seed (0 = default)")
 	cmd.Flags().StringVar(&m2mSize, "m2m100-size", "418M", "full-preset translation dims: 418M or 1.2B")
+	cmd.Flags().BoolVar(&fp16, "fp16", false, "also write the half-precision variant (onnx/model_fp16.onnx) of the BGE and ResNet models")
 	return cmd
 }

@@ -70,20 +70,25 @@ func BGEDims(model string, p Preset) (BertDims, bool) {
 const (
 	BGEModelFile          = "onnx/model.onnx"
 	BGEQuantizedModelFile = "onnx/model_quantized.onnx"
+	BGEFloat16ModelFile   = "onnx/model_fp16.onnx"
 )
 
 func generateBGE(ctx context.Context, dir string, v bgeVariant, o Options) error {
 	d, _ := BGEDims(v.id, o.Preset)
 	w := newBertWeights(newWeightSource(o.Seed, v.id), d)
-	for _, quantized := range []bool{false, true} {
+	files := []string{BGEModelFile, BGEQuantizedModelFile}
+	if o.Float16 {
+		files = append(files, BGEFloat16ModelFile)
+	}
+	for _, file := range files {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		file := BGEModelFile
-		if quantized {
-			file = BGEQuantizedModelFile
+		g := buildBert(d, w, file == BGEQuantizedModelFile)
+		if file == BGEFloat16ModelFile {
+			g.ToFloat16()
 		}
-		m := onnxgraph.NewModel(buildBert(d, w, quantized))
+		m := onnxgraph.NewModel(g)
 		m.Metadata = map[string]string{MarkerKey: "true", "upstream": v.upstream}
 		if err := m.Save(filepath.Join(dir, filepath.FromSlash(file))); err != nil {
 			return err

@@ -15,9 +15,10 @@ const ResNetModelID = "@cf/microsoft/resnet-50"
 // ResNet file names: the Hugging Face export (onnx/model.onnx beside
 // config.json) and the ONNX model zoo fixture (a bare model + synset.txt).
 const (
-	ResNetModelFile    = "onnx/model.onnx"
-	ResNetZooModelFile = "resnet50-v1-7.onnx"
-	ResNetZooSynset    = "synset.txt"
+	ResNetModelFile        = "onnx/model.onnx"
+	ResNetFloat16ModelFile = "onnx/model_fp16.onnx"
+	ResNetZooModelFile     = "resnet50-v1-7.onnx"
+	ResNetZooSynset        = "synset.txt"
 )
 
 // ResNetDims are the dimensions of a bottleneck ResNet.
@@ -80,6 +81,12 @@ func generateResNet(ctx context.Context, dir string, o Options) error {
 	m.Metadata = map[string]string{MarkerKey: "true", "upstream": "microsoft/resnet-50"}
 	if err := m.Save(filepath.Join(dir, filepath.FromSlash(ResNetModelFile))); err != nil {
 		return err
+	}
+	if o.Float16 {
+		g.ToFloat16() // the same weights, rounded
+		if err := m.Save(filepath.Join(dir, filepath.FromSlash(ResNetFloat16ModelFile))); err != nil {
+			return err
+		}
 	}
 	return writeResNetCompanions(dir, d)
 }

@@ -39,6 +39,9 @@ type Options struct {
 	Seed uint64
 	// M2M100Size picks the full-size translation dims: "418M" (default) or "1.2B".
 	M2M100Size string
+	// Float16 also writes the half-precision variant (onnx/model_fp16.onnx)
+	// of the BGE and ResNet models, for GPUs.
+	Float16 bool
 }
 
 // Generator writes the artifacts of one model ID into dir.
