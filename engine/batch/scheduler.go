@@ -36,6 +36,11 @@ type Config struct {
 
 func (c Config) instances() int { return max(c.Instances, 1) }
 
+// GPUInstances is the instance count for a session on a GPU: with two
+// batches in flight the host pads the next batch and unpacks the last
+// while the device runs one, instead of the device waiting on the host.
+const GPUInstances = 2
+
 // Runner executes one batch on the goroutine that owns the model session and
 // returns one output per input, in order. With Instances > 1 it is called
 // from several goroutines at once.

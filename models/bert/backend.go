@@ -122,6 +122,7 @@ func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
 	if onGPU {
 		cfg.Limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize, MaxPaddingRatio: maxPaddingRatio}
 		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
+		cfg.Instances = batch.GPUInstances
 	}
 	return cfg.ForModel(spec)
 }

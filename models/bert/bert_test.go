@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
@@ -44,7 +45,9 @@ func newEngine(t *testing.T, mc engine.ModelConfig) *engine.Engine {
 	}
 	cfg := engine.DefaultConfig()
 	cfg.Home = t.TempDir()
-	mc.Dir = modelsDir + "/" + small
+	if mc.Dir == "" {
+		mc.Dir = modelsDir + "/" + small
+	}
 	cfg.Models[small] = mc
 	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: Backend{}}, nil)
 	if err != nil {
@@ -140,11 +143,36 @@ func TestInt8Variant(t *testing.T) {
 	}
 }
 
+// TestFloat16Variant runs the half-precision export, whose input and output
+// are float16 as in a model_fp16.onnx converted without keep_io_types, on
+// the CPU (ONNX Runtime casts the operators it has no half kernel for). A
+// batch of uneven texts pads, so the clamped mask bias is exercised too.
+func TestFloat16Variant(t *testing.T) {
+	dir := t.TempDir()
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir, Float16: true}, []string{small}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	body := `{"text":["half precision","a much longer sentence that makes the batch pad the short one","x"]}`
+	for _, pooling := range []string{"mean", "cls"} {
+		req := strings.Replace(body, "{", `{"pooling":"`+pooling+`",`, 1)
+		fp32 := embed(t, newEngine(t, engine.ModelConfig{Dir: dir + "/" + small}), req)
+		fp16 := embed(t, newEngine(t, engine.ModelConfig{Dir: dir + "/" + small, Variant: "fp16"}), req)
+		for i := range fp32.Data {
+			if d := maxDiff(fp32.Data[i], fp16.Data[i]); d > 2e-3 || math.IsNaN(d) {
+				t.Errorf("%s pooling, text %d: fp16 differs from fp32 by %v", pooling, i, d)
+			}
+			if n := norm(fp16.Data[i]); math.Abs(n-1) > 1e-5 {
+				t.Errorf("%s pooling, text %d: fp16 vector has norm %v", pooling, i, n)
+			}
+		}
+	}
+}
+
 func TestNotInstalled(t *testing.T) {
 	eng := newEngine(t, engine.ModelConfig{Variant: "fp16"}) // the synthetic set has no fp16 file
 	_, err := eng.Run(context.Background(), small, engine.Input{JSON: []byte(`{"text":"x"}`)})
 	d := engine.Describe(err)
-	if d.Status != 503 || !strings.Contains(d.Message, "onnx/model_fp16.onnx") || strings.Contains(d.Message, modelsDir) {
+	if d.Status != 503 || !strings.Contains(d.Message, "onnx/model_fp16.onnx") || !strings.Contains(d.Message, "synth --only "+small+" --fp16") || strings.Contains(d.Message, modelsDir) {
 		t.Fatalf("missing variant: %+v", d)
 	}
 }
@@ -219,6 +247,9 @@ func TestSchedulerBudgetsFollowTheDevice(t *testing.T) {
 			t.Errorf("onGPU=%v config %+v: got %d tokens, %d items, %d requests; want %d, %d, %d",
 				tc.onGPU, tc.mc, c.MaxBatchTokens, c.MaxBatchSize, c.MaxConcurrentRequests, tc.tokens, tc.size, tc.conc)
 		}
+		if want := map[bool]int{false: 0, true: batch.GPUInstances}[tc.onGPU]; c.Instances != want {
+			t.Errorf("onGPU=%v: %d instances, want %d", tc.onGPU, c.Instances, want)
+		}
 	}
 	if gpuMaxBatchTokens <= defaultMaxBatchTokens || gpuMaxBatchSize <= defaultMaxBatchSize {
 		t.Error("GPU budgets must be larger than the CPU ones")
@@ -260,5 +291,58 @@ func BenchmarkPool(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		pool(states, tokens, hidden, false)
+	}
+}
+
+// TestConcurrentBatches runs batches on two goroutines at once, as the two
+// scheduler instances on a GPU do: each batch must get the answer it gets
+// alone, so no buffer is shared between batches in flight (the race
+// detector watches too).
+func TestConcurrentBatches(t *testing.T) {
+	orttest.Require(t)
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, _ := cat.Lookup(small)
+	loaded, err := Backend{}.Load(context.Background(), engine.ModelSpec{Entry: entry, Config: engine.ModelConfig{Dir: modelsDir + "/" + small}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := loaded.(*Model)
+	defer m.Close()
+	batches := make([][]sequence, 4)
+	for i := range batches {
+		for j := range 3 + i {
+			ids, _, _, err := m.tok.Encode(strings.Repeat(fmt.Sprintf("batch %d text %d ", i, j), 1+i*j), m.maxTokens)
+			if err != nil {
+				t.Fatal(err)
+			}
+			batches[i] = append(batches[i], sequence{ids: ids, cls: j%2 == 1})
+		}
+	}
+	alone := make([][][]float32, len(batches))
+	for i, b := range batches {
+		if alone[i], err = m.runBatch(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		var wg sync.WaitGroup
+		for i, b := range batches {
+			wg.Go(func() {
+				got, err := m.runBatch(b)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				for r := range got {
+					if d := maxDiff(got[r], alone[i][r]); d > 1e-6 {
+						t.Errorf("batch %d row %d differs by %v when batches run concurrently", i, r, d)
+					}
+				}
+			})
+		}
+		wg.Wait()
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"sync"
 
 	onnx "github.com/yalue/onnxruntime_go"
 
@@ -29,16 +30,26 @@ type Model struct {
 	maxTokens int
 	sched     *batch.Scheduler[sequence, []float32]
 	out       int // index of last_hidden_state among the outputs
+	// buffers holds *batchBuffers: on a GPU two batches are in flight (one
+	// on the device while the next is padded and the last pooled), and
+	// each needs its own memory.
+	buffers sync.Pool
+}
 
-	// Buffers reused across batches; only the scheduler goroutine touches them.
+// batchBuffers back one batch's tensors, reused across batches.
+type batchBuffers struct {
 	ids, mask, types []int64
-	hiddenBuf        []float32
+	states           ort.Floats // last_hidden_state, float32 or float16
 }
 
 func newModel(spec engine.ModelSpec, sess *ort.Session, tok *tokenize.BERT, cfg, tokCfg modelConfig) (*Model, error) {
 	out := sess.OutputIndex("last_hidden_state")
 	if out < 0 {
 		return nil, fmt.Errorf("%s declares no last_hidden_state output (has %v)", sess.Path(), sess.Outputs())
+	}
+	states := sess.Outputs()[out]
+	if err := ort.CheckFloat(sess.Path(), states); err != nil {
+		return nil, err
 	}
 	for _, name := range []string{"input_ids", "attention_mask"} {
 		if sess.InputIndex(name) < 0 {
@@ -55,6 +66,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok *tokenize.BERT, cfg,
 		}
 	}
 	m := &Model{id: spec.Entry.ID, tok: tok, sess: sess, hidden: cfg.HiddenSize, maxTokens: maxTokens, out: out}
+	m.buffers.New = func() any { return &batchBuffers{states: ort.Floats{Type: states.Type}} }
 	m.sched = batch.New(schedulerConfig(spec, sess.OnGPU()), func(s sequence) int { return len(s.ids) }, m.runBatch)
 	return m, nil
 }
@@ -120,26 +132,28 @@ func grow[T any](buf []T, n int) []T {
 }
 
 // runBatch pads a batch to its longest sequence, runs the model, and pools
-// each row. It runs on the scheduler goroutine only.
+// each row. The scheduler's instances may call it concurrently.
 func (m *Model) runBatch(seqs []sequence) ([][]float32, error) {
 	rows, cols := len(seqs), 0
 	for _, s := range seqs {
 		cols = max(cols, len(s.ids))
 	}
 	n := rows * cols
-	m.ids, m.mask, m.types = grow(m.ids, n), grow(m.mask, n), grow(m.types, n)
-	clear(m.ids)
-	clear(m.mask)
-	clear(m.types)
+	buf := m.buffers.Get().(*batchBuffers)
+	defer m.buffers.Put(buf)
+	buf.ids, buf.mask, buf.types = grow(buf.ids, n), grow(buf.mask, n), grow(buf.types, n)
+	clear(buf.ids)
+	clear(buf.mask)
+	clear(buf.types)
 	for r, s := range seqs {
-		copy(m.ids[r*cols:], s.ids)
+		copy(buf.ids[r*cols:], s.ids)
 		for c := range s.ids {
-			m.mask[r*cols+c] = 1
+			buf.mask[r*cols+c] = 1
 		}
 	}
 	shape := onnx.NewShape(int64(rows), int64(cols))
 	values := map[string]onnx.Value{}
-	for name, data := range map[string][]int64{"input_ids": m.ids, "attention_mask": m.mask, "token_type_ids": m.types} {
+	for name, data := range map[string][]int64{"input_ids": buf.ids, "attention_mask": buf.mask, "token_type_ids": buf.types} {
 		t, err := onnx.NewTensor(shape, data)
 		if err != nil {
 			return nil, err
@@ -151,8 +165,8 @@ func (m *Model) runBatch(seqs []sequence) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.hiddenBuf = grow(m.hiddenBuf, n*m.hidden)
-	hidden, err := onnx.NewTensor(onnx.NewShape(int64(rows), int64(cols), int64(m.hidden)), m.hiddenBuf)
+	buf.states.Resize(n * m.hidden)
+	hidden, err := buf.states.Output(onnx.NewShape(int64(rows), int64(cols), int64(m.hidden)))
 	if err != nil {
 		return nil, err
 	}
@@ -169,7 +183,13 @@ func (m *Model) runBatch(seqs []sequence) ([][]float32, error) {
 	}
 	vecs := make([][]float32, rows)
 	for r, s := range seqs {
-		vecs[r] = pool(m.hiddenBuf[r*cols*m.hidden:(r+1)*cols*m.hidden], len(s.ids), m.hidden, s.cls)
+		tokens := len(s.ids)
+		if s.cls {
+			tokens = 1
+		}
+		row := r * cols * m.hidden
+		buf.states.Decode(row, row+tokens*m.hidden) // only the states pooling reads
+		vecs[r] = pool(buf.states.Data[row:row+cols*m.hidden], len(s.ids), m.hidden, s.cls)
 	}
 	return vecs, nil
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -35,12 +36,20 @@ const (
 	defaultMaxConcurrentRequests = 256
 )
 
+// Scheduler defaults on a GPU: twice the requests decoding at once and
+// twice the encoder budget. The key/value caches live in host memory and
+// cross to the device every step, so a step's cost grows with its rows
+// sooner than on a CPU; 32 requests keep 160 rows at 5 beams.
+const (
+	gpuMaxBatchSize   = 32
+	gpuMaxBatchTokens = 16384
+)
+
 // fallbackVariants are optimum's file names, for models the catalog does
 // not describe.
 var fallbackVariants = map[string][]string{
 	"fp32": {"onnx/encoder_model.onnx", "onnx/decoder_model_merged.onnx"},
 	"int8": {"onnx/encoder_model_quantized.onnx", "onnx/decoder_model_merged_quantized.onnx"},
-	"fp16": {"onnx/encoder_model_fp16.onnx", "onnx/decoder_model_merged_fp16.onnx"},
 }
 
 // tokenizerFiles are read besides the weights.
@@ -253,8 +262,28 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 	if m.enc.OutputIndex("last_hidden_state") < 0 {
 		return fail(fmt.Errorf("%s declares no last_hidden_state output", m.enc.Path()))
 	}
-	m.sched = batch.NewStepper(schedulerConfig(spec), func(j job) int { return len(j.src) }, m.startCohort)
+	if err := float32Only(m.enc, m.dec.merged, m.dec.first, m.dec.withPast); err != nil {
+		return fail(err)
+	}
+	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU()), func(j job) int { return len(j.src) }, m.startCohort)
 	return m, nil
+}
+
+// float32Only refuses a half-precision export: the search keeps logits and
+// key/value caches as float32 in Go memory. (The catalog offers no fp16
+// translation variant; this catches one put in place of another.)
+func float32Only(sessions ...*ort.Session) error {
+	for _, s := range sessions {
+		if s == nil {
+			continue
+		}
+		for _, info := range slices.Concat(s.Inputs(), s.Outputs()) {
+			if info.Type == ort.Float16 {
+				return fmt.Errorf("%s: %s is float16; translation runs float32 exports only (use the fp32 or int8 variant)", s.Path(), info.Name)
+			}
+		}
+	}
+	return nil
 }
 
 // searchSettings applies the model config (num_beams, max_length) over
@@ -297,12 +326,16 @@ func searchSettings(cfg modelConfig, mc engine.ModelConfig) (searchConfig, error
 	return s, nil
 }
 
-// schedulerConfig applies the model config over the defaults: max_batch_size
-// bounds the requests decoding at once, max_batch_tokens the source tokens
-// of one encoder batch.
-func schedulerConfig(spec engine.ModelSpec) batch.StepperConfig {
+// schedulerConfig applies the model config over the defaults for the
+// device: max_batch_size bounds the requests decoding at once,
+// max_batch_tokens the source tokens of one encoder batch.
+func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.StepperConfig {
+	limits := batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize}
+	if onGPU {
+		limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize}
+	}
 	cfg := batch.StepperConfig{Config: batch.Config{
-		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize},
+		Limits:                limits,
 		MaxQueueDelay:         defaultMaxQueueDelay,
 		MaxConcurrentRequests: defaultMaxConcurrentRequests,
 	}.ForModel(spec)}

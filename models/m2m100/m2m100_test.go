@@ -3,6 +3,7 @@ package m2m100
 import (
 	"context"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
@@ -448,5 +450,42 @@ func TestNotInstalled(t *testing.T) {
 	_, err := Backend{}.Check(context.Background(), spec)
 	if engine.KindOf(err) != engine.KindNotInstalled || !strings.Contains(err.Error(), "decoder_model_merged.onnx") {
 		t.Errorf("empty directory: %v", err)
+	}
+}
+
+// A GPU gets bigger batches; the model config still has the last word, and
+// MaxLiveItems follows the batch size on both devices.
+func TestGPUSchedulerDefaults(t *testing.T) {
+	spec := engine.ModelSpec{Entry: catalogEntry(t)}
+	cpu, gpu := schedulerConfig(spec, false), schedulerConfig(spec, true)
+	if gpu.MaxBatchSize <= cpu.MaxBatchSize || gpu.MaxBatchTokens <= cpu.MaxBatchTokens || gpu.MaxLiveItems != gpu.MaxBatchSize {
+		t.Fatalf("cpu %+v, gpu %+v", cpu, gpu)
+	}
+	spec.Config.MaxBatchSize = 4
+	if c := schedulerConfig(spec, true); c.MaxBatchSize != 4 || c.MaxLiveItems != 4 {
+		t.Fatalf("max_batch_size 4 on a GPU gave %+v", c)
+	}
+}
+
+// A half-precision export is refused at load with the tensor named: the
+// search keeps float32 caches. A half BGE stands in for it, as the check
+// reads only the declared types.
+func TestHalfPrecisionExportIsRefused(t *testing.T) {
+	orttest.Require(t)
+	dir := t.TempDir()
+	bge := "@cf/baai/bge-small-en-v1.5"
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir, Float16: true}, []string{bge}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for file, wantErr := range map[string]bool{synth.BGEModelFile: false, synth.BGEFloat16ModelFile: true} {
+		s, err := ort.Open(filepath.Join(dir, filepath.FromSlash(bge), filepath.FromSlash(file)), ort.Options{IntraOpThreads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = float32Only(nil, s)
+		s.Close()
+		if (err != nil) != wantErr || (wantErr && !strings.Contains(err.Error(), "last_hidden_state is float16")) {
+			t.Errorf("%s: %v", file, err)
+		}
 	}
 }

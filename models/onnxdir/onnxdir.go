@@ -35,9 +35,13 @@ func Inspect(spec engine.ModelSpec, files []string) (engine.Installation, error)
 		total += info.Size()
 	}
 	if len(missing) > 0 {
+		synth := "edgeinfer models synth --only " + spec.Entry.ID
+		if spec.Variant() == "fp16" {
+			synth += " --fp16"
+		}
 		return engine.Installation{}, &engine.Error{Kind: engine.KindNotInstalled,
-			Message: fmt.Sprintf("Model %s is not installed (missing %s). Run `edgeinfer models synth --only %s` for synthetic weights, or put the real files in its model directory",
-				spec.Entry.ID, strings.Join(missing, ", "), spec.Entry.ID)}
+			Message: fmt.Sprintf("Model %s is not installed (missing %s). Run `%s` for synthetic weights, `edgeinfer pull %s` for the real ones, or put the files in its model directory",
+				spec.Entry.ID, strings.Join(missing, ", "), synth, spec.Entry.ID)}
 	}
 	if _, err := os.Stat(ort.LibraryPath()); err != nil {
 		return engine.Installation{}, &engine.Error{Kind: engine.KindNotInstalled,

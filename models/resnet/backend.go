@@ -50,6 +50,15 @@ const (
 	defaultIntraOpThreads        = 1
 )
 
+// Scheduler defaults on a GPU: batches big enough to fill the device, two in
+// flight so the host stacks the next while one runs, and admission room
+// for a full batch to queue behind each. Decoding stays on the CPU's prep
+// workers and overlaps both.
+const (
+	gpuMaxBatchSize          = 64
+	gpuMaxConcurrentRequests = 4 * gpuMaxBatchSize
+)
+
 // fallbackVariants are the file names of the optimum/Xenova layout.
 var fallbackVariants = map[string][]string{
 	"fp32": {"onnx/model.onnx"}, "int8": {"onnx/model_quantized.onnx"}, "fp16": {"onnx/model_fp16.onnx"},
@@ -225,13 +234,20 @@ func intraOpThreads(spec engine.ModelSpec) int {
 	return defaultIntraOpThreads
 }
 
-// schedulerConfig applies the model config over the defaults. Items are
-// images of one size, so the token budget is unused and each costs 1. One
-// batch instance runs per intra_op_threads cores.
-func schedulerConfig(spec engine.ModelSpec) batch.Config {
-	return batch.Config{
+// schedulerConfig applies the model config over the defaults for the
+// device the session runs on. Items are images of one size, so the token
+// budget is unused and each costs 1. On the CPU one batch instance runs per
+// intra_op_threads cores.
+func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
+	cfg := batch.Config{
 		Limits:                batch.Limits{MaxBatchSize: defaultMaxBatchSize},
 		MaxConcurrentRequests: defaultMaxConcurrentRequests,
 		Instances:             max(1, runtime.NumCPU()/intraOpThreads(spec)),
-	}.ForModel(spec)
+	}
+	if onGPU {
+		cfg.Limits.MaxBatchSize = gpuMaxBatchSize
+		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
+		cfg.Instances = batch.GPUInstances
+	}
+	return cfg.ForModel(spec)
 }

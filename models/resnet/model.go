@@ -47,9 +47,10 @@ type Model struct {
 	buffers sync.Pool
 }
 
-// batchBuffers back one batch's input and output tensors.
+// batchBuffers back one batch's input and output tensors, float32 or
+// float16 as the model declares them.
 type batchBuffers struct {
-	in, out []float32
+	in, out ort.Floats
 }
 
 func newModel(spec engine.ModelSpec, sess *ort.Session, proc *imageprep.Processor, labels []string, limits imageprep.Limits) (*Model, error) {
@@ -62,8 +63,11 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, proc *imageprep.Processo
 		return nil, err
 	}
 	m.free.New = func() any { return &pixels{data: make([]float32, proc.Len())} }
-	m.buffers.New = func() any { return &batchBuffers{} }
-	m.sched = batch.New(schedulerConfig(spec), func(*pixels) int { return 1 }, m.runBatch)
+	inType, outType := sess.Inputs()[0].Type, sess.Outputs()[m.output].Type
+	m.buffers.New = func() any {
+		return &batchBuffers{in: ort.Floats{Type: inType}, out: ort.Floats{Type: outType}}
+	}
+	m.sched = batch.New(schedulerConfig(spec, sess.OnGPU()), func(*pixels) int { return 1 }, m.runBatch)
 	return m, nil
 }
 
@@ -91,6 +95,11 @@ func (m *Model) bind() error {
 	}
 	if oshape := outs[out].Shape; len(oshape) != 2 || !fits(oshape[1], len(m.labels)) {
 		return fmt.Errorf("%s: output %s has shape %v, but there are %d labels", m.sess.Path(), outs[out].Name, oshape, len(m.labels))
+	}
+	for _, info := range []ort.Info{ins[in], outs[out]} {
+		if err := ort.CheckFloat(m.sess.Path(), info); err != nil {
+			return err
+		}
 	}
 	m.input, m.output = ins[in].Name, out
 	return nil
@@ -171,14 +180,6 @@ func imageError(err error) error {
 	return engine.BadInput("image", "%s", e.Message)
 }
 
-// grow returns buf resized to n, reallocating only when it is too small.
-func grow(buf []float32, n int) []float32 {
-	if cap(buf) < n {
-		return make([]float32, n)
-	}
-	return buf[:n]
-}
-
 // runBatch stacks the images into one [N, 3, H, W] tensor and runs the
 // model; it returns each image's logits. The scheduler's instances call it
 // concurrently; ONNX Runtime's Run is safe for that.
@@ -186,17 +187,17 @@ func (m *Model) runBatch(items []*pixels) ([][]float32, error) {
 	n, size, classes := len(items), 3*m.h*m.w, len(m.labels)
 	buf := m.buffers.Get().(*batchBuffers)
 	defer m.buffers.Put(buf)
-	buf.in = grow(buf.in, n*size)
+	buf.in.Resize(n * size)
 	for i, px := range items {
-		copy(buf.in[i*size:(i+1)*size], px.data)
+		copy(buf.in.Data[i*size:(i+1)*size], px.data)
 	}
-	in, err := onnx.NewTensor(onnx.NewShape(int64(n), 3, int64(m.h), int64(m.w)), buf.in)
+	in, err := buf.in.Input(onnx.NewShape(int64(n), 3, int64(m.h), int64(m.w)))
 	if err != nil {
 		return nil, err
 	}
 	defer in.Destroy()
-	buf.out = grow(buf.out, n*classes)
-	out, err := onnx.NewTensor(onnx.NewShape(int64(n), int64(classes)), buf.out)
+	buf.out.Resize(n * classes)
+	out, err := buf.out.Output(onnx.NewShape(int64(n), int64(classes)))
 	if err != nil {
 		return nil, err
 	}
@@ -215,9 +216,10 @@ func (m *Model) runBatch(items []*pixels) ([][]float32, error) {
 			defer v.Destroy() // outputs we did not ask for, allocated by ORT
 		}
 	}
+	buf.out.Decode(0, n*classes)
 	logits := make([][]float32, n)
 	for i := range logits {
-		logits[i] = append([]float32(nil), buf.out[i*classes:(i+1)*classes]...)
+		logits[i] = append([]float32(nil), buf.out.Data[i*classes:(i+1)*classes]...)
 	}
 	return logits, nil
 }
