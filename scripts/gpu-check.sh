@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # GPU verification: runs the prebuilt gpucheck program (benchmarks/gpucheck)
 # on a machine with an NVIDIA GPU. It generates the full-size synthetic
-# BGE-base and ResNet-50 unless present, runs each on CUDA and on the CPU,
-# checks the outputs agree (embeddings: max |Δ| ≤ 1e-3 after mean pooling
-# and L2 normalization; ResNet logits: max |Δ| ≤ 1e-2 and the same top 5 up
-# to near-ties; both with TF32 off), checks the engine serves BGE-base on
-# CUDA, and prints items/s at batch 1/8/32 for CPU and GPU.
+# BGE-base and ResNet-50 (fp32 and fp16) unless present, runs each on CUDA
+# and on the CPU, checks the outputs agree (embeddings: max |Δ| ≤ 1e-3 after
+# mean pooling and L2 normalization; ResNet logits: max |Δ| ≤ 1e-2 and the
+# same top 5 up to near-ties; both with TF32 off; the fp16 exports on CUDA
+# against fp32 on the CPU: 5e-3 and 2e-2), checks the engine serves BGE-base
+# fp32 and fp16 on CUDA, and prints items/s at batch 1/8/32 for CPU and GPU.
 #
 #   scripts/gpu-check.sh build        build bin/gpucheck here (needs Go and cgo)
 #   scripts/gpu-check.sh              run it (no Go needed on the GPU machine)
@@ -30,6 +31,7 @@
 #   PRESET       full (default) or tiny
 #   BATCHES      benchmark batch sizes (default 1,8,32)
 #   TIME         measuring time per benchmark point (default 2s)
+#   FP16         check and benchmark the fp16 exports too (default true)
 #   CUDA_LIBS    extra directories for the CUDA 13 / cuDNN 9 libraries: library
 #                or Python site-packages directories (python3's own
 #                site-packages are added when python3 is on PATH)
@@ -82,7 +84,7 @@ mkdir -p "$MODELS"
 check() {
 	local start=$SECONDS status=0
 	EDGEINFER_ORT_CUDA_ROUTE=${1:-${EDGEINFER_ORT_CUDA_ROUTE:-}} timeout "${LIMIT:-420}" "$BIN" -models "$MODELS" -device "$DEVICE" \
-		-preset "${PRESET:-full}" -batches "${BATCHES:-1,8,32}" -time "${TIME:-2s}" || status=$?
+		-preset "${PRESET:-full}" -batches "${BATCHES:-1,8,32}" -time "${TIME:-2s}" -fp16="${FP16:-true}" || status=$?
 	if ((status == 124)); then
 		echo "gpu-check: stopped after ${LIMIT:-420}s" >&2
 	fi

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -26,21 +27,29 @@ type workloadResult struct {
 }
 
 // checkWorkload compares CUDA with the CPU on one model, then benchmarks
-// both at every batch size.
+// both at every batch size. An fp16 workload is compared with the fp32
+// model on the CPU, where it runs on CUDA, or where the run is CPU-only
+// with itself on the CPU (ONNX Runtime casts what it has no half kernel
+// for), and benchmarked on the GPU only.
 func checkWorkload(o options, w workload, rt ort.Runtime) (workloadResult, error) {
 	var res workloadResult
 	path := w.path(o.models)
 	fmt.Printf("\n== %s (%s)\n", w.name, path)
+	refPath := path
+	if w.half {
+		refPath = filepath.Join(filepath.Dir(path), filepath.Base(fp32File))
+	}
 	start := time.Now()
-	cpu, err := ort.Open(path, ort.Options{IntraOpThreads: o.threads})
+	cpu, err := ort.Open(refPath, ort.Options{IntraOpThreads: o.threads})
 	if err != nil {
 		return res, err
 	}
 	defer cpu.Close()
-	fmt.Printf("  CPU session: %s, opened in %s\n", cpu.ExecutionProvider(), time.Since(start).Round(time.Millisecond))
+	fmt.Printf("  CPU session: %s, %s, opened in %s\n", cpu.ExecutionProvider(), filepath.Base(refPath), time.Since(start).Round(time.Millisecond))
 
 	var gpu *ort.Session
-	if o.device == "cuda" {
+	switch {
+	case o.device == "cuda":
 		start = time.Now()
 		gpu, err = ort.Open(path, ort.Options{IntraOpThreads: o.threads, Device: "cuda", RequireDevice: true})
 		if err != nil {
@@ -55,20 +64,34 @@ func checkWorkload(o options, w workload, rt ort.Runtime) (workloadResult, error
 		if failure != "" {
 			res.failures = append(res.failures, failure)
 		}
+	case w.half:
+		half, err := ort.Open(path, ort.Options{IntraOpThreads: o.threads})
+		if err != nil {
+			return res, err
+		}
+		defer half.Close()
+		if failure, err := compareOutputs(w, cpu, half, "fp16 on the CPU vs fp32 on the CPU"); err != nil {
+			return res, err
+		} else if failure != "" {
+			res.failures = append(res.failures, failure)
+		}
+		return res, nil // the CPU's half kernels are casts: nothing to benchmark
 	}
 
 	for _, batch := range o.batches {
 		row := benchRow{model: w.name, unit: w.unit, batch: batch}
-		if row.cpu, row.cpuMs, err = measure(cpu, w, batch, o.budget); err != nil {
-			return res, fmt.Errorf("CPU batch %d: %w", batch, err)
+		if !w.half {
+			if row.cpu, row.cpuMs, err = measure(cpu, w, batch, o.budget); err != nil {
+				return res, fmt.Errorf("CPU batch %d: %w", batch, err)
+			}
+			fmt.Printf("  batch %3d: CPU %8.1f %s/s", batch, row.cpu, w.unit)
+		} else {
+			fmt.Printf("  batch %3d: CPU        - %s/s", batch, w.unit)
 		}
 		if gpu != nil {
 			if row.gpu, row.gpuMs, err = measure(gpu, w, batch, o.budget); err != nil {
 				return res, fmt.Errorf("GPU batch %d: %w", batch, err)
 			}
-		}
-		fmt.Printf("  batch %3d: CPU %8.1f %s/s", batch, row.cpu, w.unit)
-		if gpu != nil {
 			fmt.Printf(", GPU %9.1f %s/s", row.gpu, w.unit)
 		}
 		fmt.Println()
@@ -80,12 +103,11 @@ func checkWorkload(o options, w workload, rt ort.Runtime) (workloadResult, error
 // compareDevices checks CUDA against the CPU on one batch, in strict fp32
 // (a session with TF32 off, so only accumulation order differs) when the
 // provider takes that option, and reports the difference of the default
-// session (TF32 on where ORT enables it) for information. It returns a
-// failure description, or "".
+// session (TF32 on where ORT enables it) for information. An fp16 session
+// is compared as it is. It returns a failure description, or "".
 func compareDevices(o options, w workload, cpu, gpu *ort.Session, rt ort.Runtime) (string, error) {
-	want, err := outputOf(cpu, w)
-	if err != nil {
-		return "", fmt.Errorf("CPU run: %w", err)
+	if w.half {
+		return compareOutputs(w, cpu, gpu, "fp16 on CUDA vs fp32 on the CPU")
 	}
 	mode := "fp32, TF32 off"
 	if rt.CUDANote != "" {
@@ -100,27 +122,42 @@ func compareDevices(o options, w workload, cpu, gpu *ort.Session, rt ort.Runtime
 		defer strict.Close()
 		checked = strict
 	}
-	got, err := outputOf(checked, w)
+	failure, err := compareOutputs(w, cpu, checked, "CUDA ("+mode+") vs CPU")
+	if err != nil || checked == gpu {
+		return failure, err
+	}
+	want, err := outputOf(cpu, w)
+	if err != nil {
+		return "", fmt.Errorf("CPU run: %w", err)
+	}
+	dflt, err := outputOf(gpu, w)
 	if err != nil {
 		return "", fmt.Errorf("CUDA run: %w", err)
 	}
-	desc, ok := w.compare(want, got, checkBatch)
+	info, _ := w.compare(want, dflt, checkBatch)
+	fmt.Printf("  info  CUDA (default options) vs CPU: %s\n", info)
+	return failure, nil
+}
+
+// compareOutputs runs one batch on ref and on got, prints the comparison
+// and returns a failure description, or "".
+func compareOutputs(w workload, ref, got *ort.Session, what string) (string, error) {
+	want, err := outputOf(ref, w)
+	if err != nil {
+		return "", fmt.Errorf("%s run: %w", ref.ExecutionProvider(), err)
+	}
+	have, err := outputOf(got, w)
+	if err != nil {
+		return "", fmt.Errorf("%s run: %w", got.ExecutionProvider(), err)
+	}
+	desc, ok := w.compare(want, have, checkBatch)
 	verdict := "PASS"
 	if !ok {
 		verdict = "FAIL"
 	}
-	fmt.Printf("  check CUDA (%s) vs CPU, batch %d: %s: %s\n", mode, checkBatch, verdict, desc)
-
-	if checked != gpu {
-		dflt, err := outputOf(gpu, w)
-		if err != nil {
-			return "", fmt.Errorf("CUDA run: %w", err)
-		}
-		info, _ := w.compare(want, dflt, checkBatch)
-		fmt.Printf("  info  CUDA (default options) vs CPU: %s\n", info)
-	}
+	fmt.Printf("  check %s, batch %d: %s: %s\n", what, checkBatch, verdict, desc)
 	if !ok {
-		return fmt.Sprintf("%s: CUDA output differs from the CPU's (%s): %s", w.name, mode, desc), nil
+		return fmt.Sprintf("%s: %s differ: %s", w.name, what, desc), nil
 	}
 	return "", nil
 }
@@ -131,7 +168,7 @@ func outputOf(s *ort.Session, w workload) ([]float32, error) {
 		return nil, err
 	}
 	defer r.close()
-	return r.result(), nil
+	return r.output(), nil
 }
 
 // measure runs batches until budget has passed (and at least three), after
@@ -166,9 +203,12 @@ func printBench(rows []benchRow, gpu bool) {
 		fmt.Fprintln(tw, "model\tbatch\tCPU\tCPU ms\t")
 	}
 	for _, r := range rows {
-		if gpu {
+		switch {
+		case gpu && r.cpu == 0: // fp16: GPU only
+			fmt.Fprintf(tw, "%s\t%d\t-\t-\t%.1f\t%.2f\t-\t\n", r.model, r.batch, r.gpu, r.gpuMs)
+		case gpu:
 			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t%.1f\t%.2f\t%.1fx\t\n", r.model, r.batch, r.cpu, r.cpuMs, r.gpu, r.gpuMs, r.gpu/r.cpu)
-		} else {
+		default:
 			fmt.Fprintf(tw, "%s\t%d\t%.1f\t%.1f\t\n", r.model, r.batch, r.cpu, r.cpuMs)
 		}
 	}

@@ -27,28 +27,46 @@ var engineTexts = []string{
 
 // checkEngine serves BGE-base through the engine and its real backend, on
 // the requested device (required, so a fallback fails), and checks where it
-// runs and, on CUDA, that it agrees with the same engine on the CPU.
+// runs and, on CUDA, that it agrees with the same engine on the CPU; with
+// -fp16, the fp16 variant on the device is checked against fp32 on the CPU.
 func checkEngine(o options) error {
-	fmt.Printf("\n== engine: bge-base through the onnx-bert backend on %s\n", o.device)
-	onDevice, provider, err := engineEmbed(o, o.device)
-	if err != nil {
-		return err
+	variants := []string{"fp32"}
+	if o.fp16 {
+		variants = append(variants, "fp16")
 	}
-	want := ort.CPUProvider
-	if o.device == "cuda" {
-		want = ort.CUDAProvider
+	var onCPU [][]float32
+	for _, variant := range variants {
+		fmt.Printf("\n== engine: bge-base %s through the onnx-bert backend on %s\n", variant, o.device)
+		onDevice, provider, err := engineEmbed(o, o.device, variant)
+		if err != nil {
+			return err
+		}
+		want := ort.CPUProvider
+		if o.device == "cuda" {
+			want = ort.CUDAProvider
+		}
+		fmt.Printf("  listed execution_provider: %s\n", provider)
+		if provider != want {
+			return fmt.Errorf("bge-base %s configured for %s runs on %q, want %s", variant, o.device, provider, want)
+		}
+		if o.device != "cuda" && variant == "fp32" {
+			onCPU = onDevice
+			continue
+		}
+		if onCPU == nil {
+			if onCPU, _, err = engineEmbed(o, "cpu", "fp32"); err != nil {
+				return err
+			}
+		}
+		if err := sameEmbeddings(onDevice, onCPU, fmt.Sprintf("%s on %s", variant, o.device)); err != nil {
+			return err
+		}
 	}
-	fmt.Printf("  listed execution_provider: %s\n", provider)
-	if provider != want {
-		return fmt.Errorf("bge-base configured for %s runs on %q, want %s", o.device, provider, want)
-	}
-	if o.device != "cuda" {
-		return nil
-	}
-	onCPU, _, err := engineEmbed(o, "cpu")
-	if err != nil {
-		return err
-	}
+	return nil
+}
+
+// sameEmbeddings checks the vectors against the fp32 CPU ones by cosine.
+func sameEmbeddings(onDevice, onCPU [][]float32, what string) error {
 	worst := 1.0
 	for i := range onDevice {
 		var dot float64
@@ -57,16 +75,17 @@ func checkEngine(o options) error {
 		}
 		worst = min(worst, dot)
 	}
-	fmt.Printf("  CUDA vs CPU embeddings: lowest cosine %.6f (minimum %.3f)\n", worst, minCosine)
+	fmt.Printf("  %s vs fp32 on the CPU: lowest cosine %.6f (minimum %.3f)\n", what, worst, minCosine)
 	if worst < minCosine {
-		return fmt.Errorf("engine embeddings on CUDA differ from the CPU's: cosine %.6f", worst)
+		return fmt.Errorf("engine embeddings (%s) differ from fp32 on the CPU: cosine %.6f", what, worst)
 	}
 	return nil
 }
 
-// engineEmbed embeds engineTexts with a fresh engine serving bge-base on
-// device, and returns the vectors and the listed execution provider.
-func engineEmbed(o options, device string) ([][]float32, string, error) {
+// engineEmbed embeds engineTexts with a fresh engine serving bge-base's
+// variant on device, and returns the vectors and the listed execution
+// provider.
+func engineEmbed(o options, device, variant string) ([][]float32, string, error) {
 	const id = "@cf/baai/bge-base-en-v1.5"
 	cat, err := engine.LoadCatalog()
 	if err != nil {
@@ -75,7 +94,7 @@ func engineEmbed(o options, device string) ([][]float32, string, error) {
 	cfg := engine.DefaultConfig()
 	cfg.Home = o.models
 	cfg.Models[id] = engine.ModelConfig{Dir: filepath.Join(o.models, filepath.FromSlash(id)), Device: device,
-		RequireDevice: device != "cpu", IntraOpThreads: o.threads}
+		RequireDevice: device != "cpu", IntraOpThreads: o.threads, Variant: variant}
 	eng, err := engine.New(cat, cfg, map[string]engine.Backend{bert.Kind: bert.Backend{}}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return nil, "", err

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,6 +30,7 @@ type options struct {
 	batches []int
 	budget  time.Duration
 	threads int
+	fp16    bool
 	// probe and tf32 select a probe (probe.go) instead of the check.
 	probe, tf32 string
 }
@@ -50,6 +52,7 @@ func parseFlags() (options, error) {
 	flag.StringVar(&batches, "batches", "1,8,32", "benchmark batch sizes")
 	flag.DurationVar(&o.budget, "time", 2*time.Second, "measuring time per benchmark point (after 2 warm-up runs, at least 3 runs)")
 	flag.IntVar(&o.threads, "threads", 0, "CPU intra-op threads (0: every core)")
+	flag.BoolVar(&o.fp16, "fp16", true, "also check and benchmark the fp16 exports (onnx/model_fp16.onnx) against fp32 on the CPU")
 	flag.StringVar(&o.probe, "probe", "", "instead of the check, probe CUDA on one model (matmul, tiny or full), or write the probe models (prepare)")
 	flag.StringVar(&o.tf32, "tf32", "default", "probe CUDA sessions with TF32 default or off")
 	flag.Parse()
@@ -89,6 +92,9 @@ func run() error {
 	}
 
 	workloads := []workload{bgeWorkload(), resnetWorkload()}
+	if o.fp16 {
+		workloads = append(workloads, bgeHalfWorkload(), resnetHalfWorkload())
+	}
 	if err := ensureModels(o, workloads); err != nil {
 		return err
 	}
@@ -135,7 +141,7 @@ func printRuntime(rt ort.Runtime) {
 func ensureModels(o options, workloads []workload) error {
 	var missing []string
 	for _, w := range workloads {
-		if _, err := os.Stat(w.path(o.models)); err != nil {
+		if _, err := os.Stat(w.path(o.models)); err != nil && !slices.Contains(missing, w.id) {
 			missing = append(missing, w.id)
 		}
 	}
@@ -144,7 +150,7 @@ func ensureModels(o options, workloads []workload) error {
 		return nil
 	}
 	start := time.Now()
-	err := synth.Generate(context.Background(), synth.Options{Preset: synth.Preset(o.preset), OutDir: o.models}, missing, os.Stdout)
+	err := synth.Generate(context.Background(), synth.Options{Preset: synth.Preset(o.preset), OutDir: o.models, Float16: o.fp16}, missing, os.Stdout)
 	if err != nil {
 		return err
 	}

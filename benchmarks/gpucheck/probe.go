@@ -86,7 +86,8 @@ func writeMatMul(path string) error {
 func matmulWorkload() workload {
 	return workload{
 		name: "matmul", unit: "rows", output: "y",
-		inputs: func(batch int) (map[string]onnx.Value, error) {
+		dynamic: func(batch int) []int64 { return []int64{int64(batch)} },
+		inputs: func(batch int, _ *ort.Session) (map[string]onnx.Value, error) {
 			rng := rand.New(rand.NewPCG(5, uint64(batch)))
 			x := make([]float32, batch*matmulIn)
 			for i := range x {

@@ -36,7 +36,7 @@ func TestMatMulProbe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := wl.inputs(checkBatch)
+	in, err := wl.inputs(checkBatch, s)
 	if err != nil {
 		t.Fatal(err)
 	}
