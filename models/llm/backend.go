@@ -18,7 +18,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"net/url"
 	"os"
 	"runtime"
@@ -287,9 +286,9 @@ func (b *Backend) clientForCheck(ctx context.Context, home string) (*api.Client,
 		if err != nil || u.Host == "" {
 			return nil, &engine.Error{Kind: engine.KindNotInstalled, Message: fmt.Sprintf("server.ollama_host %q is not a URL", b.URL)}
 		}
-		return api.NewClient(u, http.DefaultClient), nil
+		return api.NewClient(u, ollamaserver.HTTPClient), nil
 	case strings.TrimSpace(os.Getenv("OLLAMA_HOST")) != "":
-		c := api.NewClient(envconfig.Host(), http.DefaultClient)
+		c := api.NewClient(envconfig.Host(), ollamaserver.HTTPClient)
 		if _, err := c.Version(ctx); err == nil {
 			return c, nil
 		}

@@ -140,10 +140,21 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 	return s, nil
 }
 
+// HTTPClient is how edgeinfer talks to any Ollama server. It has no overall
+// timeout, which streaming needs (callers bound requests with their
+// contexts), and keeps up to 64 idle connections per server instead of
+// net/http's 2, so parallel streams reuse connections rather than opening a
+// new one for every request beyond the second.
+var HTTPClient = &http.Client{Transport: keepAliveTransport()}
+
+func keepAliveTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
+}
+
 func newServer(u *url.URL, sup *supervisor, timeout time.Duration) *Server {
-	// The default client has no overall timeout, which streaming needs;
-	// callers bound requests with their contexts.
-	return &Server{url: u, client: api.NewClient(u, http.DefaultClient), sup: sup, timeout: timeout}
+	return &Server{url: u, client: api.NewClient(u, HTTPClient), sup: sup, timeout: timeout}
 }
 
 // URL is the server's base URL, e.g. http://127.0.0.1:41234.
