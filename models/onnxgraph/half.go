@@ -2,6 +2,7 @@ package onnxgraph
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/x448/float16"
 
@@ -27,7 +28,7 @@ func (g *Graph) ToFloat16() {
 			g.inits[i] = Float16Tensor(t.Name, t.Dims, halfBits(t.data.([]float32)))
 		}
 	}
-	for _, vi := range append(append([]*onnxpb.ValueInfoProto(nil), g.inputs...), g.outputs...) {
+	for _, vi := range slices.Concat(g.inputs, g.outputs) {
 		tt := vi.GetType().GetTensorType()
 		if tt != nil && tt.GetElemType() == int32(Float) {
 			half := int32(Float16)
