@@ -117,6 +117,29 @@ func TestManagedServerServesRestartsAndStops(t *testing.T) {
 		t.Error("EnsureModel re-created a model that already existed")
 	}
 
+	// Regenerated weights (another seed) make the tag stale: it is created
+	// again from the new GGUF.
+	if err := synth.Generate(ctx, synth.Options{Preset: synth.Tiny, OutDir: models, Seed: 7}, []string{synth.LlamaModelID}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	req, err := parseModelfile(modelDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureModel(ctx, c, synth.LlamaOllamaTag, modelDir); err != nil {
+		t.Fatal(err)
+	}
+	show, err := c.Show(ctx, &api.ShowRequest{Model: synth.LlamaOllamaTag})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !madeFrom(show.Modelfile, req.Files) {
+		t.Errorf("after the GGUF changed the tag still shows %q, not the new %v", show.Modelfile, req.Files)
+	}
+	if madeFrom(show.Modelfile, map[string]string{"x": "sha256:" + strings.Repeat("0", 64)}) {
+		t.Error("madeFrom accepts a digest the Modelfile does not name")
+	}
+
 	t.Logf("first chat (cold load): %s", chatOnce(t, ctx, c).Round(time.Millisecond))
 	t.Logf("second chat (warm): %s", chatOnce(t, ctx, c).Round(time.Millisecond))
 
