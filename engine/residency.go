@@ -288,6 +288,9 @@ type ModelState struct {
 	Device    string    `json:"device"`
 	// ExecutionProvider is the ONNX Runtime provider a loaded model runs on.
 	ExecutionProvider string `json:"execution_provider,omitempty"`
+	// Fallback says why a loaded model runs on the CPU instead of its
+	// configured device.
+	Fallback string `json:"fallback,omitempty"`
 	Error             string `json:"error,omitempty"`
 }
 
@@ -305,7 +308,8 @@ func (e *Engine) Models() []ModelState {
 					st.State, st.Error = "failed", Describe(r.err).Message
 				} else {
 					st.State, st.Synthetic, st.Bytes, st.InUse = "loaded", r.inst.Synthetic, r.inst.Bytes, r.inUse
-					st.LoadedAt, st.LastUsed, st.ExecutionProvider = r.loadedAt, r.lastUsed, r.placement.ExecutionProvider
+					st.LoadedAt, st.LastUsed = r.loadedAt, r.lastUsed
+					st.ExecutionProvider, st.Fallback = r.placement.ExecutionProvider, r.placement.Fallback
 					if r.inUse == 0 && r.keepAlive >= 0 {
 						st.ExpiresAt = r.lastUsed.Add(r.keepAlive)
 					}

@@ -251,8 +251,8 @@ func TestModelsShowTheExecutionProvider(t *testing.T) {
 	for _, m := range e.Models() {
 		switch m.Model {
 		case small:
-			if m.Device != "cuda" || m.ExecutionProvider != "CPUExecutionProvider" {
-				t.Errorf("%s: device %q, provider %q; want the configured cuda and the provider in use", small, m.Device, m.ExecutionProvider)
+			if m.Device != "cuda" || m.ExecutionProvider != "CPUExecutionProvider" || m.Fallback != "no NVIDIA GPU is visible" {
+				t.Errorf("%s: device %q, provider %q, fallback %q; want the configured cuda, the provider in use and why", small, m.Device, m.ExecutionProvider, m.Fallback)
 			}
 		case base:
 			if m.Device != "cpu" || m.ExecutionProvider != "" {

@@ -43,7 +43,8 @@ func newModelsPsCmd() *cobra.Command {
 				return fmt.Errorf("%s: %v", res.Status, env.Errors)
 			}
 			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "MODEL\tSTATE\tSIZE\tIN USE\tDEVICE\tWEIGHTS\tUNLOADS IN")
+			fmt.Fprintln(tw, "MODEL\tSTATE\tSIZE\tIN USE\tDEVICE\tRUNS ON\tWEIGHTS\tUNLOADS IN")
+			var fellBack []string
 			for _, m := range env.Result {
 				if m.State == "unloaded" {
 					continue
@@ -59,9 +60,23 @@ func newModelsPsCmd() *cobra.Command {
 				if m.Error != "" {
 					state += ": " + m.Error
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%.1f MB\t%d\t%s\t%s\t%s\n", m.Model, state, float64(m.Bytes)/1e6, m.InUse, m.Device, weights, expires)
+				runsOn := strings.ReplaceAll(m.ExecutionProvider, "ExecutionProvider", "")
+				if runsOn == "" {
+					runsOn = "-"
+				}
+				if m.Fallback != "" {
+					runsOn += " (fell back)"
+					fellBack = append(fellBack, fmt.Sprintf("%s runs on the CPU instead of %s: %s", m.Model, m.Device, m.Fallback))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%.1f MB\t%d\t%s\t%s\t%s\t%s\n", m.Model, state, float64(m.Bytes)/1e6, m.InUse, m.Device, runsOn, weights, expires)
 			}
-			return tw.Flush()
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			for _, line := range fellBack {
+				fmt.Fprintln(cmd.OutOrStdout(), line)
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "http://"+envOr("EDGEINFER_ADDR", engine.DefaultAddr), "server URL")

@@ -274,6 +274,9 @@ func TestPlacementIsListed(t *testing.T) {
 	if st.ExecutionProvider == "CUDAExecutionProvider" {
 		return // a GPU machine with the CUDA build: nothing fell back
 	}
+	if st.Fallback == "" {
+		t.Fatal("the listing runs on the CPU without saying why")
+	}
 	required := newEngine(t, engine.ModelConfig{Device: "cuda", RequireDevice: true})
 	_, err := required.Run(context.Background(), small, engine.Input{JSON: []byte(`{"text":"x"}`)})
 	if d := engine.Describe(err); d.Status != 503 || !strings.Contains(d.Message, "requires cuda:0, which is unavailable") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/tokenize"
 )
@@ -73,7 +74,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok *tokenize.BERT, cfg,
 
 // Placement implements engine.Placed.
 func (m *Model) Placement() engine.Placement {
-	return engine.Placement{ExecutionProvider: m.sess.ExecutionProvider(), Fallback: m.sess.Fallback()}
+	return onnxdir.Placement(m.sess)
 }
 
 // Close stops the scheduler and releases the session.

@@ -489,3 +489,20 @@ func TestHalfPrecisionExportIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// Asked for CUDA, the model reports where its sessions run: the CUDA
+// provider on a GPU machine, else the CPU with the reason it fell back.
+func TestPlacement(t *testing.T) {
+	for _, dir := range []string{tinyDir, pairDir} {
+		p := load(t, dir, engine.ModelConfig{Device: "cuda"}, false).Placement()
+		switch {
+		case p.ExecutionProvider == "CUDAExecutionProvider" && p.Fallback == "":
+		case p.ExecutionProvider == "CPUExecutionProvider" && p.Fallback != "":
+		default:
+			t.Errorf("%s: placement %+v", filepath.Base(dir), p)
+		}
+	}
+	if p := load(t, tinyDir, engine.ModelConfig{}, false).Placement(); p.ExecutionProvider != "CPUExecutionProvider" || p.Fallback != "" {
+		t.Errorf("on the CPU as configured: placement %+v", p)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
 
@@ -39,6 +40,11 @@ type Stats struct {
 
 // Stats returns the model's counters.
 func (m *Model) Stats() *Stats { return &m.stats }
+
+// Placement implements engine.Placed.
+func (m *Model) Placement() engine.Placement {
+	return onnxdir.Placement(m.enc, m.dec.merged, m.dec.first, m.dec.withPast)
+}
 
 // Close stops the scheduler and releases the sessions.
 func (m *Model) Close() error {

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/edgeinfer/edgeinfer/engine"
@@ -132,4 +133,25 @@ func LoadError(spec engine.ModelSpec, err error) error {
 	detail = strings.ReplaceAll(detail, dir, "<model dir>")
 	return &engine.Error{Kind: engine.KindNotInstalled, Err: err,
 		Message: fmt.Sprintf("Model %s could not be loaded: %s. Check its files, or regenerate them with `edgeinfer models synth --only %s`", spec.Entry.ID, detail, spec.Entry.ID)}
+}
+
+// Placement is where a model's sessions run, for engine.Placed: their
+// execution provider (several, joined, if they differ) and the first
+// reason one of them fell back to the CPU. Nil sessions are skipped.
+func Placement(sessions ...*ort.Session) engine.Placement {
+	var p engine.Placement
+	var providers []string
+	for _, s := range sessions {
+		if s == nil {
+			continue
+		}
+		if !slices.Contains(providers, s.ExecutionProvider()) {
+			providers = append(providers, s.ExecutionProvider())
+		}
+		if p.Fallback == "" {
+			p.Fallback = s.Fallback()
+		}
+	}
+	p.ExecutionProvider = strings.Join(providers, "+")
+	return p
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/imageprep"
+	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
 
@@ -120,6 +121,9 @@ func pick(infos []ort.Info, names ...string) int {
 	}
 	return -1
 }
+
+// Placement implements engine.Placed.
+func (m *Model) Placement() engine.Placement { return onnxdir.Placement(m.sess) }
 
 // Close stops the scheduler and releases the session.
 func (m *Model) Close() error {

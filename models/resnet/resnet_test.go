@@ -471,6 +471,25 @@ func TestLabels(t *testing.T) {
 	}
 }
 
+// Asked for CUDA, the listing shows the provider the model runs on, and on
+// a machine without a usable GPU why it fell back to the CPU.
+func TestPlacementIsListed(t *testing.T) {
+	eng := newEngine(t, engine.ModelConfig{Device: "cuda"})
+	classify(t, eng, resnet50, engine.Input{Binary: encodePNG(t, photo(64, 64, 1))})
+	for _, m := range eng.Models() {
+		if m.Model != resnet50 {
+			continue
+		}
+		onGPU := m.ExecutionProvider == "CUDAExecutionProvider" && m.Fallback == ""
+		onCPU := m.ExecutionProvider == "CPUExecutionProvider" && m.Fallback != ""
+		if m.Device != "cuda" || !(onGPU || onCPU) {
+			t.Fatalf("listing: %+v", m)
+		}
+		return
+	}
+	t.Fatal("resnet-50 is not listed")
+}
+
 // One single-threaded batch instance per core by default; intra_op_threads
 // N gives NumCPU/N instances (at least one) of N threads.
 func TestInstancesFollowThreads(t *testing.T) {
