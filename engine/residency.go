@@ -291,7 +291,7 @@ type ModelState struct {
 	// Fallback says why a loaded model runs on the CPU instead of its
 	// configured device.
 	Fallback string `json:"fallback,omitempty"`
-	Error             string `json:"error,omitempty"`
+	Error    string `json:"error,omitempty"`
 }
 
 // Models reports every catalog model's residency.
