@@ -116,6 +116,10 @@ type Request struct {
 type Response struct {
 	JSON   json.RawMessage
 	Stream *engine.TextStream
+	// Output is the engine's output behind JSON when the inference ran for
+	// this request; nil for a cache hit, whose JSON is all there is.
+	// (Without a gateway, httpapi answers with Output alone.)
+	Output any
 	// CacheStatus is CacheHit or CacheMiss for a cacheable request, ""
 	// otherwise.
 	CacheStatus string
@@ -163,7 +167,7 @@ func (g *Gateway) Run(ctx context.Context, req Request) (Response, error) {
 	if err != nil {
 		return Response{}, engine.Internal(err)
 	}
-	resp := Response{JSON: raw}
+	resp := Response{JSON: raw, Output: out}
 	if cacheable {
 		resp.CacheStatus = CacheMiss
 		if !req.Cache.Skip {

@@ -138,7 +138,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, model string, in
 		writeSSE(w, res.Stream, cancel)
 		return
 	}
-	f.result(w, res.JSON)
+	f.result(w, body(res))
 }
 
 // batchCall handles the Batch API: {request_id} polls a job (with or
@@ -164,7 +164,7 @@ func (s *Server) batchCall(ctx context.Context, r *http.Request, model string, i
 }
 
 // infer runs an inference through the gateway when there is one, else
-// straight through the engine.
+// straight through the engine (the response then carries Output alone).
 func (s *Server) infer(ctx context.Context, r *http.Request, model string, in engine.Input, cache gateway.CacheOptions) (gateway.Response, error) {
 	if s.gw != nil {
 		return s.gw.Run(ctx, gateway.Request{Model: model, Input: in, Token: bearerToken(r), Cache: cache})
@@ -176,11 +176,16 @@ func (s *Server) infer(ctx context.Context, r *http.Request, model string, in en
 	if stream, ok := out.(*engine.TextStream); ok {
 		return gateway.Response{Stream: stream}, nil
 	}
-	raw, err := json.Marshal(out)
-	if err != nil {
-		return gateway.Response{}, engine.Internal(err)
+	return gateway.Response{Output: out}, nil // encoded once, when written
+}
+
+// body is what a response writes: the gateway's encoded answer, else the
+// engine output itself.
+func body(res gateway.Response) any {
+	if res.JSON != nil {
+		return res.JSON
 	}
-	return gateway.Response{JSON: raw}, nil
+	return res.Output
 }
 
 // handleUsage serves GET /edgeinfer/v1/usage: usage per API token (by a

@@ -236,3 +236,54 @@ func TestRateLimitAndUsageOverHTTP(t *testing.T) {
 		}
 	}
 }
+
+// The OpenAI routes run through the gateway like the REST ones: usage is
+// metered per token, rate limits apply, and the cf-aig-* cache headers
+// work, a HIT answering in the OpenAI shape.
+func TestOpenAIRoutesGoThroughTheGateway(t *testing.T) {
+	srv := newGatewayServer(t, func(cfg *engine.Config) {
+		cfg.Gateway.RateLimit = true
+		cfg.Models["@cf/meta/llama-2-7b-chat-int8"] = engine.ModelConfig{Backend: "fake", RPM: 2}
+	})
+	auth := map[string]string{"Authorization": "Bearer openai-user"}
+	chat := `{"model":"@cf/meta/llama-2-7b-chat-int8","messages":[{"role":"user","content":"one two three"}]}`
+	for i := range 2 {
+		if r := do(t, "POST", srv.URL+"/v1/chat/completions", "application/json", chat, auth); r.status != 200 {
+			t.Fatalf("chat %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	if r := do(t, "POST", srv.URL+"/v1/chat/completions", "application/json", chat, auth); r.status != 429 {
+		t.Fatalf("chat over the model's rpm: %d %s", r.status, r.body)
+	}
+
+	cached := map[string]string{"Authorization": "Bearer openai-user", "cf-aig-cache-ttl": "60"}
+	emb := `{"model":"@cf/baai/bge-small-en-v1.5","input":["cache me"]}`
+	miss := do(t, "POST", srv.URL+"/v1/embeddings", "application/json", emb, cached)
+	hit := do(t, "POST", srv.URL+"/v1/embeddings", "application/json", emb, cached)
+	if miss.header.Get("cf-aig-cache-status") != "MISS" || hit.header.Get("cf-aig-cache-status") != "HIT" {
+		t.Fatalf("cache statuses %q then %q", miss.header.Get("cf-aig-cache-status"), hit.header.Get("cf-aig-cache-status"))
+	}
+	var a, b struct {
+		Object string `json:"object"`
+		Data   []struct {
+			Embedding []float32 `json:"embedding"`
+		} `json:"data"`
+	}
+	if json.Unmarshal(miss.body, &a) != nil || json.Unmarshal(hit.body, &b) != nil || b.Object != "list" ||
+		len(b.Data) != 1 || len(a.Data) != 1 || b.Data[0].Embedding[0] != a.Data[0].Embedding[0] {
+		t.Fatalf("a HIT must answer the same embeddings in the OpenAI shape:\n%s\n%s", miss.body, hit.body)
+	}
+
+	var rep gateway.UsageReport
+	r := do(t, "GET", srv.URL+"/edgeinfer/v1/usage", "", "", auth)
+	if env := decodeEnvelope(t, r); r.status != 200 || json.Unmarshal(env.Result, &rep) != nil || len(rep.Callers) != 1 {
+		t.Fatalf("usage: %d %s", r.status, r.body)
+	}
+	models := rep.Callers[0].Models
+	if u := models["@cf/meta/llama-2-7b-chat-int8"]; u.Requests != 2 || u.CompletionTokens == 0 {
+		t.Errorf("chat usage = %+v, want the 2 served requests", u)
+	}
+	if u := models["@cf/baai/bge-small-en-v1.5"]; u.Requests != 2 || u.CachedRequests != 1 || u.PromptTokens != 4 {
+		t.Errorf("embeddings usage = %+v, want 2 requests, 1 from the cache, 4 tokens", u)
+	}
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/gateway"
 )
 
 // openAIRequest holds the fields edgeinfer reads from OpenAI request bodies.
@@ -78,6 +80,36 @@ func (s *Server) readOpenAI(w http.ResponseWriter, r *http.Request) (*openAIRequ
 	return &req, opts, err
 }
 
+// runOpenAI runs the Workers AI input made from an OpenAI request as the
+// REST routes run theirs: through the gateway's cache (the cf-aig-*
+// headers), rate limits and usage metering when there is a gateway. It
+// sets cf-aig-cache-status on w for a cacheable request.
+func (s *Server) runOpenAI(ctx context.Context, w http.ResponseWriter, r *http.Request, model string, input []byte, opts engine.RunOptions) (gateway.Response, error) {
+	var g gatewayOptions
+	if err := applyGatewayHeaders(r.Header, &g); err != nil {
+		return gateway.Response{}, err
+	}
+	res, err := s.infer(engine.WithOptions(ctx, opts), r, model, engine.Input{JSON: input}, g.cache)
+	if err == nil && res.CacheStatus != "" {
+		w.Header().Set("cf-aig-cache-status", res.CacheStatus)
+	}
+	return res, err
+}
+
+// openAIOutput is the engine output behind res as a T: the one that ran,
+// or a cached answer decoded (a cached embedding carries no token count).
+func openAIOutput[T any](res gateway.Response) (*T, bool) {
+	if res.Output != nil {
+		out, ok := res.Output.(*T)
+		return out, ok
+	}
+	var out T
+	if res.JSON == nil || json.Unmarshal(res.JSON, &out) != nil {
+		return nil, false
+	}
+	return &out, true
+}
+
 // handleChatCompletions serves OpenAI chat completions over the engine's
 // text-generation models, streaming and not.
 func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
@@ -93,17 +125,17 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	out, err := s.eng.Run(engine.WithOptions(ctx, opts), req.Model, engine.Input{JSON: input})
+	res, err := s.runOpenAI(ctx, w, r, req.Model, input, opts)
 	if err != nil {
 		writeOpenAIError(w, err)
 		return
 	}
 	id, created := "chatcmpl-"+newRequestID(), time.Now().Unix()
-	if stream, ok := out.(*engine.TextStream); ok {
-		writeChatChunks(w, stream, cancel, id, created, req.Model)
+	if res.Stream != nil {
+		writeChatChunks(w, res.Stream, cancel, id, created, req.Model)
 		return
 	}
-	gen, ok := out.(*engine.GenerationOutput)
+	gen, ok := openAIOutput[engine.GenerationOutput](res)
 	if !ok {
 		writeOpenAIError(w, engine.BadInput("model", "%s is not a text-generation model", req.Model))
 		return
@@ -261,12 +293,12 @@ func (s *Server) handleEmbeddings(w http.ResponseWriter, r *http.Request) {
 	input, _ := json.Marshal(map[string]json.RawMessage{"text": req.Input})
 	ctx, cancel := s.requestContext(r)
 	defer cancel()
-	out, err := s.eng.Run(engine.WithOptions(ctx, opts), req.Model, engine.Input{JSON: input})
+	res, err := s.runOpenAI(ctx, w, r, req.Model, input, opts)
 	if err != nil {
 		writeOpenAIError(w, err)
 		return
 	}
-	emb, ok := out.(*engine.EmbeddingsOutput)
+	emb, ok := openAIOutput[engine.EmbeddingsOutput](res)
 	if !ok {
 		writeOpenAIError(w, engine.BadInput("model", "%s is not a text-embeddings model", req.Model))
 		return
