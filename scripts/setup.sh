@@ -209,7 +209,8 @@ build_edgeinfer_and_models() {
 		return
 	fi
 	mkdir -p "$models"
-	"$REPO_ROOT/bin/edgeinfer" models synth --preset tiny --out "$models"
+	# Real model files and full-size synthetic ones already there are kept.
+	"$REPO_ROOT/bin/edgeinfer" models synth --preset tiny --keep-full --out "$models"
 	echo "$want" >"$stamp"
 }
 

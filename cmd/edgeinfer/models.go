@@ -51,13 +51,14 @@ func newModelsSynthCmd(g *globalFlags) *cobra.Command {
 	var preset, out, m2mSize string
 	var only []string
 	var seed uint64
-	var fp16 bool
+	var fp16, force, keepFull bool
 	cmd := &cobra.Command{
 		Use:   "synth",
 		Short: "Generate synthetic artifacts (real architectures, random weights) for the catalog models",
 		Long: `Generate model artifacts with the real architectures and file contracts of the models
 edgeinfer serves, filled with deterministic pseudo-random weights. They let you run and
-benchmark every model without downloading weights; their outputs are meaningless.`,
+benchmark every model without downloading weights; their outputs are meaningless.
+A model directory that holds real model files is never replaced without --force.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" {
@@ -67,7 +68,7 @@ benchmark every model without downloading weights; their outputs are meaningless
 				}
 				out = filepath.Join(cfg.Home, "models")
 			}
-			return synth.Generate(cmd.Context(), synth.Options{Preset: synth.Preset(preset), OutDir: out, Seed: seed, M2M100Size: m2mSize, Float16: fp16},
+			return synth.Generate(cmd.Context(), synth.Options{Preset: synth.Preset(preset), OutDir: out, Seed: seed, M2M100Size: m2mSize, Float16: fp16, Force: force, KeepFull: keepFull},
 				only, cmd.OutOrStdout())
 		},
 	}
@@ -76,6 +77,8 @@ benchmark every model without downloading weights; their outputs are meaningless
 	cmd.Flags().StringVar(&out, "out", "", "models root (default $EDGEINFER_HOME/models)")
 	cmd.Flags().Uint64Var(&seed, "seed", 0, "weight seed (0 = default)")
 	cmd.Flags().StringVar(&m2mSize, "m2m100-size", "418M", "full-preset translation dims: 418M or 1.2B")
+	cmd.Flags().BoolVar(&force, "force", false, "replace model directories that hold real (non-synthetic) model files; they are kept otherwise")
+	cmd.Flags().BoolVar(&keepFull, "keep-full", false, "keep model directories that hold full-size synthetic weights (what setup uses for the demo set)")
 	cmd.Flags().BoolVar(&fp16, "fp16", false, "also write the half-precision variant (onnx/model_fp16.onnx) of the BGE and ResNet models")
 	return cmd
 }

@@ -7,8 +7,12 @@ package synth
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -42,6 +46,45 @@ type Options struct {
 	// Float16 also writes the half-precision variant (onnx/model_fp16.onnx)
 	// of the BGE and ResNet models, for GPUs.
 	Float16 bool
+	// Force replaces a model directory that holds real (non-synthetic)
+	// model files; without it such a directory is kept as it is.
+	Force bool
+	// KeepFull keeps a model directory that holds full-size synthetic
+	// weights, so refreshing the tiny demo set does not shrink the models a
+	// user generated for benchmarks.
+	KeepFull bool
+}
+
+// stampFile records in each generated model directory how it was made.
+const stampFile = ".edgeinfer-synth.json"
+
+type stamp struct {
+	Preset Preset `json:"preset"`
+	Seed   uint64 `json:"seed"`
+}
+
+// keep says whether Generate must leave dir alone, and why: it holds real
+// model files (config.json without the synthetic marker) and Force is off,
+// or full-size synthetic ones and KeepFull is on. An empty or missing
+// directory is never kept.
+func (o Options) keep(dir string) (bool, string) {
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, ""
+	}
+	var cfg map[string]any
+	if err == nil {
+		err = json.Unmarshal(raw, &cfg)
+	}
+	if (err != nil || cfg[MarkerKey] != true) && !o.Force {
+		return true, "it holds model files that are not synthetic (--force replaces them)"
+	}
+	var st stamp
+	if raw, err := os.ReadFile(filepath.Join(dir, stampFile)); err == nil && json.Unmarshal(raw, &st) == nil &&
+		st.Preset == Full && o.KeepFull && o.Preset != Full {
+		return true, "it holds full-size synthetic weights"
+	}
+	return false, ""
 }
 
 // Generator writes the artifacts of one model ID into dir.
@@ -68,7 +111,9 @@ func Models() []string {
 }
 
 // Generate writes the artifacts of every model in only (all when only is
-// empty) and reports each one on log.
+// empty) and reports each one on log. A model directory holding real files
+// is kept unless o.Force, and one holding full-size synthetic weights when
+// o.KeepFull; each kept one is reported too.
 func Generate(ctx context.Context, o Options, only []string, log io.Writer) error {
 	if o.Preset != Tiny && o.Preset != Full {
 		return fmt.Errorf("synth: unknown preset %q (want tiny or full)", o.Preset)
@@ -86,8 +131,15 @@ func Generate(ctx context.Context, o Options, only []string, log io.Writer) erro
 			return err
 		}
 		dir := filepath.Join(o.OutDir, filepath.FromSlash(g.Model))
+		if keep, why := o.keep(dir); keep {
+			fmt.Fprintf(log, "kept %s: %s (%s)\n", g.Model, why, dir)
+			continue
+		}
 		start := time.Now()
 		if err := g.Generate(ctx, dir, o); err != nil {
+			return fmt.Errorf("synth %s: %w", g.Model, err)
+		}
+		if err := writeJSONFile(filepath.Join(dir, stampFile), stamp{Preset: o.Preset, Seed: o.Seed}); err != nil {
 			return fmt.Errorf("synth %s: %w", g.Model, err)
 		}
 		fmt.Fprintf(log, "synthesized %s (%s) in %s -> %s\n", g.Model, o.Preset, time.Since(start).Round(time.Millisecond), dir)
