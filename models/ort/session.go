@@ -121,6 +121,7 @@ func Open(path string, o Options) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer trimHeap() // the parsed model file is garbage now
 	var fallback string
 	if device.CUDA {
 		s, err := openSession(path, ins, outs, o, &device)
