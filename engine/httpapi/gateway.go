@@ -138,7 +138,7 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, model string, in
 		writeSSE(w, res.Stream, cancel)
 		return
 	}
-	f.result(w, body(res))
+	f.result(w, resultOf(res))
 }
 
 // batchCall handles the Batch API: {request_id} polls a job (with or
@@ -179,9 +179,9 @@ func (s *Server) infer(ctx context.Context, r *http.Request, model string, in en
 	return gateway.Response{Output: out}, nil // encoded once, when written
 }
 
-// body is what a response writes: the gateway's encoded answer, else the
+// resultOf is what a response writes: the gateway's encoded answer, else the
 // engine output itself.
-func body(res gateway.Response) any {
+func resultOf(res gateway.Response) any {
 	if res.JSON != nil {
 		return res.JSON
 	}
