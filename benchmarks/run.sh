@@ -23,6 +23,16 @@ mkdir -p "$out"
 
 want() { [[ " $ONLY " == *" $1 "* ]]; }
 load() { cut -d' ' -f1 /proc/loadavg; }
+# settle waits (up to 2 minutes) for the 1-minute load average to fall below
+# 1: after a harness that kept every core busy it takes ~45 s, and without
+# the wait every following harness was flagged noisy by the one before.
+settle() {
+	local waited=0
+	while awk -v l="$(load)" 'BEGIN{exit !(l >= 1)}' && ((waited < 120)); do
+		sleep 5
+		waited=$((waited + 5))
+	done
+}
 section() { printf '\n## %s\n\n' "$1" >>"$report"; }
 # run NAME CMD...: runs a harness, keeps its raw output, appends it to the report.
 run() {
@@ -30,6 +40,7 @@ run() {
 	shift
 	echo "== $name: $*" >&2
 	local before after
+	settle
 	before=$(load)
 	if "$@" >"$out/$name.txt" 2>"$out/$name.log"; then :; else
 		echo "(failed with status $?; see $out/$name.log)" >>"$out/$name.txt"
