@@ -155,6 +155,9 @@ func openSession(path string, ins, outs []Info, o Options, cuda *Device) (*Sessi
 		if device, legacy, err = rt.cudaDevice(cuda.ID); err != nil {
 			return nil, err
 		}
+		if err := checkDevice(cuda.ID); err != nil {
+			return nil, err
+		}
 		provider = CUDAProvider
 	}
 	so, err := o.sessionOptions()
