@@ -13,6 +13,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
@@ -39,22 +40,10 @@ func TestMain(m *testing.M) {
 func newEngine(t *testing.T, mc engine.ModelConfig) *engine.Engine {
 	t.Helper()
 	orttest.Require(t)
-	cat, err := engine.LoadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.DefaultConfig()
-	cfg.Home = t.TempDir()
 	if mc.Dir == "" {
 		mc.Dir = modelsDir + "/" + small
 	}
-	cfg.Models[small] = mc
-	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: Backend{}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	return eng
+	return enginetest.New(t, map[string]engine.ModelConfig{small: mc}, map[string]engine.Backend{Kind: Backend{}}, nil)
 }
 
 func embed(t *testing.T, eng *engine.Engine, body string) *engine.EmbeddingsOutput {
@@ -216,15 +205,8 @@ func TestCorruptModelFileIsAClearError(t *testing.T) {
 	if err := os.WriteFile(modelDir+"/onnx/model.onnx", []byte("not a model"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cat, _ := engine.LoadCatalog()
-	cfg := engine.DefaultConfig()
-	cfg.Models[small] = engine.ModelConfig{Dir: modelDir}
-	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: Backend{}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	_, err = eng.Run(context.Background(), small, engine.Input{JSON: []byte(`{"text":"x"}`)})
+	eng := newEngine(t, engine.ModelConfig{Dir: modelDir})
+	_, err := eng.Run(context.Background(), small, engine.Input{JSON: []byte(`{"text":"x"}`)})
 	d := engine.Describe(err)
 	if d.Status != 503 || !strings.Contains(d.Message, "onnx/model.onnx") || strings.Contains(d.Message, dir) {
 		t.Fatalf("corrupt file: %+v", d)

@@ -15,6 +15,7 @@ import (
 	ollamamodel "github.com/ollama/ollama/types/model"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 )
 
 // fakeOllama stands in for an Ollama server at the process boundary, for
@@ -108,18 +109,7 @@ func newFakeEngine(t *testing.T, f *fakeOllama) *engine.Engine {
 	t.Helper()
 	t.Setenv("OLLAMA_HOST", "")
 	t.Setenv("OLLAMA_NUM_PARALLEL", "")
-	cat, err := engine.LoadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.DefaultConfig()
-	cfg.Home = t.TempDir()
-	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	return eng
+	return enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
@@ -189,19 +179,9 @@ func TestConfiguredTagOverridesTheCatalogs(t *testing.T) {
 		writeLine(w, finished(2, 1))
 	}
 	t.Setenv("OLLAMA_HOST", "")
-	cat, err := engine.LoadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.DefaultConfig()
-	cfg.Home = t.TempDir()
-	cfg.Models[fakeModel] = engine.ModelConfig{Ollama: "my-llama"} // Ollama reads it as my-llama:latest
-	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	entry, _ := cat.Lookup(fakeModel)
+	eng := enginetest.New(t, map[string]engine.ModelConfig{fakeModel: {Ollama: "my-llama"}}, // Ollama reads it as my-llama:latest
+		map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	entry, _ := eng.Catalog().Lookup(fakeModel)
 	if st := eng.Status(context.Background(), entry); !st.Installed || st.Installation.Synthetic || st.Installation.Source != "ollama:my-llama" {
 		t.Errorf("status %+v", st)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
@@ -383,18 +384,8 @@ func TestCancelledRequestLeavesItsCohort(t *testing.T) {
 
 func TestTranslateThroughTheEngine(t *testing.T) {
 	orttest.Require(t)
-	cat, err := engine.LoadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.DefaultConfig()
-	cfg.Home = t.TempDir()
-	cfg.Models[synth.M2M100ModelID] = engine.ModelConfig{Dir: tinyDir, MaxLength: 12, NumBeams: 2}
-	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: Backend{}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
+	eng := enginetest.New(t, map[string]engine.ModelConfig{synth.M2M100ModelID: {Dir: tinyDir, MaxLength: 12, NumBeams: 2}},
+		map[string]engine.Backend{Kind: Backend{}}, nil)
 	ctx := testContext(t)
 	run := func(body string) (string, error) {
 		out, err := eng.Run(ctx, synth.M2M100ModelID, engine.Input{JSON: []byte(body)})

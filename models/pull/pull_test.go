@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 	"github.com/edgeinfer/edgeinfer/models/bert"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
@@ -192,19 +193,8 @@ func TestPullThenServe(t *testing.T) {
 	}
 
 	orttest.Require(t)
-	cat, err := engine.LoadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.DefaultConfig()
-	cfg.Home = t.TempDir()
-	cfg.Models[small] = engine.ModelConfig{Dir: dir}
-	eng, err := engine.New(cat, cfg, map[string]engine.Backend{bert.Kind: bert.Backend{}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
-	entry, _ := cat.Lookup(small)
+	eng := enginetest.New(t, map[string]engine.ModelConfig{small: {Dir: dir}}, map[string]engine.Backend{bert.Kind: bert.Backend{}}, nil)
+	entry, _ := eng.Catalog().Lookup(small)
 	if st := eng.Status(context.Background(), entry); !st.Installed || st.Installation.Synthetic {
 		t.Fatalf("status after pull: %+v", st)
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 	"github.com/edgeinfer/edgeinfer/imageprep"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
@@ -63,21 +64,11 @@ func TestMain(m *testing.M) {
 func newEngine(t *testing.T, mc engine.ModelConfig) *engine.Engine {
 	t.Helper()
 	orttest.Require(t)
-	cat, err := engine.LoadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.DefaultConfig()
-	cfg.Home = t.TempDir()
 	mc.Dir = filepath.Join(modelsDir, resnet50)
-	cfg.Models[resnet50] = mc
-	cfg.Models[zooModel] = engine.ModelConfig{Task: engine.TaskImageClassification, Backend: Kind, Dir: filepath.Join(modelsDir, "zoo")}
-	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: Backend{}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eng.Close() })
-	return eng
+	return enginetest.New(t, map[string]engine.ModelConfig{
+		resnet50: mc,
+		zooModel: {Task: engine.TaskImageClassification, Backend: Kind, Dir: filepath.Join(modelsDir, "zoo")},
+	}, map[string]engine.Backend{Kind: Backend{}}, nil)
 }
 
 func classify(t *testing.T, eng *engine.Engine, model string, in engine.Input) []engine.Classification {
