@@ -107,7 +107,9 @@ install_onnxruntime_cuda() {
 		return
 	fi
 	local dir=$EDGEINFER_HOME/lib/cuda
-	local stamp=$dir/onnxruntime.version
+	# The install stamp names the packages; onnxruntime.version holds the bare
+	# version, which edgeinfer compares with the library it loads.
+	local stamp=$dir/.install-stamp
 	local files=(libonnxruntime.so libonnxruntime_providers_shared.so libonnxruntime_providers_cuda.so)
 	local f complete=1
 	for f in "${files[@]}"; do
@@ -126,6 +128,7 @@ install_onnxruntime_cuda() {
 			die "$CORE_PACKAGE@$ORT_CUDA_VERSION's core lacks the CUDA entry points; it cannot host the CUDA provider"
 		extract "$gpu" "$PLUGIN_DIR/libonnxruntime_providers_shared.so" "$dir/libonnxruntime_providers_shared.so"
 		extract "$gpu" "$PLUGIN_DIR/libonnxruntime_providers_cuda.so" "$dir/libonnxruntime_providers_cuda.so"
+		echo "$ORT_CUDA_VERSION" >"$dir/onnxruntime.version"
 		echo "$INSTALL_STAMP" >"$stamp"
 		info "installed $dir ($(du -sh "$dir" | cut -f1))"
 	fi

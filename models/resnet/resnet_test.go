@@ -239,8 +239,9 @@ func TestClassifyMatchesReference(t *testing.T) {
 
 // TestFloat16Variant classifies with the half-precision export, whose
 // pixel_values and logits are float16, on the CPU: the same labels as the
-// float32 model, with scores within 0.2 % of theirs (half precision gives
-// about 0.05 % on the tiny model). Two images
+// float32 model, with scores within 1 % of theirs (a score moves by about
+// the logit's error, and half precision rounds logits of a few units to
+// ~0.002: ONNX Runtime 1.30's CPU casts give 0.05 %, 1.29's 0.2 %). Two images
 // in one batch check that each row is converted.
 func TestFloat16Variant(t *testing.T) {
 	fp32 := newEngine(t, engine.ModelConfig{})
@@ -266,7 +267,7 @@ func TestFloat16Variant(t *testing.T) {
 		for _, c := range got {
 			if s, ok := scores[c.Label]; ok {
 				shared++
-				if d := math.Abs(float64(s-c.Score)) / float64(s); d > 2e-3 || math.IsNaN(float64(c.Score)) {
+				if d := math.Abs(float64(s-c.Score)) / float64(s); d > 1e-2 || math.IsNaN(float64(c.Score)) {
 					t.Errorf("image %d, %s: fp16 score %v, fp32 %v", seed, c.Label, c.Score, s)
 				}
 			}
