@@ -16,7 +16,7 @@ COMPAT_TEST ?= bash compat/run.sh
 # no crashing input (golang/go#75804).
 FUZZTIME ?= 2000x
 
-.PHONY: setup build run test test-deps fuzz fmt fmt-check vet synth-full clean
+.PHONY: setup build run test test-deps test-cuda-core fuzz fmt fmt-check vet synth-full clean
 
 setup:
 	scripts/setup.sh
@@ -35,6 +35,14 @@ test: setup test-deps vet fmt-check
 # Node packages the Go tests drive (the transformers.js preprocessing parity check).
 test-deps:
 	@[ -d compat/imageprep-parity/node_modules ] || (cd compat/imageprep-parity && npm ci --ignore-scripts --no-audit --no-fund)
+
+# The ONNX tests on the core of the CUDA build (ONNX Runtime 1.29.0), on the
+# CPU: what a GPU machine loads, checked on any machine. Not part of `test`:
+# it installs the CUDA build (~260 MB) into its own home.
+CUDA_CORE_HOME ?= $(CURDIR)/.home/cuda-core
+test-cuda-core:
+	FORCE_GPU=1 EDGEINFER_HOME=$(CUDA_CORE_HOME) scripts/setup-gpu.sh
+	EDGEINFER_ORT_LIB=$(CUDA_CORE_HOME)/lib/cuda/libonnxruntime.so $(GO) test -count=1 ./models/... ./engine/... ./cmd/... ./benchmarks/gpucheck
 
 # Each fuzz target for FUZZTIME; a crash fails the build and leaves its input
 # under testdata/fuzz for the regression corpus.
