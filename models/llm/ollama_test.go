@@ -494,7 +494,10 @@ func TestOllamaKilledMidStreamGivesAnErrorEventAndTheNextRequestSucceeds(t *test
 	}
 }
 
-func TestEveryLLMOfTheDemoSetIsServedSyntheticWithoutStartingAServer(t *testing.T) {
+// demoEngine serves the shared test home (the demo set) through a fresh
+// backend, which it returns too; the caller closes the engine.
+func demoEngine(t *testing.T) (*engine.Engine, *Backend) {
+	t.Helper()
 	requireOllama(t)
 	cat, err := engine.LoadCatalog()
 	if err != nil {
@@ -507,9 +510,14 @@ func TestEveryLLMOfTheDemoSetIsServedSyntheticWithoutStartingAServer(t *testing.
 	if err != nil {
 		t.Fatal(err)
 	}
+	return eng, b
+}
+
+func TestEveryLLMOfTheDemoSetIsServedSyntheticWithoutStartingAServer(t *testing.T) {
+	eng, b := demoEngine(t)
 	defer eng.Close()
 	n := 0
-	for _, e := range cat.Entries() {
+	for _, e := range eng.Catalog().Entries() {
 		if e.Task != engine.TaskTextGeneration {
 			continue
 		}
@@ -528,18 +536,7 @@ func TestEveryLLMOfTheDemoSetIsServedSyntheticWithoutStartingAServer(t *testing.
 }
 
 func TestEngineCloseStopsTheManagedServer(t *testing.T) {
-	requireOllama(t)
-	cat, err := engine.LoadCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := engine.DefaultConfig()
-	cfg.Home = testHome
-	b := &Backend{Logger: testLogger(t)}
-	eng, err := engine.New(cat, cfg, map[string]engine.Backend{Kind: b}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng, b := demoEngine(t)
 	ctx := testCtx(t, time.Minute)
 	run(t, ctx, eng, llama, `{"prompt":"hi","max_tokens":2}`)
 	run(t, ctx, eng, phi2, `{"prompt":"hi","max_tokens":2}`) // a second model on the same server
