@@ -21,13 +21,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Engine is what the gateway needs of the engine.
-type Engine interface {
-	Run(ctx context.Context, model string, in engine.Input) (any, error)
-	Decode(model string, in engine.Input) (*engine.Entry, any, error)
-	Catalog() *engine.Catalog
-}
-
 // Options configure a Gateway.
 type Options struct {
 	// Config supplies the gateway section, per-model rpm overrides and
@@ -44,7 +37,7 @@ type Options struct {
 // Gateway wraps the engine with the cache, rate limits, usage and batch
 // jobs. Its workers run batch jobs from the store until Close.
 type Gateway struct {
-	eng         Engine
+	eng         *engine.Engine
 	store       *Store
 	cfg         engine.Config
 	metrics     *metrics
@@ -68,7 +61,7 @@ const (
 )
 
 // New starts a gateway over eng with cfg.Gateway.BatchWorkers job workers.
-func New(eng Engine, opts Options) *Gateway {
+func New(eng *engine.Engine, opts Options) *Gateway {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
 	}

@@ -59,3 +59,18 @@ func (s *Server) handleUnload(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleModels(w http.ResponseWriter, _ *http.Request) {
 	writeResult(w, s.eng.Models())
 }
+
+// handleUsage serves GET /edgeinfer/v1/usage: usage per API token (by a
+// short hash, never the token) and model, with a neurons estimate.
+func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request) {
+	if s.gw == nil {
+		writeEnvelopeError(w, engine.Errorf(engine.KindNotFound, "Usage is kept by `edgeinfer serve`'s gateway"))
+		return
+	}
+	rep, err := s.gw.Usage(r.Context(), bearerToken(r))
+	if err != nil {
+		writeEnvelopeError(w, err)
+		return
+	}
+	writeResult(w, rep)
+}

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -127,49 +126,4 @@ func (s *Server) inputFromBody(model string, body []byte, contentType string) (e
 	}
 	opts, err := parseRequestOptions(top.Options)
 	return engine.Input{JSON: trimmed}, opts, err
-}
-
-// parseOptions reads the binding options / REST "options" object.
-func parseOptions(raw json.RawMessage) (engine.RunOptions, error) {
-	var opts engine.RunOptions
-	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
-		return opts, nil
-	}
-	var o map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &o); err != nil {
-		return opts, engine.BadInput("options", "must be an object")
-	}
-	if v, ok := o["rejectIfBusy"]; ok {
-		b, err := parseBool(v)
-		if err != nil {
-			return opts, engine.BadInput("options.rejectIfBusy", "must be a boolean")
-		}
-		opts.RejectIfBusy = b
-	}
-	if v, ok := o["keep_alive"]; ok && !bytes.Equal(v, []byte("null")) {
-		var s string
-		if json.Unmarshal(v, &s) != nil {
-			s = string(v) // a number of seconds
-		}
-		d, err := engine.ParseDuration(s)
-		if err != nil {
-			return opts, engine.BadInput("options.keep_alive", "must be a duration such as \"5m\" or a number of seconds")
-		}
-		opts.KeepAliveFor = &d
-	}
-	return opts, nil
-}
-
-func parseBool(raw json.RawMessage) (bool, error) {
-	switch string(bytes.TrimSpace(raw)) {
-	case "true", `"true"`:
-		return true, nil
-	case "false", `"false"`, "null":
-		return false, nil
-	}
-	return false, fmt.Errorf("not a boolean: %s", raw)
-}
-
-func optionsFromQuery(q url.Values) engine.RunOptions {
-	return engine.RunOptions{RejectIfBusy: q.Get("rejectIfBusy") == "true"}
 }

@@ -20,17 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Runner is the engine as the HTTP layer sees it.
-type Runner interface {
-	Run(ctx context.Context, model string, in engine.Input) (any, error)
-	Catalog() *engine.Catalog
-	Metrics() *engine.Metrics
-	Ready() error
-	Load(ctx context.Context, model string) error
-	Unload(model string) error
-	Models() []engine.ModelState
-}
-
 // Options configure the HTTP surfaces.
 type Options struct {
 	// APIToken, when set, is required as "Authorization: Bearer …" on every
@@ -49,14 +38,14 @@ type Options struct {
 
 // Server holds the routes.
 type Server struct {
-	eng  Runner
+	eng  *engine.Engine
 	gw   *gateway.Gateway
 	opts Options
 	log  *slog.Logger
 }
 
 // New returns a server over eng.
-func New(eng Runner, opts Options) *Server {
+func New(eng *engine.Engine, opts Options) *Server {
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = engine.DefaultMaxBodyBytes
 	}
