@@ -30,7 +30,7 @@ type Processor struct {
 }
 
 // ZooProcessor is the ONNX model zoo's recipe for its ResNet-50 models
-// (model-contracts.md §2.2): shorter side to 256 with bilinear filtering,
+// (docs/model-files.md §2.2): shorter side to 256 with bilinear filtering,
 // centre crop 224, normalized on 0–255 values.
 func ZooProcessor() *Processor {
 	return &Processor{

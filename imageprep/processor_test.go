@@ -8,7 +8,7 @@ import (
 )
 
 // resnetConfig is microsoft/resnet-50's preprocessor_config.json as
-// Xenova/resnet-50 ships it (model-contracts.md §2.1).
+// Xenova/resnet-50 ships it (docs/model-files.md §2.1).
 const resnetConfig = `{"crop_pct": 0.875, "do_normalize": true, "do_rescale": true, "do_resize": true,
  "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
  "image_processor_type": "ConvNextImageProcessor", "resample": 3,

@@ -43,8 +43,8 @@ type neuronRate struct {
 	perMIn, perMOut, perMImages float64
 }
 
-// neuronRates are Workers AI's published rates (shared/docs/workers-ai-api.md
-// §3, from pricing.mdx).
+// neuronRates are Workers AI's published rates (neurons per million input
+// and output tokens, or per million images), from its pricing page.
 var neuronRates = map[string]neuronRate{
 	"@cf/baai/bge-small-en-v1.5":           {perMIn: 1841},
 	"@cf/baai/bge-base-en-v1.5":            {perMIn: 6058},

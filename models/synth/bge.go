@@ -31,7 +31,7 @@ func bertDims(hidden, layers, heads, intermediate int) BertDims {
 		Vocab: 30522, MaxPositions: 512, TypeVocab: 2}
 }
 
-// bgeVariant is one BGE model: full = the real dims (model-contracts §1.1);
+// bgeVariant is one BGE model: full = the real dims (docs/model-files.md §1.1);
 // tiny keeps the real vocabulary, so tokenization is the real one, with a
 // hidden size of its own so a mixed-up model is caught by its width.
 type bgeVariant struct {
@@ -149,7 +149,7 @@ type bertBuilder struct {
 	quantized bool
 }
 
-// buildBert is the optimum feature-extraction graph (model-contracts §1.3):
+// buildBert is the optimum feature-extraction graph (docs/model-files.md §1.3):
 // int64 input_ids, attention_mask, token_type_ids [batch_size,
 // sequence_length] to float32 last_hidden_state [batch_size,
 // sequence_length, hidden].

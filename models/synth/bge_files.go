@@ -51,7 +51,7 @@ type bertConfig struct {
 }
 
 // writeBGECompanions writes the files beside onnx/ that a BAAI or Xenova
-// repository ships (model-contracts §1.2, §1.4, §1.5).
+// repository ships (docs/model-files.md §1.2, §1.4, §1.5).
 func writeBGECompanions(dir string, v bgeVariant, d BertDims) error {
 	cfg := bertConfig{
 		NameOrPath: v.upstream, Architectures: []string{"BertModel"},

@@ -96,7 +96,7 @@ const (
 )
 
 // buildM2M100Decoder builds one decoder file with the interface of
-// model-contracts.md §3.4–3.6.
+// docs/model-files.md §3.4–3.6.
 func buildM2M100Decoder(w *m2m100Weights, kind m2m100DecoderKind) *onnxgraph.Model {
 	d := w.d
 	g := onnxgraph.NewGraph("m2m100_decoder")

@@ -20,7 +20,7 @@ import (
 
 var m2m100Files = []string{"encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx"}
 
-// m2m100Contract is model-contracts.md §3.3–3.6 for dims d: every input
+// m2m100Contract is docs/model-files.md §3.3–3.6 for dims d: every input
 // and output with dtype and axes (named dynamic axes or fixed sizes).
 func m2m100Contract(d M2M100Dims) map[string][2][]onnxgraph.Value {
 	dyn, fix := onnxgraph.Dynamic, onnxgraph.Fixed

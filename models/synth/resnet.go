@@ -92,7 +92,7 @@ func generateResNet(ctx context.Context, dir string, o Options) error {
 }
 
 // GenerateResNetZoo writes the ONNX model zoo flavour of ResNet-50
-// (resnet50-v1-7, model-contracts §2.2) into dir: ResNetZooModelFile with
+// (resnet50-v1-7, docs/model-files.md §2.2) into dir: ResNetZooModelFile with
 // input "data" [N, 3, 224, 224] and output "resnetv17_dense0_fwd" [N, 1000],
 // and the labels as ResNetZooSynset. It is a test fixture for the engine's
 // name mapping, not a catalog model, so it is not registered.

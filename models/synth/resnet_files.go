@@ -82,7 +82,7 @@ func (l label2id) MarshalJSON() ([]byte, error) {
 }
 
 // resnetConfig is config.json of ResNetForImageClassification
-// (model-contracts §2.1).
+// (docs/model-files.md §2.1).
 type resnetConfig struct {
 	Architectures          []string `json:"architectures"`
 	Depths                 []int    `json:"depths"`

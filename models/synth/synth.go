@@ -1,5 +1,5 @@
 // Package synth writes synthetic model artifacts: the real architectures and
-// file contracts of the models edgeinfer serves (shared/docs/model-contracts.md),
+// file contracts of the models edgeinfer serves (docs/model-files.md),
 // filled with deterministic pseudo-random weights. Nothing here claims quality:
 // the artifacts exist so every backend can be built, tested and benchmarked
 // without downloading weights, and so real files drop into the same layout.
