@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/gateway/redistest"
 )
 
 // cuttableProxy forwards loopback TCP to a Redis server and can drop every
@@ -81,7 +82,7 @@ func (p *cuttableProxy) restore() {
 // that names no address, and once Redis is reachable again the job
 // completes and new jobs are accepted, without a restart.
 func TestRedisConnectionDroppedDuringABatchJob(t *testing.T) {
-	redisURL := StartRedis(t)
+	redisURL := redistest.Start(t)
 	target := strings.TrimSuffix(strings.TrimPrefix(redisURL, "redis://"), "/0")
 	proxy := newCuttableProxy(t, target)
 	cfg := testConfig()

@@ -1,4 +1,4 @@
-package gateway
+package fleet
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeinfer/edgeinfer/engine/gateway"
+	"github.com/edgeinfer/edgeinfer/engine/gateway/redistest"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 )
@@ -22,6 +24,8 @@ import (
 // The fleet test runs what a user would: two `edgeinfer serve` processes,
 // each with its own EDGEINFER_HOME, sharing one redis-server, serving the
 // tiny synthetic bge-small on the real ONNX Runtime.
+const bgeSmall = "@cf/baai/bge-small-en-v1.5"
+
 func TestFleetOfTwoServersSharesJobsCacheLimitsAndUsage(t *testing.T) {
 	orttest.Require(t)
 	dir := t.TempDir()
@@ -34,7 +38,7 @@ gateway: { rate_limit: true }
 models:
   %q: { dir: %q, rpm: 4 }
 `, bgeSmall, filepath.Join(models, filepath.FromSlash(bgeSmall))))
-	redisURL := StartRedis(t)
+	redisURL := redistest.Start(t)
 	a := startServer(t, bin, config, redisURL, filepath.Join(dir, "home-a"))
 	b := startServer(t, bin, config, redisURL, filepath.Join(dir, "home-b"))
 	run := "/client/v4/accounts/acct/ai/run/" + bgeSmall
@@ -68,7 +72,7 @@ models:
 
 	t.Run("usage is summed across both", func(t *testing.T) {
 		r := b.get(t, "/edgeinfer/v1/usage", map[string]string{"Authorization": "Bearer rate-token"})
-		var env struct{ Result UsageReport }
+		var env struct{ Result gateway.UsageReport }
 		if err := json.Unmarshal(r.body, &env); err != nil || bytes.Contains(r.body, []byte("rate-token")) {
 			t.Fatalf("usage: %v %s", err, r.body)
 		}
@@ -91,8 +95,8 @@ models:
 			reqs = append(reqs, fmt.Sprintf(`{"text":"batch item number %d","external_reference":"r%d"}`, i, i))
 		}
 		r := a.post(t, run+"?queueRequest=true", `{"requests":[`+strings.Join(reqs, ",")+`]}`, h)
-		var env struct{ Result JobStatus }
-		if r.status != 200 || json.Unmarshal(r.body, &env) != nil || env.Result.Status != StatusQueued {
+		var env struct{ Result gateway.JobStatus }
+		if r.status != 200 || json.Unmarshal(r.body, &env) != nil || env.Result.Status != gateway.StatusQueued {
 			t.Fatalf("submit to A: %d %s", r.status, r.body)
 		}
 		a.stop(t) // A hands back whatever it had started; B must finish the job
@@ -101,7 +105,7 @@ models:
 		for {
 			r = b.post(t, run+"?queueRequest=true", poll, h)
 			var done struct {
-				Result JobResult
+				Result gateway.JobResult
 			}
 			if r.status != 200 || json.Unmarshal(r.body, &done) != nil {
 				t.Fatalf("poll B: %d %s", r.status, r.body)
@@ -186,7 +190,7 @@ func (s *syncBuffer) String() string {
 
 func startServer(t *testing.T, bin, config, redisURL, home string) *server {
 	t.Helper()
-	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	s := &server{name: filepath.Base(home), url: "http://" + addr, log: &syncBuffer{}}
 	s.cmd = exec.Command(bin, "serve", "--config", config, "--addr", addr, "--redis", redisURL)
 	s.cmd.Env = append(os.Environ(), "EDGEINFER_HOME="+home, ort.LibEnv+"="+ort.LibraryPath())
