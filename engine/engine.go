@@ -73,6 +73,7 @@ type Engine struct {
 
 	mu       sync.Mutex
 	resident map[string]*resident
+	closed   bool // set by Close: no load starts after it
 	stop     chan struct{}
 	stopped  chan struct{}
 }

@@ -16,6 +16,9 @@ import (
 // DefaultKeepAlive is how long an idle model stays loaded.
 const DefaultKeepAlive = 5 * time.Minute
 
+// errEngineClosed answers requests that reach the engine after Close.
+var errEngineClosed = &Error{Kind: KindNotInstalled, Message: "The server is shutting down"}
+
 // reapInterval is how often idle models are checked.
 const reapInterval = time.Second
 
@@ -93,6 +96,11 @@ func (e *Engine) acquire(ctx context.Context, entry *Entry) (Model, func(), erro
 func (e *Engine) ensureLoading(entry *Entry) *resident {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.closed {
+		r := &resident{ready: make(chan struct{}), err: errEngineClosed}
+		close(r.ready)
+		return r
+	}
 	r, ok := e.resident[entry.ID]
 	if ok && r.err != nil && time.Since(r.failedAt) > loadRetryCooldown {
 		ok = false
@@ -256,17 +264,23 @@ func (e *Engine) Unload(modelID string) error {
 	e.mu.Lock()
 	r, ok := e.resident[entry.ID]
 	switch {
-	case !ok || !r.loaded():
+	case !ok:
 		e.mu.Unlock()
-		if ok && r.err != nil { // forget a failed load so the next request retries at once
-			e.mu.Lock()
+		return nil
+	case !r.loaded():
+		// Still loading: the load finishes and the model stays, as a load
+		// that others wait for must not be cut short. A failed load is
+		// forgotten, so the next request retries at once. r.err is read
+		// under mu, where load writes it, and only r itself is removed.
+		if r.err != nil {
 			delete(e.resident, entry.ID)
-			e.mu.Unlock()
 		}
+		e.mu.Unlock()
 		return nil
 	case r.inUse > 0:
+		inUse := r.inUse
 		e.mu.Unlock()
-		return &Error{Kind: KindCapacity, Message: fmt.Sprintf("Model %s is serving %d requests; try again when it is idle", entry.ID, r.inUse), RetryAfter: time.Second}
+		return &Error{Kind: KindCapacity, Message: fmt.Sprintf("Model %s is serving %d requests; try again when it is idle", entry.ID, inUse), RetryAfter: time.Second}
 	}
 	delete(e.resident, entry.ID)
 	e.mu.Unlock()
@@ -353,6 +367,7 @@ func (e *Engine) Close() error {
 	}
 	<-e.stopped
 	e.mu.Lock()
+	e.closed = true
 	residents := e.resident
 	e.resident = map[string]*resident{}
 	e.mu.Unlock()
@@ -360,11 +375,14 @@ func (e *Engine) Close() error {
 	for id, r := range residents {
 		select {
 		case <-r.ready:
-			if r.model != nil {
-				errs = append(errs, r.model.Close())
-			}
 		default:
-			e.log.Warn("closing while a load is in progress", "model", id)
+			// A load in progress finishes first: the model it opens must
+			// be closed here, since nothing tracks it after Close.
+			e.log.Info("waiting for a model load to finish before closing", "model", id)
+			<-r.ready
+		}
+		if r.model != nil {
+			errs = append(errs, r.model.Close())
 		}
 	}
 	return errors.Join(errs...)

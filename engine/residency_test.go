@@ -15,6 +15,7 @@ import (
 // the residency rules can be checked without loading real models.
 type countingBackend struct {
 	loads, closes atomic.Int32
+	opened        atomic.Int32 // loads that returned a model
 	loadDelay     time.Duration
 	fail          atomic.Bool
 	gate          chan struct{} // when set, Embed waits on it
@@ -32,6 +33,7 @@ func (b *countingBackend) Load(context.Context, ModelSpec) (Model, error) {
 	if b.fail.Load() {
 		return nil, errors.New("corrupt onnx/model.onnx: protobuf parse error")
 	}
+	b.opened.Add(1)
 	return countingModel{b}, nil
 }
 
@@ -289,4 +291,53 @@ func (s *syncWriter) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestEveryOpenedModelIsClosedOnce races loads, runs and unloads of one
+// model, with loads that sometimes fail, and checks that each model a load
+// opened is closed exactly once by the time the engine has closed. Unload
+// used to read a load's error outside the lock and then delete whatever
+// entry sat under the ID by then, which could be a newer load that was
+// never closed.
+func TestEveryOpenedModelIsClosedOnce(t *testing.T) {
+	b := &countingBackend{loadDelay: time.Millisecond}
+	cfg := DefaultConfig()
+	cfg.Home = t.TempDir()
+	cfg.Models[small] = ModelConfig{Backend: "counting"}
+	e, err := New(mustCatalog(t), cfg, map[string]Backend{"counting": b}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 60 {
+				switch (g + i) % 4 {
+				case 0:
+					_ = run(t, e, small)
+				case 1:
+					_ = e.Unload(small)
+				case 2:
+					ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+					_ = e.Load(ctx, small)
+					cancel()
+				case 3:
+					b.fail.Store(i%3 == 0)
+					_ = e.Unload(small)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if opened, closed := b.opened.Load(), b.closes.Load(); opened != closed || opened == 0 {
+		t.Fatalf("%d models opened, %d closes (want every opened model closed exactly once)", opened, closed)
+	}
+	if err := run(t, e, small); err == nil {
+		t.Fatal("a run after Close succeeded; want the engine closed")
+	}
 }
