@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/edgeinfer/edgeinfer/engine"
@@ -74,7 +75,9 @@ func checkBindingVersion(r *http.Request) error {
 	} else if strings.HasSuffix(r.URL.Path, "/ai/run/proxy") {
 		return nil
 	}
-	if v := q.Get("version"); v == "" || v < "3" {
+	// A number, compared as one: "10" is newer than "3". Anything else is
+	// no version the current SDK sends.
+	if v, err := strconv.Atoi(q.Get("version")); err != nil || v < 3 {
 		return &engine.Error{Kind: engine.KindDeprecatedSDK, Message: "Request trying to use deprecated SDK version"}
 	}
 	return nil

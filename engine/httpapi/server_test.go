@@ -207,6 +207,26 @@ func TestBindingProtocol(t *testing.T) {
 	}
 }
 
+// TestBindingVersion compares ?version= as a number: 3 and later are the
+// current binding protocol, anything older or not a number is the
+// deprecated SDK's 405/5019.
+func TestBindingVersion(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	headers := map[string]string{"cf-consn-model-id": "@cf/baai/bge-small-en-v1.5", "cf-consn-sdk-version": "2.0.0"}
+	for _, c := range []struct {
+		version string
+		ok      bool
+	}{{"", false}, {"1", false}, {"2", false}, {"3", true}, {"4", true}, {"10", true}, {"abc", false}, {"-3", false}, {"3.5", false}} {
+		r := do(t, "POST", srv.URL+"/run?version="+c.version, "application/json", `{"inputs":{"text":"abc"},"options":{}}`, headers)
+		switch {
+		case c.ok && r.status != 200:
+			t.Errorf("version=%q: status %d, want 200: %s", c.version, r.status, r.body)
+		case !c.ok && (r.status != 405 || !strings.Contains(string(r.body), "5019")):
+			t.Errorf("version=%q: status %d %s, want 405 with code 5019", c.version, r.status, r.body)
+		}
+	}
+}
+
 func TestBindingErrorsAreInferenceUpstreamErrors(t *testing.T) {
 	srv := newTestServer(t, Options{})
 	tests := []struct {
