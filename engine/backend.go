@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"path/filepath"
+
+	"github.com/edgeinfer/edgeinfer/engine/home"
 )
 
 // Backend loads the models of one backend kind ("onnx-bert", "ollama", …).
@@ -51,9 +53,10 @@ type Installation struct {
 
 // ModelSpec is everything a backend needs to load one model.
 type ModelSpec struct {
-	Entry   *Entry
-	Config  ModelConfig
-	Home    string
+	Entry  *Entry
+	Config ModelConfig
+	// Paths are the resolved home and runtime files (see package home).
+	Paths   home.Paths
 	Metrics *Metrics
 }
 
@@ -63,7 +66,7 @@ func (s ModelSpec) Dir() string {
 	if s.Config.Dir != "" {
 		return s.Config.Dir
 	}
-	return filepath.Join(s.Home, "models", filepath.FromSlash(s.Entry.ID))
+	return filepath.Join(s.Paths.Home, "models", filepath.FromSlash(s.Entry.ID))
 }
 
 // Variant is the configured weight variant, fp32 by default.

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"gopkg.in/yaml.v3"
 )
 
@@ -211,16 +212,13 @@ func DefaultConfig() Config {
 	}
 }
 
-// DefaultHome is $EDGEINFER_HOME, else ~/.edgeinfer.
-func DefaultHome() string {
-	if h := os.Getenv("EDGEINFER_HOME"); h != "" {
-		return h
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".edgeinfer")
-	}
-	return ".edgeinfer"
-}
+// DefaultHome is the home when no flag or config file names one
+// ($EDGEINFER_HOME, else ~/.edgeinfer).
+func DefaultHome() string { return home.Default(os.Getenv) }
+
+// Paths resolves the home and the runtime files under it (package home has
+// the rules and the variables that override them).
+func (c Config) Paths() home.Paths { return home.Resolve(c.Home, os.Getenv) }
 
 // LoadConfigFile reads a YAML config file over the defaults. Errors name the
 // file, the line and the key.

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine/home"
 )
 
 // Input is what a caller hands to Run: exactly one of JSON (a Workers AI
@@ -71,6 +73,8 @@ type Engine struct {
 	metrics  *Metrics
 	log      *slog.Logger
 
+	paths home.Paths // resolved from cfg once, handed to every backend
+
 	mu       sync.Mutex
 	resident map[string]*resident
 	closed   bool // set by Close: no load starts after it
@@ -89,7 +93,7 @@ func New(cat *Catalog, cfg Config, backends map[string]Backend, log *slog.Logger
 			return nil, err
 		}
 	}
-	e := &Engine{catalog: cat, cfg: cfg, backends: maps.Clone(backends), metrics: NewMetrics(),
+	e := &Engine{catalog: cat, cfg: cfg, paths: cfg.Paths(), backends: maps.Clone(backends), metrics: NewMetrics(),
 		log: log, resident: map[string]*resident{}, stop: make(chan struct{}), stopped: make(chan struct{})}
 	go e.reapIdle()
 	return e, nil
@@ -128,7 +132,7 @@ func (e *Engine) Config() Config { return e.cfg }
 
 // Spec returns the load spec of a catalog entry.
 func (e *Engine) Spec(entry *Entry) ModelSpec {
-	return ModelSpec{Entry: entry, Config: e.cfg.ForModel(entry.ID), Home: e.cfg.Home, Metrics: e.metrics}
+	return ModelSpec{Entry: entry, Config: e.cfg.ForModel(entry.ID), Paths: e.paths, Metrics: e.metrics}
 }
 
 // Run is the one way into the engine: it resolves the model, validates the

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log"
 	"maps"
+	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -22,6 +23,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/benchmarks/corpus"
 	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/m2m100"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
@@ -139,7 +141,7 @@ func measure(dir string, threads, tokens, beams, conc int, recompute bool, texts
 	cat, err := engine.LoadCatalog()
 	check(err)
 	entry, _ := cat.Lookup(model)
-	spec := engine.ModelSpec{Entry: entry, Home: engine.DefaultHome(),
+	spec := engine.ModelSpec{Entry: entry, Paths: home.Resolve(engine.DefaultHome(), os.Getenv),
 		Config: engine.ModelConfig{Dir: dir, IntraOpThreads: threads, NumBeams: beams, MaxLength: tokens + 1}}
 	loaded, err := m2m100.Backend{Recompute: recompute}.Load(context.Background(), spec)
 	check(err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/backends"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/spf13/cobra"
 )
@@ -49,7 +50,7 @@ func (g *globalFlags) loadConfig() (engine.Config, error) {
 			return cfg, err
 		}
 	}
-	if h := os.Getenv("EDGEINFER_HOME"); h != "" {
+	if h := os.Getenv(home.HomeEnv); h != "" {
 		cfg.Home = h
 	}
 	if g.home != "" {
@@ -82,6 +83,7 @@ func (g *globalFlags) newEngine(cfg engine.Config) (*engine.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	ort.UsePaths(cfg.Paths())       // the runtime loads from the resolved home, not EDGEINFER_HOME alone
 	ort.PreferCUDA(cfg.WantsCUDA()) // one ONNX Runtime build per process, chosen before any model loads
 	return engine.New(cat, cfg, backends.All(cfg), g.logger())
 }

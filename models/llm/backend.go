@@ -31,6 +31,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/llm/ollamaserver"
 )
 
@@ -91,7 +92,7 @@ func (b *Backend) Load(ctx context.Context, spec engine.ModelSpec) (engine.Model
 		return nil, err
 	}
 	configured := configuredParallel(spec)
-	srv, err := b.acquire(ctx, spec.Home, max(configured, defaultParallel))
+	srv, err := b.acquire(ctx, spec.Paths, max(configured, defaultParallel))
 	if err != nil {
 		return nil, err
 	}
@@ -217,12 +218,12 @@ func (b *Backend) serverParallel() int {
 // acquire returns the backend's server, starting or attaching to it on
 // first use (a managed one with numParallel slots per model); each call
 // must be matched by release.
-func (b *Backend) acquire(ctx context.Context, home string, numParallel int) (*ollamaserver.Server, error) {
+func (b *Backend) acquire(ctx context.Context, paths home.Paths, numParallel int) (*ollamaserver.Server, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.srv == nil {
 		srv, err := ollamaserver.Start(ctx, ollamaserver.Options{
-			URL: b.URL, Home: home, NumParallel: numParallel, Logger: b.serverLogger(),
+			URL: b.URL, Home: paths.Home, Binary: paths.OllamaBin, NumParallel: numParallel, Logger: b.serverLogger(),
 		})
 		if err != nil {
 			return nil, runtimeMissing(err)
@@ -275,7 +276,7 @@ func (b *Backend) dropTag(tag string) bool {
 // in use, the configured one, or one answering at OLLAMA_HOST. It returns
 // nil when a managed server would be started, after checking that the
 // binary to start is installed.
-func (b *Backend) clientForCheck(ctx context.Context, home string) (*api.Client, error) {
+func (b *Backend) clientForCheck(ctx context.Context, paths home.Paths) (*api.Client, error) {
 	b.mu.Lock()
 	srv := b.srv
 	b.mu.Unlock()
@@ -294,7 +295,7 @@ func (b *Backend) clientForCheck(ctx context.Context, home string) (*api.Client,
 			return c, nil
 		}
 	}
-	if _, err := os.Stat(ollamaserver.BinaryPath(home)); err != nil {
+	if _, err := os.Stat(paths.OllamaBin); err != nil {
 		return nil, runtimeMissing(err)
 	}
 	return nil, nil

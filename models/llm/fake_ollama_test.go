@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/enginetest"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 )
 
 // fakeOllama stands in for an Ollama server at the process boundary, for
@@ -359,7 +361,7 @@ func TestPullLLMReportsEachLayer(t *testing.T) {
 	entry, _ := cat.Lookup(fakeModel)
 	b := &Backend{URL: f.URL, Logger: testLogger(t)}
 	p := &recordingProgress{done: map[string]error{}}
-	spec := engine.ModelSpec{Entry: entry, Home: t.TempDir(), Config: engine.ModelConfig{Ollama: "llama2:7b-chat-q4_0"}}
+	spec := engine.ModelSpec{Entry: entry, Paths: home.Resolve(t.TempDir(), os.Getenv), Config: engine.ModelConfig{Ollama: "llama2:7b-chat-q4_0"}}
 	if err := b.PullLLM(testCtx(t, 30*time.Second), spec, p); err != nil {
 		t.Fatal(err)
 	}

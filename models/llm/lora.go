@@ -57,7 +57,7 @@ func newAdapters(spec engine.ModelSpec) *adapters {
 	if spec.Entry.Properties["lora"] != "true" {
 		return nil
 	}
-	return &adapters{dir: filepath.Join(spec.Home, lorasDir), tags: map[string]adapterTag{}}
+	return &adapters{dir: filepath.Join(spec.Paths.Home, lorasDir), tags: map[string]adapterTag{}}
 }
 
 // tag returns the Ollama tag serving base model m with adapter name,

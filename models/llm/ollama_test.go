@@ -21,8 +21,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
-	"github.com/edgeinfer/edgeinfer/models/llm/ollamaserver"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
 
@@ -48,7 +48,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	ollamaBin = ollamaserver.BinaryPath(ollamaserver.DefaultHome())
+	ollamaBin = home.Resolve("", os.Getenv).OllamaBin
 	_, binErr = os.Stat(ollamaBin)
 	dir, err := os.MkdirTemp("", "llm-test-")
 	if err != nil {

@@ -20,7 +20,7 @@ func (b *Backend) PullLLM(ctx context.Context, spec engine.ModelSpec, progress p
 	if tag == "" {
 		return fmt.Errorf("%s names no Ollama model: set models.%q.ollama in the config file", spec.Entry.ID, spec.Entry.ID)
 	}
-	srv, err := b.acquire(ctx, spec.Home, max(configuredParallel(spec), defaultParallel))
+	srv, err := b.acquire(ctx, spec.Paths, max(configuredParallel(spec), defaultParallel))
 	if err != nil {
 		return fmt.Errorf("no Ollama server to pull %s with (run `make setup`, or set OLLAMA_HOST to a running server and `ollama pull %s` there): %w", tag, tag, err)
 	}

@@ -13,6 +13,7 @@ import (
 	ollamamodel "github.com/ollama/ollama/types/model"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/pull"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
@@ -35,7 +36,7 @@ type source struct {
 func (b *Backend) resolve(ctx context.Context, spec engine.ModelSpec) (source, error) {
 	tag := pull.OllamaTag(spec)
 	if tag != "" {
-		ok, size, err := b.hasTag(ctx, spec.Home, tag)
+		ok, size, err := b.hasTag(ctx, spec.Paths, tag)
 		if err != nil {
 			return source{}, err
 		}
@@ -43,7 +44,7 @@ func (b *Backend) resolve(ctx context.Context, spec engine.ModelSpec) (source, e
 			return source{Tag: tag, Bytes: size}, nil
 		}
 	}
-	if src, ok := syntheticSource(spec.Home); ok {
+	if src, ok := syntheticSource(spec.Paths.Home); ok {
 		return src, nil
 	}
 	if tag == "" {
@@ -90,13 +91,13 @@ func syntheticSource(home string) (source, bool) {
 // hasTag reports whether Ollama has tag, and its size. It asks the server
 // in use, or one named by the config or OLLAMA_HOST; with neither, it reads
 // the managed server's store, so that listing models starts nothing.
-func (b *Backend) hasTag(ctx context.Context, home, tag string) (bool, int64, error) {
-	client, err := b.clientForCheck(ctx, home)
+func (b *Backend) hasTag(ctx context.Context, paths home.Paths, tag string) (bool, int64, error) {
+	client, err := b.clientForCheck(ctx, paths)
 	if err != nil {
 		return false, 0, err
 	}
 	if client == nil {
-		return storeHasTag(filepath.Join(home, "ollama"), tag)
+		return storeHasTag(filepath.Join(paths.Home, "ollama"), tag)
 	}
 	list, err := client.List(ctx)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/enginetest"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
@@ -89,7 +90,7 @@ func load(t *testing.T, dir string, mc engine.ModelConfig, recompute bool) *Mode
 	orttest.Require(t)
 	mc.Dir = dir
 	mc.IntraOpThreads = 1
-	spec := engine.ModelSpec{Entry: catalogEntry(t), Config: mc, Home: t.TempDir()}
+	spec := engine.ModelSpec{Entry: catalogEntry(t), Config: mc, Paths: home.Resolve(t.TempDir(), os.Getenv)}
 	if _, err := (Backend{}).Check(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}

@@ -3,10 +3,12 @@ package onnxdir
 import (
 	"fmt"
 	"maps"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
 
@@ -25,7 +27,7 @@ func TestSessionOptionsCarryDeviceAndCUDAOptions(t *testing.T) {
 }
 
 func TestLoadErrorForAnUnavailableDevice(t *testing.T) {
-	spec := engine.ModelSpec{Entry: &engine.Entry{ID: "@cf/baai/bge-base-en-v1.5"}, Home: "/home/u/.edgeinfer"}
+	spec := engine.ModelSpec{Entry: &engine.Entry{ID: "@cf/baai/bge-base-en-v1.5"}, Paths: home.Resolve("/home/u/.edgeinfer", os.Getenv)}
 	err := LoadError(spec, fmt.Errorf("open: %w", &ort.DeviceError{Device: "cuda:1", Reason: "no NVIDIA GPU is visible"}))
 	d := engine.Describe(err)
 	if d.Status != 503 || !strings.Contains(d.Message, "requires cuda:1, which is unavailable: no NVIDIA GPU is visible") || strings.Contains(d.Message, "synth") {

@@ -12,16 +12,12 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	onnx "github.com/yalue/onnxruntime_go"
 )
 
-// Environment variables that locate the runtime.
-const (
-	// LibEnv overrides the path of libonnxruntime.so.
-	LibEnv = "EDGEINFER_ORT_LIB"
-	// HomeEnv is edgeinfer's home; the library defaults to $HOME_ENV/lib.
-	HomeEnv = "EDGEINFER_HOME"
-)
+// LibEnv overrides the path of libonnxruntime.so (resolved by package home).
+const LibEnv = home.ORTLibEnv
 
 // MissingLibraryError reports that the ONNX Runtime shared library is not
 // where edgeinfer looks for it.
@@ -33,24 +29,32 @@ func (e *MissingLibraryError) Error() string {
 	return fmt.Sprintf("ONNX Runtime not found at %s: run `make setup` (or set %s)", e.Path, LibEnv)
 }
 
-// Home is edgeinfer's home directory: $EDGEINFER_HOME, else ~/.edgeinfer.
-func Home() string {
-	if h := os.Getenv(HomeEnv); h != "" {
-		return h
+// paths locate the runtime: set by UsePaths, else the defaults of package
+// home (for tests and tools that build no engine config).
+var paths atomic.Pointer[home.Paths]
+
+// UsePaths tells the runtime where its libraries are: the paths the
+// engine's config resolved (--home, home:, the EDGEINFER_* variables).
+// Call it before Init; the library loads once per process.
+func UsePaths(p home.Paths) { paths.Store(&p) }
+
+func runtimePaths() home.Paths {
+	if p := paths.Load(); p != nil {
+		return *p
 	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".edgeinfer")
-	}
-	return ".edgeinfer"
+	return home.Resolve("", os.Getenv)
 }
 
-// LibraryPath is where Init loads the library from: $EDGEINFER_ORT_LIB, else
-// $EDGEINFER_HOME/lib/libonnxruntime.so.
+// LibraryPath is where Init loads the CPU library from; once a runtime is
+// loaded, the library it loaded (one per process, whatever UsePaths says
+// later).
 func LibraryPath() string {
-	if p := os.Getenv(LibEnv); p != "" {
-		return p
+	if initDone.Load() && initErr == nil {
+		if rt := loaded.Load(); rt != nil && rt.Library != "" {
+			return rt.Library
+		}
 	}
-	return filepath.Join(Home(), "lib", "libonnxruntime.so")
+	return runtimePaths().ORTLib
 }
 
 var (

@@ -2,21 +2,30 @@ package ort
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgeinfer/edgeinfer/engine/home"
 )
 
-func TestLibraryPath(t *testing.T) {
-	home := t.TempDir()
-	t.Setenv(HomeEnv, home)
+// TestUsePathsWinsOverTheEnvironment: a server started with --home loads the
+// runtime from that home even when EDGEINFER_HOME names another.
+func TestUsePathsWinsOverTheEnvironment(t *testing.T) {
+	t.Setenv(home.HomeEnv, t.TempDir())
 	t.Setenv(LibEnv, "")
-	if got, want := LibraryPath(), filepath.Join(home, "lib", "libonnxruntime.so"); got != want {
-		t.Errorf("LibraryPath() = %q, want %q", got, want)
+	saved := paths.Load()
+	t.Cleanup(func() { paths.Store(saved) })
+	dir := t.TempDir()
+	UsePaths(home.Resolve(dir, os.Getenv))
+	// LibraryPath itself reports the loaded library once one is loaded, as
+	// other tests in this package do; runtimePaths is what Init loads from.
+	if got, want := runtimePaths().ORTLib, filepath.Join(dir, "lib", "libonnxruntime.so"); got != want {
+		t.Errorf("library to load = %q, want %q", got, want)
 	}
-	t.Setenv(LibEnv, "/opt/ort/libonnxruntime.so.1.30.0")
-	if got := LibraryPath(); got != "/opt/ort/libonnxruntime.so.1.30.0" {
-		t.Errorf("LibraryPath() = %q, want the %s override", got, LibEnv)
+	if got, want := CUDADir(), filepath.Join(dir, "lib", "cuda"); got != want {
+		t.Errorf("CUDADir() = %q, want %q", got, want)
 	}
 }
 

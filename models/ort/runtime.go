@@ -9,11 +9,13 @@ import (
 	"strings"
 	"sync/atomic"
 
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	onnx "github.com/yalue/onnxruntime_go"
 )
 
-// CUDADirEnv overrides where the CUDA build of ONNX Runtime is installed.
-const CUDADirEnv = "EDGEINFER_ORT_CUDA_DIR"
+// CUDADirEnv overrides where the CUDA build of ONNX Runtime is installed
+// (resolved by package home).
+const CUDADirEnv = home.ORTCUDADirEnv
 
 // cudaBuildFiles make an installed CUDA build: one version's core library
 // and provider libraries, side by side (the core loads the providers from
@@ -22,12 +24,7 @@ var cudaBuildFiles = []string{"libonnxruntime.so", "libonnxruntime_providers_sha
 
 // CUDADir is where the CUDA build of ONNX Runtime lives:
 // $EDGEINFER_ORT_CUDA_DIR, else $EDGEINFER_HOME/lib/cuda (`make setup GPU=1`).
-func CUDADir() string {
-	if d := os.Getenv(CUDADirEnv); d != "" {
-		return d
-	}
-	return filepath.Join(Home(), "lib", "cuda")
-}
+func CUDADir() string { return runtimePaths().ORTCUDADir }
 
 // Runtime describes the ONNX Runtime library this process loaded.
 type Runtime struct {

@@ -79,7 +79,9 @@ func runSelfTest(cmd *exec.Cmd, id int) error {
 	ctx, cancel := context.WithTimeout(context.Background(), selfTestTimeout)
 	defer cancel()
 	child := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
-	child.Env = append(cmd.Environ(), SelfTestEnv+"="+strconv.Itoa(id))
+	// The child loads the runtime this process resolved (--home reaches it
+	// through these, as the child gets no flags of its own).
+	child.Env = append(cmd.Environ(), SelfTestEnv+"="+strconv.Itoa(id), LibEnv+"="+LibraryPath(), CUDADirEnv+"="+CUDADir())
 	var out bytes.Buffer
 	child.Stdout, child.Stderr = &out, &out
 	err := child.Run()

@@ -15,6 +15,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/enginetest"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/bert"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
@@ -76,7 +77,7 @@ func spec(t *testing.T, dir string) engine.ModelSpec {
 	if !ok {
 		t.Fatalf("%s is not in the catalog", small)
 	}
-	return engine.ModelSpec{Entry: e, Config: engine.ModelConfig{Dir: dir}, Home: t.TempDir()}
+	return engine.ModelSpec{Entry: e, Config: engine.ModelConfig{Dir: dir}, Paths: home.Resolve(t.TempDir(), os.Getenv)}
 }
 
 func request(t *testing.T, dir, variant string) pull.Request {

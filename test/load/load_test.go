@@ -23,8 +23,8 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/backends"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
-	"github.com/edgeinfer/edgeinfer/models/llm/ollamaserver"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
@@ -78,7 +78,7 @@ type result struct {
 // startServer serves the real backends over synthetic tiny models from a
 // temporary home, with serve's limits, on loopback.
 func startServer(t *testing.T) (string, *engine.Engine) {
-	ortLib, ollamaBin := ort.LibraryPath(), ollamaserver.BinaryPath(ollamaserver.DefaultHome())
+	ortLib, ollamaBin := ort.LibraryPath(), home.Resolve("", os.Getenv).OllamaBin
 	for _, p := range []string{ortLib, ollamaBin} {
 		if _, err := os.Stat(p); err != nil {
 			t.Fatalf("%v: run `make setup`", err)

@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/ollama/ollama/api"
 	"github.com/ollama/ollama/envconfig"
 )
@@ -28,10 +29,10 @@ type Options struct {
 	// URL names a running Ollama server to use; Start fails if it does not
 	// answer. Empty means: OLLAMA_HOST if set and answering, else start one.
 	URL string
-	// Home is EDGEINFER_HOME; empty means $EDGEINFER_HOME or ~/.edgeinfer.
+	// Home is edgeinfer's resolved home; empty means package home's default.
 	Home string
-	// Binary is the ollama executable; empty means $EDGEINFER_OLLAMA_BIN or
-	// Home/bin/ollama.
+	// Binary is the ollama executable; empty means the one package home
+	// resolves under Home.
 	Binary string
 	// ModelsDir is the managed server's model store (OLLAMA_MODELS); empty
 	// means Home/ollama.
@@ -94,20 +95,17 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log.Warn("ollama: nothing answers at OLLAMA_HOST; starting a managed server", "url", u.String())
 	}
 
-	home := o.Home
-	if home == "" {
-		home = DefaultHome()
-	}
+	paths := home.Resolve(o.Home, os.Getenv)
 	bin := o.Binary
 	if bin == "" {
-		bin = BinaryPath(home)
+		bin = paths.OllamaBin
 	}
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("ollama: no server binary at %s (run `make setup`): %w", bin, err)
 	}
 	models := o.ModelsDir
 	if models == "" {
-		models = filepath.Join(home, "ollama")
+		models = filepath.Join(paths.Home, "ollama")
 	}
 	if err := os.MkdirAll(models, 0o755); err != nil {
 		return nil, err
@@ -232,26 +230,6 @@ func (s *Server) Close() error {
 		return nil
 	}
 	return s.sup.stop(10 * time.Second)
-}
-
-// DefaultHome is $EDGEINFER_HOME, or ~/.edgeinfer when that is unset.
-func DefaultHome() string {
-	if h := os.Getenv("EDGEINFER_HOME"); h != "" {
-		return h
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".edgeinfer")
-	}
-	return ".edgeinfer"
-}
-
-// BinaryPath is the ollama executable edgeinfer runs: $EDGEINFER_OLLAMA_BIN,
-// or the one `make setup` installs under home.
-func BinaryPath(home string) string {
-	if b := os.Getenv("EDGEINFER_OLLAMA_BIN"); b != "" {
-		return b
-	}
-	return filepath.Join(home, "bin", "ollama")
 }
 
 func freeLoopbackPort() (int, error) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 	"github.com/ollama/ollama/api"
 )
@@ -27,7 +28,7 @@ func testLogger(t *testing.T) *slog.Logger {
 // requireBinary returns the installed ollama binary or fails the test.
 func requireBinary(t *testing.T) string {
 	t.Helper()
-	bin := BinaryPath(DefaultHome())
+	bin := home.Resolve("", os.Getenv).OllamaBin
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("no Ollama server binary at %s: run `make setup` (or set EDGEINFER_OLLAMA_BIN): %v", bin, err)
 	}
