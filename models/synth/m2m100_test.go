@@ -15,7 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
-	"github.com/edgeinfer/edgeinfer/models/spmpb"
+	"github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb"
 )
 
 var m2m100Files = []string{"encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx"}
