@@ -76,3 +76,13 @@ func (s ModelSpec) Variant() string {
 	}
 	return "fp32"
 }
+
+// OllamaTag is the Ollama tag that serves the model: the configured one
+// (models.<id>.ollama), else the catalog's artifacts.ollama; empty when the
+// model has none.
+func (s ModelSpec) OllamaTag() string {
+	if s.Config.Ollama != "" {
+		return s.Config.Ollama
+	}
+	return s.Entry.Artifacts.Ollama
+}

@@ -41,6 +41,15 @@ type Artifacts struct {
 	Variants map[string][]string `yaml:"variants,omitempty"`
 }
 
+// SyntheticLlamaID is the directory name (under $EDGEINFER_HOME/models) of
+// the synthetic chat model that `edgeinfer models synth` generates; the
+// Ollama backend serves it on every catalog LLM ID whose own Ollama tag is
+// missing.
+const SyntheticLlamaID = "@edgeinfer/llama-synthetic"
+
+// SyntheticLlamaTag is the Ollama tag the synthetic Llama is created as.
+const SyntheticLlamaTag = "edgeinfer/llama-synthetic:latest"
+
 // Entry is one catalog model.
 type Entry struct {
 	ID          string            `yaml:"id"`

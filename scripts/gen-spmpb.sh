@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates models/spmpb (Go types for SentencePiece's sentencepiece_model.proto,
+# Regenerates tokenize/spm/spmpb (Go types for SentencePiece's sentencepiece_model.proto,
 # the schema of *.model files such as M2M100's sentencepiece.bpe.model).
 # The .proto is Google's (Apache-2.0); Debian's libsentencepiece-dev does not ship it,
 # so it is taken from a pinned Go module that vendors it unchanged, fetched through
@@ -9,7 +9,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-out=$root/models/spmpb
+out=$root/tokenize/spm/spmpb
 gen_version=$(cd "$root" && go list -m -f '{{.Version}}' google.golang.org/protobuf)
 proto_module=github.com/eliben/go-sentencepiece@v0.6.0
 
@@ -36,6 +36,6 @@ grep -q '^package edgeinfer.sentencepiece;$' "$out/sentencepiece_model.proto" ||
 cd "$out"
 PATH=$bin:$PATH protoc -I . \
 	--go_out=. --go_opt=paths=source_relative \
-	--go_opt=Msentencepiece_model.proto=github.com/edgeinfer/edgeinfer/models/spmpb \
+	--go_opt=Msentencepiece_model.proto=github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb \
 	sentencepiece_model.proto
 echo "generated $out/sentencepiece_model.pb.go from $src"

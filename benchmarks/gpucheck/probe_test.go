@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 )
@@ -18,11 +18,11 @@ func TestMatMulProbe(t *testing.T) {
 	if err := writeMatMul(path); err != nil {
 		t.Fatal(err)
 	}
-	model, err := onnxgraph.ReadModel(path)
+	model, err := onnxfile.ReadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w, err := onnxgraph.Float32Values(onnxgraph.Initializers(model.GetGraph())["w"], filepath.Dir(path))
+	w, err := onnxfile.Float32Values(onnxfile.Initializers(model.GetGraph())["w"], filepath.Dir(path))
 	if err != nil {
 		t.Fatal(err)
 	}

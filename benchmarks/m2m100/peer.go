@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/edgeinfer/edgeinfer/models/m2m100"
-	"github.com/edgeinfer/edgeinfer/models/spmpb"
+	"github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb"
 )
 
 // peerResult is what peer/run.mjs prints.

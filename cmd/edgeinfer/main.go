@@ -5,14 +5,16 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 
+	"github.com/edgeinfer/edgeinfer/models/cudacheck"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
 
 func main() {
 	if id, ok := ort.SelfTestDevice(os.Getenv); ok {
 		// A child started by guardCUDA: test the device and report.
-		if err := cudaSelfTest(id); err != nil {
+		if err := cudacheck.Run(id); err != nil {
 			fmt.Fprintln(os.Stderr, "edgeinfer: CUDA self-test:", err)
 			os.Exit(1)
 		}
@@ -23,4 +25,17 @@ func main() {
 		fmt.Fprintln(os.Stderr, "edgeinfer:", err)
 		os.Exit(1)
 	}
+}
+
+// guardCUDA makes ONNX Runtime check each CUDA device in a child process of
+// this program before the first session uses it (see ort.SetSelfTest); the
+// child runs cudacheck.Run.
+func guardCUDA() {
+	ort.SetSelfTest(func() *exec.Cmd {
+		exe, err := os.Executable()
+		if err != nil {
+			return nil
+		}
+		return exec.Command(exe)
+	})
 }

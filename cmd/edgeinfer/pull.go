@@ -75,17 +75,17 @@ LLMs are pulled through Ollama.`,
 func pullModel(ctx context.Context, cmd *cobra.Command, hub pull.Hub, all map[string]engine.Backend, spec engine.ModelSpec, f pullFlags) error {
 	id := spec.Entry.ID
 	stdout, stderr := cmd.OutOrStdout(), cmd.ErrOrStderr()
-	if lp, ok := all[spec.Entry.Backend].(pull.LLMPuller); ok {
+	if lp, ok := all[spec.Entry.Backend].(engine.LLMPuller); ok {
 		display := pull.NewDisplay(stderr, isTerminal(stderr), 0)
 		err := lp.PullLLM(ctx, spec, display)
 		display.Close()
 		if err != nil {
 			return fmt.Errorf("pull %s: %w", id, err)
 		}
-		fmt.Fprintf(stdout, "%s: pulled Ollama model %s\n", id, pull.OllamaTag(spec))
+		fmt.Fprintf(stdout, "%s: pulled Ollama model %s\n", id, spec.OllamaTag())
 		return nil
 	}
-	if tag := pull.OllamaTag(spec); spec.Entry.Artifacts.HFRepo == "" && tag != "" {
+	if tag := spec.OllamaTag(); spec.Entry.Artifacts.HFRepo == "" && tag != "" {
 		return fmt.Errorf("%s is an LLM served by Ollama, which pulls it itself; this build cannot drive that yet: run `ollama pull %s` against the Ollama server edgeinfer uses (OLLAMA_HOST)", id, tag)
 	}
 	req, err := pull.ForModel(spec, f.variant)

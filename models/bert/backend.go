@@ -66,6 +66,10 @@ var fallbackVariants = map[string][]string{
 // Backend loads BERT embedding models.
 type Backend struct{}
 
+// Backend is registered as an engine.Backend; the build fails if a method
+// goes missing.
+var _ engine.Backend = Backend{}
+
 func files(spec engine.ModelSpec) ([]string, error) {
 	weights, err := onnxdir.VariantFiles(spec, fallbackVariants)
 	if err != nil {

@@ -37,6 +37,14 @@ type Model struct {
 	buffers sync.Pool
 }
 
+// The engine reaches a loaded model through these interfaces; the build
+// fails if a method goes missing.
+var (
+	_ engine.Model    = (*Model)(nil)
+	_ engine.Embedder = (*Model)(nil)
+	_ engine.Placed   = (*Model)(nil)
+)
+
 // batchBuffers back one batch's tensors, reused across batches.
 type batchBuffers struct {
 	ids, mask, types []int64

@@ -71,6 +71,13 @@ type Backend struct {
 	tags     map[string]int // tags of loaded models and adapters, by how many models use them
 }
 
+// Backend is registered as an engine.Backend, and `edgeinfer pull` hands it
+// LLMs as an engine.LLMPuller; the build fails if a method goes missing.
+var (
+	_ engine.Backend   = (*Backend)(nil)
+	_ engine.LLMPuller = (*Backend)(nil)
+)
+
 // Check implements engine.Backend: it finds the Ollama tag that would serve
 // spec's model without starting a server or loading anything.
 func (b *Backend) Check(ctx context.Context, spec engine.ModelSpec) (engine.Installation, error) {

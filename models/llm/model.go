@@ -33,6 +33,13 @@ type model struct {
 	closeOnce sync.Once
 }
 
+// The engine reaches a loaded model through these interfaces; the build
+// fails if a method goes missing.
+var (
+	_ engine.Model     = (*model)(nil)
+	_ engine.Generator = (*model)(nil)
+)
+
 // Generate implements engine.Generator. It holds one of the model's
 // parallel slots while Ollama generates, streams each piece to emit as it
 // arrives, and stops Ollama's generation when ctx ends or emit fails.

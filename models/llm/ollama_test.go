@@ -55,7 +55,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	testHome = dir
-	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: filepath.Join(dir, "models")}, []string{synth.LlamaModelID}, io.Discard); err != nil {
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: filepath.Join(dir, "models")}, []string{engine.SyntheticLlamaID}, io.Discard); err != nil {
 		panic(err)
 	}
 	// Hermetic: the installed binary, but a store under the temporary home,
@@ -523,7 +523,7 @@ func TestEveryLLMOfTheDemoSetIsServedSyntheticWithoutStartingAServer(t *testing.
 		}
 		n++
 		st := eng.Status(context.Background(), e)
-		if !st.Installed || !st.Installation.Synthetic || st.Installation.Source != "ollama:"+synth.LlamaOllamaTag || st.Installation.Bytes == 0 {
+		if !st.Installed || !st.Installation.Synthetic || st.Installation.Source != "ollama:"+engine.SyntheticLlamaTag || st.Installation.Bytes == 0 {
 			t.Errorf("%s: %+v", e.ID, st)
 		}
 	}

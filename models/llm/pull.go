@@ -9,14 +9,13 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/models/pull"
 )
 
-// PullLLM implements pull.LLMPuller: it pulls the model's Ollama tag (the
+// PullLLM implements engine.LLMPuller: it pulls the model's Ollama tag (the
 // configured one, else the catalog's) through the server the backend uses,
 // reporting each layer as a transfer named by its digest.
-func (b *Backend) PullLLM(ctx context.Context, spec engine.ModelSpec, progress pull.Progress) error {
-	tag := pull.OllamaTag(spec)
+func (b *Backend) PullLLM(ctx context.Context, spec engine.ModelSpec, progress engine.PullProgress) error {
+	tag := spec.OllamaTag()
 	if tag == "" {
 		return fmt.Errorf("%s names no Ollama model: set models.%q.ollama in the config file", spec.Entry.ID, spec.Entry.ID)
 	}
@@ -43,7 +42,7 @@ func (b *Backend) PullLLM(ctx context.Context, spec engine.ModelSpec, progress p
 // layer downloads a digest with completed and total bytes) into Progress
 // transfers, one per layer.
 type layerProgress struct {
-	progress pull.Progress
+	progress engine.PullProgress
 	started  map[string]bool
 	order    []string
 }

@@ -14,8 +14,6 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/home"
-	"github.com/edgeinfer/edgeinfer/models/pull"
-	"github.com/edgeinfer/edgeinfer/models/synth"
 )
 
 // source is what serves one catalog LLM: an Ollama tag, and for the
@@ -34,7 +32,7 @@ type source struct {
 // otherwise the synthetic Llama serves it if its directory exists, so the
 // demo set answers on every LLM ID; otherwise the model is not installed.
 func (b *Backend) resolve(ctx context.Context, spec engine.ModelSpec) (source, error) {
-	tag := pull.OllamaTag(spec)
+	tag := spec.OllamaTag()
 	if tag != "" {
 		ok, size, err := b.hasTag(ctx, spec.Paths, tag)
 		if err != nil {
@@ -52,13 +50,13 @@ func (b *Backend) resolve(ctx context.Context, spec engine.ModelSpec) (source, e
 			Message: fmt.Sprintf("Model %s has no Ollama model: set models.%q.ollama to an Ollama tag in the config file", spec.Entry.ID, spec.Entry.ID)}
 	}
 	return source{}, &engine.Error{Kind: engine.KindNotInstalled,
-		Message: fmt.Sprintf("Model %s is not installed: run `edgeinfer pull %s` (Ollama model %s), or `edgeinfer models synth --only %s` for the synthetic demo model", spec.Entry.ID, spec.Entry.ID, tag, synth.LlamaModelID)}
+		Message: fmt.Sprintf("Model %s is not installed: run `edgeinfer pull %s` (Ollama model %s), or `edgeinfer models synth --only %s` for the synthetic demo model", spec.Entry.ID, spec.Entry.ID, tag, engine.SyntheticLlamaID)}
 }
 
 // syntheticSource finds the synthetic Llama that `edgeinfer models synth`
 // writes under home.
 func syntheticSource(home string) (source, bool) {
-	dir := filepath.Join(home, "models", filepath.FromSlash(synth.LlamaModelID))
+	dir := filepath.Join(home, "models", filepath.FromSlash(engine.SyntheticLlamaID))
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return source{}, false
@@ -73,7 +71,7 @@ func syntheticSource(home string) (source, bool) {
 		return source{}, false
 	}
 	if cfg.Tag == "" {
-		cfg.Tag = synth.LlamaOllamaTag
+		cfg.Tag = engine.SyntheticLlamaTag
 	}
 	if cfg.GGUF == "" {
 		cfg.GGUF = "model.gguf"

@@ -62,6 +62,10 @@ type Backend struct {
 	Recompute bool
 }
 
+// Backend is registered as an engine.Backend; the build fails if a method
+// goes missing.
+var _ engine.Backend = Backend{}
+
 // modelFiles is what a model directory provides: the encoder and either
 // the merged decoder or the pair.
 type modelFiles struct {

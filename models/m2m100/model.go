@@ -30,6 +30,14 @@ type Model struct {
 	stats Stats
 }
 
+// The engine reaches a loaded model through these interfaces; the build
+// fails if a method goes missing.
+var (
+	_ engine.Model      = (*Model)(nil)
+	_ engine.Translator = (*Model)(nil)
+	_ engine.Placed     = (*Model)(nil)
+)
+
 // Stats count the model's work since it was loaded.
 type Stats struct {
 	// Cohorts counts encoder batches; Requests the requests in them;

@@ -12,25 +12,21 @@ package onnxgraph
 import (
 	"fmt"
 
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 )
 
-// Dim is one axis of a declared input or output: a fixed size, or a named
-// dynamic axis such as "batch_size".
-type Dim struct {
-	Size  int64
-	Param string
-}
+// Dim is one axis of a declared input or output (onnxfile.Dim).
+type Dim = onnxfile.Dim
 
 // Fixed is an axis of known size.
-func Fixed(n int64) Dim { return Dim{Size: n} }
+func Fixed(n int64) Dim { return onnxfile.Fixed(n) }
 
 // Dynamic is an axis whose size is chosen at run time; axes with the same
 // name must agree.
-func Dynamic(name string) Dim { return Dim{Param: name} }
+func Dynamic(name string) Dim { return onnxfile.Dynamic(name) }
 
 // Attr is a node attribute; build one with the Attr* functions.
-type Attr = *onnxpb.AttributeProto
+type Attr = *onnxfile.AttributeProto
 
 // names is the value namespace shared by a graph and all its subgraphs.
 type names struct {
@@ -42,9 +38,9 @@ type names struct {
 type Graph struct {
 	name    string
 	ns      *names
-	inputs  []*onnxpb.ValueInfoProto
-	outputs []*onnxpb.ValueInfoProto
-	nodes   []*onnxpb.NodeProto
+	inputs  []*onnxfile.ValueInfoProto
+	outputs []*onnxfile.ValueInfoProto
+	nodes   []*onnxfile.NodeProto
 	inits   []*Tensor
 }
 
@@ -112,19 +108,19 @@ func (g *Graph) OutputUnshaped(value string, t DataType) {
 	g.outputs = append(g.outputs, vi)
 }
 
-func valueInfo(name string, t DataType, dims []Dim) *onnxpb.ValueInfoProto {
-	shape := &onnxpb.TensorShapeProto{Dim: make([]*onnxpb.TensorShapeProto_Dimension, len(dims))}
+func valueInfo(name string, t DataType, dims []Dim) *onnxfile.ValueInfoProto {
+	shape := &onnxfile.TensorShapeProto{Dim: make([]*onnxfile.TensorShapeProto_Dimension, len(dims))}
 	for i, d := range dims {
 		if d.Param != "" {
-			shape.Dim[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: d.Param}}
+			shape.Dim[i] = &onnxfile.TensorShapeProto_Dimension{Value: &onnxfile.TensorShapeProto_Dimension_DimParam{DimParam: d.Param}}
 		} else {
-			shape.Dim[i] = &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: d.Size}}
+			shape.Dim[i] = &onnxfile.TensorShapeProto_Dimension{Value: &onnxfile.TensorShapeProto_Dimension_DimValue{DimValue: d.Size}}
 		}
 	}
 	et := int32(t)
-	return &onnxpb.ValueInfoProto{
+	return &onnxfile.ValueInfoProto{
 		Name: &name,
-		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: &et, Shape: shape}}},
+		Type: &onnxfile.TypeProto{Value: &onnxfile.TypeProto_TensorType{TensorType: &onnxfile.TypeProto_Tensor{ElemType: &et, Shape: shape}}},
 	}
 }
 
@@ -173,11 +169,11 @@ func (g *Graph) Scalar(v float32) string {
 // Node adds a node of the default domain with explicitly named outputs and
 // returns it, so callers may set a domain or a name. An empty input name
 // skips an optional input, an empty output name an optional output.
-func (g *Graph) Node(op string, inputs, outputs []string, attrs ...Attr) *onnxpb.NodeProto {
+func (g *Graph) Node(op string, inputs, outputs []string, attrs ...Attr) *onnxfile.NodeProto {
 	for _, out := range outputs {
 		g.define(out)
 	}
-	n := &onnxpb.NodeProto{
+	n := &onnxfile.NodeProto{
 		OpType:    &op,
 		Input:     append([]string(nil), inputs...),
 		Output:    append([]string(nil), outputs...),
@@ -208,15 +204,15 @@ func (g *Graph) OpN(op string, inputs []string, n int, attrs ...Attr) []string {
 
 // InDomain sets the operator set domain of a node, e.g. "com.microsoft"
 // for ONNX Runtime contrib ops; the model must import that domain.
-func InDomain(n *onnxpb.NodeProto, domain string) *onnxpb.NodeProto {
+func InDomain(n *onnxfile.NodeProto, domain string) *onnxfile.NodeProto {
 	n.Domain = &domain
 	return n
 }
 
 // proto returns the graph with its initializers inline (subgraphs), or
 // without them (the top-level graph, whose weights the writer streams).
-func (g *Graph) proto(withInitializers bool) *onnxpb.GraphProto {
-	gp := &onnxpb.GraphProto{
+func (g *Graph) proto(withInitializers bool) *onnxfile.GraphProto {
+	gp := &onnxfile.GraphProto{
 		Name:   &g.name,
 		Node:   g.nodes,
 		Input:  g.inputs,
@@ -232,33 +228,33 @@ func (g *Graph) proto(withInitializers bool) *onnxpb.GraphProto {
 
 // AttrInt is an integer attribute.
 func AttrInt(name string, v int64) Attr {
-	return &onnxpb.AttributeProto{Name: &name, Type: attrType(onnxpb.AttributeProto_INT), I: &v}
+	return &onnxfile.AttributeProto{Name: &name, Type: attrType(onnxfile.AttributeProto_INT), I: &v}
 }
 
 // AttrInts is an integer list attribute.
 func AttrInts(name string, v ...int64) Attr {
-	return &onnxpb.AttributeProto{Name: &name, Type: attrType(onnxpb.AttributeProto_INTS), Ints: v}
+	return &onnxfile.AttributeProto{Name: &name, Type: attrType(onnxfile.AttributeProto_INTS), Ints: v}
 }
 
 // AttrFloat is a float attribute.
 func AttrFloat(name string, v float32) Attr {
-	return &onnxpb.AttributeProto{Name: &name, Type: attrType(onnxpb.AttributeProto_FLOAT), F: &v}
+	return &onnxfile.AttributeProto{Name: &name, Type: attrType(onnxfile.AttributeProto_FLOAT), F: &v}
 }
 
 // AttrFloats is a float list attribute.
 func AttrFloats(name string, v ...float32) Attr {
-	return &onnxpb.AttributeProto{Name: &name, Type: attrType(onnxpb.AttributeProto_FLOATS), Floats: v}
+	return &onnxfile.AttributeProto{Name: &name, Type: attrType(onnxfile.AttributeProto_FLOATS), Floats: v}
 }
 
 // AttrString is a string attribute.
 func AttrString(name, v string) Attr {
-	return &onnxpb.AttributeProto{Name: &name, Type: attrType(onnxpb.AttributeProto_STRING), S: []byte(v)}
+	return &onnxfile.AttributeProto{Name: &name, Type: attrType(onnxfile.AttributeProto_STRING), S: []byte(v)}
 }
 
 // AttrTensor is a tensor attribute (Constant's value, for instance), stored
 // inline.
 func AttrTensor(name string, t *Tensor) Attr {
-	return &onnxpb.AttributeProto{Name: &name, Type: attrType(onnxpb.AttributeProto_TENSOR), T: t.proto()}
+	return &onnxfile.AttributeProto{Name: &name, Type: attrType(onnxfile.AttributeProto_TENSOR), T: t.proto()}
 }
 
 // AttrGraph is a graph attribute (If's branches, Loop's body). The subgraph
@@ -266,9 +262,9 @@ func AttrTensor(name string, t *Tensor) Attr {
 // initializers are stored inline, so keep large weights in the top-level
 // graph and read them from the subgraph by name.
 func AttrGraph(name string, sub *Graph) Attr {
-	return &onnxpb.AttributeProto{Name: &name, Type: attrType(onnxpb.AttributeProto_GRAPH), G: sub.proto(true)}
+	return &onnxfile.AttributeProto{Name: &name, Type: attrType(onnxfile.AttributeProto_GRAPH), G: sub.proto(true)}
 }
 
-func attrType(t onnxpb.AttributeProto_AttributeType) *onnxpb.AttributeProto_AttributeType {
+func attrType(t onnxfile.AttributeProto_AttributeType) *onnxfile.AttributeProto_AttributeType {
 	return &t
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/x448/float16"
 
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 )
 
 // MaxFloat16 is the largest finite half-precision value.
@@ -38,12 +38,12 @@ func (g *Graph) ToFloat16() {
 	for _, n := range g.nodes {
 		for _, a := range n.Attribute {
 			switch {
-			case a.GetType() == onnxpb.AttributeProto_GRAPH || a.GetType() == onnxpb.AttributeProto_GRAPHS:
+			case a.GetType() == onnxfile.AttributeProto_GRAPH || a.GetType() == onnxfile.AttributeProto_GRAPHS:
 				panic(fmt.Sprintf("onnxgraph: ToFloat16 cannot convert the subgraph of node %s", n.GetName()))
 			case n.GetOpType() == "Cast" && a.GetName() == "to" && a.GetI() == int64(Float):
 				to := int64(Float16)
 				a.I = &to
-			case a.GetType() == onnxpb.AttributeProto_TENSOR && a.GetT().GetDataType() == int32(Float):
+			case a.GetType() == onnxfile.AttributeProto_TENSOR && a.GetT().GetDataType() == int32(Float):
 				a.T = halfTensorProto(a.T)
 			}
 		}
@@ -61,8 +61,8 @@ func halfBits(data []float32) []uint16 {
 }
 
 // halfTensorProto converts an inline float32 tensor attribute.
-func halfTensorProto(t *onnxpb.TensorProto) *onnxpb.TensorProto {
-	vals, err := Float32Values(t, "")
+func halfTensorProto(t *onnxfile.TensorProto) *onnxfile.TensorProto {
+	vals, err := onnxfile.Float32Values(t, "")
 	if err != nil {
 		panic(fmt.Sprintf("onnxgraph: ToFloat16: tensor attribute %s: %v", t.GetName(), err))
 	}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/x448/float16"
 
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
 )
 
 // TestToFloat16 converts a graph with every float-typed construct and reads
@@ -32,19 +32,19 @@ func TestToFloat16(t *testing.T) {
 	if err := onnxgraph.NewModel(g).Save(path); err != nil {
 		t.Fatal(err)
 	}
-	mp, err := onnxgraph.ReadModel(path)
+	mp, err := onnxfile.ReadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	gp := mp.GetGraph()
-	elem := func(vi *onnxpb.ValueInfoProto) onnxgraph.DataType {
+	elem := func(vi *onnxfile.ValueInfoProto) onnxgraph.DataType {
 		return onnxgraph.DataType(vi.GetType().GetTensorType().GetElemType())
 	}
 	if elem(gp.Input[0]) != onnxgraph.Float16 || elem(gp.Input[1]) != onnxgraph.Int64 ||
 		elem(gp.Output[0]) != onnxgraph.Float16 || elem(gp.Output[1]) != onnxgraph.Int64 {
 		t.Errorf("interface types: inputs %v %v, outputs %v %v", elem(gp.Input[0]), elem(gp.Input[1]), elem(gp.Output[0]), elem(gp.Output[1]))
 	}
-	halves := func(tp *onnxpb.TensorProto) []float32 {
+	halves := func(tp *onnxfile.TensorProto) []float32 {
 		if onnxgraph.DataType(tp.GetDataType()) != onnxgraph.Float16 {
 			t.Fatalf("%s is %v, want float16", tp.GetName(), onnxgraph.DataType(tp.GetDataType()))
 		}

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 )
 
 // DefaultOpset is the default-domain opset a new model imports.
@@ -74,9 +74,9 @@ func (m *Model) Save(path string) error {
 	for _, t := range m.Graph.inits {
 		h := t.header()
 		if external && t.ByteSize() >= externalMinBytes {
-			loc := onnxpb.TensorProto_EXTERNAL
+			loc := onnxfile.TensorProto_EXTERNAL
 			h.DataLocation = &loc
-			h.ExternalData = []*onnxpb.StringStringEntryProto{
+			h.ExternalData = []*onnxfile.StringStringEntryProto{
 				kv("location", filepath.Base(dataPath)),
 				kv("offset", strconv.FormatInt(offset, 10)),
 				kv("length", strconv.FormatInt(t.ByteSize(), 10)),
@@ -164,8 +164,8 @@ func (m *Model) Save(path string) error {
 }
 
 // header is the ModelProto without its graph.
-func (m *Model) header() *onnxpb.ModelProto {
-	mp := &onnxpb.ModelProto{
+func (m *Model) header() *onnxfile.ModelProto {
+	mp := &onnxfile.ModelProto{
 		IrVersion:    proto.Int64(irVersion),
 		ProducerName: proto.String(m.Producer),
 	}
@@ -175,7 +175,7 @@ func (m *Model) header() *onnxpb.ModelProto {
 	}
 	sort.Strings(domains)
 	for _, d := range domains {
-		mp.OpsetImport = append(mp.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(m.Opsets[d])})
+		mp.OpsetImport = append(mp.OpsetImport, &onnxfile.OperatorSetIdProto{Domain: proto.String(d), Version: proto.Int64(m.Opsets[d])})
 	}
 	keys := make([]string, 0, len(m.Metadata))
 	for k := range m.Metadata {
@@ -188,8 +188,8 @@ func (m *Model) header() *onnxpb.ModelProto {
 	return mp
 }
 
-func kv(k, v string) *onnxpb.StringStringEntryProto {
-	return &onnxpb.StringStringEntryProto{Key: &k, Value: &v}
+func kv(k, v string) *onnxfile.StringStringEntryProto {
+	return &onnxfile.StringStringEntryProto{Key: &k, Value: &v}
 }
 
 // rawFieldSize is the encoded size of a raw_data field holding n bytes.

@@ -6,8 +6,8 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
 )
 
 // affine builds y = relu(x·W + b) with a dynamic batch, W big enough to go
@@ -45,45 +45,45 @@ func TestSaveRoundTrip(t *testing.T) {
 			t.Fatalf("external=%v but data file stat: %v", external, statErr)
 		}
 
-		mp, err := onnxgraph.ReadModel(path)
+		mp, err := onnxfile.ReadModel(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got := mp.GetOpsetImport()[0].GetVersion(); got != onnxgraph.DefaultOpset {
 			t.Errorf("opset %d, want %d", got, onnxgraph.DefaultOpset)
 		}
-		inits := onnxgraph.Initializers(mp.GetGraph())
-		gotW, err := onnxgraph.Float32Values(inits["w"], filepath.Dir(path))
+		inits := onnxfile.Initializers(mp.GetGraph())
+		gotW, err := onnxfile.Float32Values(inits["w"], filepath.Dir(path))
 		if err != nil {
 			t.Fatal(err)
 		}
-		gotB, err := onnxgraph.Float32Values(inits["b"], filepath.Dir(path))
+		gotB, err := onnxfile.Float32Values(inits["b"], filepath.Dir(path))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(gotW, w) || !slices.Equal(gotB, b) {
 			t.Errorf("external=%v: initializers changed in the round trip", external)
 		}
-		if external && inits["w"].GetDataLocation() != onnxpb.TensorProto_EXTERNAL {
+		if external && inits["w"].GetDataLocation() != onnxfile.TensorProto_EXTERNAL {
 			t.Errorf("w should be external")
 		}
-		if inits["b"].GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
+		if inits["b"].GetDataLocation() == onnxfile.TensorProto_EXTERNAL {
 			t.Errorf("b (128 bytes) should stay inline")
 		}
 
-		ins, outs, err := onnxgraph.ReadInterface(path)
+		ins, outs, err := onnxfile.ReadInterface(path)
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantIn := []onnxgraph.Value{{Name: "x", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{onnxgraph.Dynamic("batch_size"), onnxgraph.Fixed(16)}}}
-		wantOut := []onnxgraph.Value{{Name: "y", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{onnxgraph.Dynamic("batch_size"), onnxgraph.Fixed(32)}}}
+		wantIn := []onnxfile.Value{{Name: "x", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{onnxgraph.Dynamic("batch_size"), onnxgraph.Fixed(16)}}}
+		wantOut := []onnxfile.Value{{Name: "y", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{onnxgraph.Dynamic("batch_size"), onnxgraph.Fixed(32)}}}
 		if !slices.EqualFunc(ins, wantIn, sameValue) || !slices.EqualFunc(outs, wantOut, sameValue) {
 			t.Errorf("interface = %v -> %v, want %v -> %v", ins, outs, wantIn, wantOut)
 		}
 	}
 }
 
-func sameValue(a, b onnxgraph.Value) bool {
+func sameValue(a, b onnxfile.Value) bool {
 	return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims)
 }
 
@@ -142,7 +142,7 @@ func TestReadInterfaceRejectsTruncatedFile(t *testing.T) {
 	if err := os.WriteFile(cut, b[:len(b)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := onnxgraph.ReadInterface(cut); err == nil {
+	if _, _, err := onnxfile.ReadInterface(cut); err == nil {
 		t.Error("ReadInterface accepted a model cut in half")
 	}
 }

@@ -6,22 +6,22 @@ import (
 	"io"
 	"math"
 
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 )
 
-// DataType is an ONNX tensor element type.
-type DataType = onnxpb.TensorProto_DataType
+// DataType is an ONNX tensor element type (onnxfile.DataType).
+type DataType = onnxfile.DataType
 
 // Element types the builder can hold as initializer data or declare on
 // inputs and outputs.
 const (
-	Float   = onnxpb.TensorProto_FLOAT
-	Float16 = onnxpb.TensorProto_FLOAT16
-	Int64   = onnxpb.TensorProto_INT64
-	Int32   = onnxpb.TensorProto_INT32
-	Int8    = onnxpb.TensorProto_INT8
-	Uint8   = onnxpb.TensorProto_UINT8
-	Bool    = onnxpb.TensorProto_BOOL
+	Float   = onnxfile.Float
+	Float16 = onnxfile.Float16
+	Int64   = onnxfile.Int64
+	Int32   = onnxfile.Int32
+	Int8    = onnxfile.Int8
+	Uint8   = onnxfile.Uint8
+	Bool    = onnxfile.Bool
 )
 
 // Tensor is a constant value: an initializer or a tensor attribute. Its data
@@ -108,14 +108,14 @@ func elemSize(t DataType) int {
 }
 
 // header is the TensorProto without its payload.
-func (t *Tensor) header() *onnxpb.TensorProto {
+func (t *Tensor) header() *onnxfile.TensorProto {
 	dt := int32(t.Type)
-	return &onnxpb.TensorProto{Name: &t.Name, DataType: &dt, Dims: t.Dims}
+	return &onnxfile.TensorProto{Name: &t.Name, DataType: &dt, Dims: t.Dims}
 }
 
 // proto returns the tensor with its data inline as raw_data; meant for
 // small tensors (attributes, subgraph constants).
-func (t *Tensor) proto() *onnxpb.TensorProto {
+func (t *Tensor) proto() *onnxfile.TensorProto {
 	p := t.header()
 	p.RawData = t.appendRaw(make([]byte, 0, t.ByteSize()))
 	return p

@@ -79,3 +79,16 @@ func TestSelfTestGuardsTheProcess(t *testing.T) {
 		t.Errorf("with no self-test registered: %v", err)
 	}
 }
+
+// A self-test child starts with SelfTestEnv set to the device.
+func TestSelfTestDevice(t *testing.T) {
+	env := map[string]string{}
+	get := func(k string) string { return env[k] }
+	if _, ok := SelfTestDevice(get); ok {
+		t.Fatal("a normal start is taken for a self-test child")
+	}
+	env[SelfTestEnv] = "3"
+	if id, ok := SelfTestDevice(get); !ok || id != 3 {
+		t.Fatalf("SelfTestDevice = %d, %v", id, ok)
+	}
+}

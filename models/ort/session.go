@@ -8,8 +8,7 @@ import (
 
 	onnx "github.com/yalue/onnxruntime_go"
 
-	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 )
 
 // OptLevel is ONNX Runtime's graph optimization level. The zero value is
@@ -196,14 +195,14 @@ func openSession(path string, ins, outs []Info, o Options, cuda *Device) (*Sessi
 // load every weight a second time: seconds for bge-large. The file is what
 // the runtime reads too, and TestDeclaredMatchesRuntime holds them equal.
 func declared(path string) (ins, outs []Info, err error) {
-	rawIns, rawOuts, err := onnxgraph.ReadInterface(path)
+	rawIns, rawOuts, err := onnxfile.ReadInterface(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("ort: read %s: %w", path, err)
 	}
-	conv := func(raw []onnxgraph.Value) ([]Info, error) {
+	conv := func(raw []onnxfile.Value) ([]Info, error) {
 		infos := make([]Info, len(raw))
 		for i, r := range raw {
-			if r.Type == onnxpb.TensorProto_UNDEFINED {
+			if r.Type == onnxfile.TensorProto_UNDEFINED {
 				return nil, fmt.Errorf("ort: %s: %s is not a tensor; only tensors are supported", path, r.Name)
 			}
 			shape := make([]int64, len(r.Dims))

@@ -11,8 +11,8 @@ import (
 	onnx "github.com/yalue/onnxruntime_go"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 )
@@ -134,14 +134,14 @@ func initializerAsInput(t *testing.T) string {
 	if err := onnxgraph.NewModel(g).Save(path); err != nil {
 		t.Fatal(err)
 	}
-	m, err := onnxgraph.ReadModel(path)
+	m, err := onnxfile.ReadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	elem := int32(onnxgraph.Float)
-	m.Graph.Input = append(m.Graph.Input, &onnxpb.ValueInfoProto{
+	m.Graph.Input = append(m.Graph.Input, &onnxfile.ValueInfoProto{
 		Name: proto.String("w"),
-		Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{ElemType: &elem}}},
+		Type: &onnxfile.TypeProto{Value: &onnxfile.TypeProto_TensorType{TensorType: &onnxfile.TypeProto_Tensor{ElemType: &elem}}},
 	})
 	b, err := proto.Marshal(m)
 	if err != nil {

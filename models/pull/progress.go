@@ -6,18 +6,13 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine"
 )
 
-// Progress follows the transfers of one pull. Implementations must be safe
-// for concurrent use: files download in parallel.
-type Progress interface {
-	// Update says that name has done of total bytes. The first call for a
-	// name starts it (done > 0 when resuming); done goes back to 0 when a
-	// transfer has to start over.
-	Update(name string, done, total int64)
-	// Done ends name's transfer; err is nil on success.
-	Done(name string, err error)
-}
+// Progress follows the transfers of one pull; it is engine.PullProgress,
+// which backends that pull from their runtime's registry report to as well.
+type Progress = engine.PullProgress
 
 // Silent is a Progress that shows nothing.
 var Silent Progress = silent{}

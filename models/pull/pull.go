@@ -3,7 +3,7 @@
 // directory the engine loads from: resumable, verified against the hub's
 // size and sha256, atomic (nothing is renamed into place before it is
 // verified), several files at once, with progress. LLMs are pulled by their
-// runtime through the LLMPuller hook.
+// runtime through the engine.LLMPuller hook.
 package pull
 
 import (

@@ -75,6 +75,10 @@ type Backend struct {
 	MaxImagePixels int64
 }
 
+// Backend is registered as an engine.Backend; the build fails if a method
+// goes missing.
+var _ engine.Backend = Backend{}
+
 // layout is what a model directory holds.
 type layout struct {
 	zoo   bool

@@ -48,6 +48,14 @@ type Model struct {
 	buffers sync.Pool
 }
 
+// The engine reaches a loaded model through these interfaces; the build
+// fails if a method goes missing.
+var (
+	_ engine.Model      = (*Model)(nil)
+	_ engine.Classifier = (*Model)(nil)
+	_ engine.Placed     = (*Model)(nil)
+)
+
 // batchBuffers back one batch's input and output tensors, float32 or
 // float16 as the model declares them.
 type batchBuffers struct {

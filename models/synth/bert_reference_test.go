@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 )
 
 // bertReference is a plain-loop BERT encoder in float64, written from the
@@ -20,11 +20,11 @@ type bertReference struct {
 
 func loadBertReference(t *testing.T, path string, d BertDims) *bertReference {
 	t.Helper()
-	m, err := onnxgraph.ReadModel(path)
+	m, err := onnxfile.ReadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	inits := onnxgraph.Initializers(m.GetGraph())
+	inits := onnxfile.Initializers(m.GetGraph())
 	ref := &bertReference{d: d, w: map[string][]float32{}}
 	need := []string{"embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
 		"embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"}
@@ -40,7 +40,7 @@ func loadBertReference(t *testing.T, path string, d BertDims) *bertReference {
 		if !ok {
 			t.Fatalf("%s has no initializer %s", path, name)
 		}
-		if ref.w[name], err = onnxgraph.Float32Values(tp, filepath.Dir(path)); err != nil {
+		if ref.w[name], err = onnxfile.Float32Values(tp, filepath.Dir(path)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 
 	onnx "github.com/yalue/onnxruntime_go"
 
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
@@ -175,19 +176,19 @@ func TestBGEContract(t *testing.T) {
 		d, _ := BGEDims(id, Tiny)
 		for _, file := range []string{BGEModelFile, BGEQuantizedModelFile} {
 			path := filepath.Join(root, filepath.FromSlash(id), filepath.FromSlash(file))
-			ins, outs, err := onnxgraph.ReadInterface(path)
+			ins, outs, err := onnxfile.ReadInterface(path)
 			if err != nil {
 				t.Fatal(err)
 			}
 			batch, seq := onnxgraph.Dynamic("batch_size"), onnxgraph.Dynamic("sequence_length")
-			wantIn := []onnxgraph.Value{
+			wantIn := []onnxfile.Value{
 				{Name: "input_ids", Type: onnxgraph.Int64, Dims: []onnxgraph.Dim{batch, seq}},
 				{Name: "attention_mask", Type: onnxgraph.Int64, Dims: []onnxgraph.Dim{batch, seq}},
 				{Name: "token_type_ids", Type: onnxgraph.Int64, Dims: []onnxgraph.Dim{batch, seq}},
 			}
-			wantOut := []onnxgraph.Value{{Name: "last_hidden_state", Type: onnxgraph.Float,
+			wantOut := []onnxfile.Value{{Name: "last_hidden_state", Type: onnxgraph.Float,
 				Dims: []onnxgraph.Dim{batch, seq, onnxgraph.Fixed(int64(d.Hidden))}}}
-			same := func(a, b onnxgraph.Value) bool {
+			same := func(a, b onnxfile.Value) bool {
 				return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims)
 			}
 			if !slices.EqualFunc(ins, wantIn, same) || !slices.EqualFunc(outs, wantOut, same) {

@@ -15,14 +15,9 @@ import (
 
 	"github.com/ollama/ollama/fs/ggml"
 	"github.com/x448/float16"
+
+	"github.com/edgeinfer/edgeinfer/engine"
 )
-
-// LlamaModelID is the synthetic chat model served through Ollama; the
-// catalog maps the Workers AI LLM IDs onto its Ollama tag.
-const LlamaModelID = "@edgeinfer/llama-synthetic"
-
-// LlamaOllamaTag is the Ollama model name the synthetic Llama is created as.
-const LlamaOllamaTag = "edgeinfer/llama-synthetic:latest"
 
 // LlamaDims are the architecture dimensions of a generated Llama model.
 type LlamaDims struct {
@@ -59,7 +54,7 @@ func (d LlamaDims) ParameterCount() int {
 }
 
 func init() {
-	register(Generator{Model: LlamaModelID, Generate: generateLlama})
+	register(Generator{Model: engine.SyntheticLlamaID, Generate: generateLlama})
 }
 
 func generateLlama(ctx context.Context, dir string, o Options) error {
@@ -81,7 +76,7 @@ func generateLlama(ctx context.Context, dir string, o Options) error {
 		"head_dim":        d.HeadDim(),
 		"torch_dtype":     map[bool]string{true: "float16", false: "float32"}[d.F16],
 		"parameter_count": d.ParameterCount(),
-		"ollama_tag":      LlamaOllamaTag,
+		"ollama_tag":      engine.SyntheticLlamaTag,
 		"gguf":            "model.gguf",
 		"modelfile":       "Modelfile",
 		"seed":            llamaSeed(o.Seed),

@@ -20,16 +20,18 @@ import (
 	"github.com/ollama/ollama/parser"
 	"github.com/ollama/ollama/template"
 	"github.com/x448/float16"
+
+	"github.com/edgeinfer/edgeinfer/engine"
 )
 
 func generateTinyLlama(t *testing.T, seed uint64) string {
 	t.Helper()
 	out := t.TempDir()
 	o := Options{Preset: Tiny, OutDir: out, Seed: seed}
-	if err := Generate(context.Background(), o, []string{LlamaModelID}, io.Discard); err != nil {
+	if err := Generate(context.Background(), o, []string{engine.SyntheticLlamaID}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(out, filepath.FromSlash(LlamaModelID))
+	return filepath.Join(out, filepath.FromSlash(engine.SyntheticLlamaID))
 }
 
 func decodeGGUF(t *testing.T, path string) (*ggml.GGML, *os.File) {
@@ -264,7 +266,7 @@ func TestLlamaModelfileAndConfig(t *testing.T) {
 	if err := json.Unmarshal(b, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg[MarkerKey] != true || cfg["ollama_tag"] != LlamaOllamaTag || cfg["architecture"] != "llama" {
+	if cfg[MarkerKey] != true || cfg["ollama_tag"] != engine.SyntheticLlamaTag || cfg["architecture"] != "llama" {
 		t.Errorf("config.json = %s", b)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
 )
 
@@ -20,16 +21,16 @@ type m2m100Ref struct {
 // loadM2M100Ref reads every float32 initializer of an ONNX file.
 func loadM2M100Ref(t *testing.T, path string, d M2M100Dims) *m2m100Ref {
 	t.Helper()
-	m, err := onnxgraph.ReadModel(path)
+	m, err := onnxfile.ReadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &m2m100Ref{d: d, w: map[string][]float32{}}
-	for name, tp := range onnxgraph.Initializers(m.GetGraph()) {
+	for name, tp := range onnxfile.Initializers(m.GetGraph()) {
 		if onnxgraph.DataType(tp.GetDataType()) != onnxgraph.Float {
 			continue
 		}
-		vals, err := onnxgraph.Float32Values(tp, filepath.Dir(path))
+		vals, err := onnxfile.Float32Values(tp, filepath.Dir(path))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,7 +11,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/edgeinfer/edgeinfer/models/spmpb"
+	"github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb"
 )
 
 // m2m100Charsmap is SentencePiece's compiled nmt_nfkc normalization map,

@@ -14,24 +14,25 @@ import (
 	"golang.org/x/text/unicode/norm"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
-	"github.com/edgeinfer/edgeinfer/models/spmpb"
+	"github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb"
 )
 
 var m2m100Files = []string{"encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx"}
 
 // m2m100Contract is docs/model-files.md §3.3–3.6 for dims d: every input
 // and output with dtype and axes (named dynamic axes or fixed sizes).
-func m2m100Contract(d M2M100Dims) map[string][2][]onnxgraph.Value {
+func m2m100Contract(d M2M100Dims) map[string][2][]onnxfile.Value {
 	dyn, fix := onnxgraph.Dynamic, onnxgraph.Fixed
 	f32, i64 := onnxgraph.Float, onnxgraph.Int64
 	batch, encSeq, decSeq := dyn("batch_size"), dyn("encoder_sequence_length"), dyn("decoder_sequence_length")
 	heads, headDim, model, vocab := fix(int64(d.Heads)), fix(int64(d.HeadDim())), fix(int64(d.DModel)), fix(int64(d.Vocab))
-	v := func(name string, t onnxgraph.DataType, dims ...onnxgraph.Dim) onnxgraph.Value {
-		return onnxgraph.Value{Name: name, Type: t, Dims: dims}
+	v := func(name string, t onnxgraph.DataType, dims ...onnxgraph.Dim) onnxfile.Value {
+		return onnxfile.Value{Name: name, Type: t, Dims: dims}
 	}
-	cache := func(prefix string, decoderSeq onnxgraph.Dim, withEncoder bool) []onnxgraph.Value {
-		var vals []onnxgraph.Value
+	cache := func(prefix string, decoderSeq onnxgraph.Dim, withEncoder bool) []onnxfile.Value {
+		var vals []onnxfile.Value
 		for i := range d.DecoderLayers {
 			vals = append(vals,
 				v(fmt.Sprintf("%s.%d.decoder.key", prefix, i), f32, batch, heads, decoderSeq, headDim),
@@ -47,24 +48,24 @@ func m2m100Contract(d M2M100Dims) map[string][2][]onnxgraph.Value {
 	encMask := v("encoder_attention_mask", i64, batch, encSeq)
 	encStates := v("encoder_hidden_states", f32, batch, encSeq, model)
 	past := cache("past_key_values", dyn("past_decoder_sequence_length"), true)
-	return map[string][2][]onnxgraph.Value{
+	return map[string][2][]onnxfile.Value{
 		"encoder_model.onnx": {
 			{v("input_ids", i64, batch, encSeq), v("attention_mask", i64, batch, encSeq)},
 			{v("last_hidden_state", f32, batch, encSeq, model)},
 		},
 		"decoder_model.onnx": {
 			{encMask, v("input_ids", i64, batch, decSeq), encStates},
-			slices.Concat([]onnxgraph.Value{v("logits", f32, batch, decSeq, vocab)}, cache("present", decSeq, true)),
+			slices.Concat([]onnxfile.Value{v("logits", f32, batch, decSeq, vocab)}, cache("present", decSeq, true)),
 		},
 		"decoder_with_past_model.onnx": {
-			slices.Concat([]onnxgraph.Value{encMask, v("input_ids", i64, batch, fix(1))}, past),
-			slices.Concat([]onnxgraph.Value{v("logits", f32, batch, fix(1), vocab)},
+			slices.Concat([]onnxfile.Value{encMask, v("input_ids", i64, batch, fix(1))}, past),
+			slices.Concat([]onnxfile.Value{v("logits", f32, batch, fix(1), vocab)},
 				cache("present", dyn("past_decoder_sequence_length + 1"), false)),
 		},
 		"decoder_model_merged.onnx": {
-			slices.Concat([]onnxgraph.Value{encMask, v("input_ids", i64, batch, decSeq), encStates}, past,
-				[]onnxgraph.Value{v("use_cache_branch", onnxgraph.Bool, fix(1))}),
-			slices.Concat([]onnxgraph.Value{v("logits", f32, batch, decSeq, vocab)},
+			slices.Concat([]onnxfile.Value{encMask, v("input_ids", i64, batch, decSeq), encStates}, past,
+				[]onnxfile.Value{v("use_cache_branch", onnxgraph.Bool, fix(1))}),
+			slices.Concat([]onnxfile.Value{v("logits", f32, batch, decSeq, vocab)},
 				cache("present", dyn("past_decoder_sequence_length + decoder_sequence_length"), true)),
 		},
 	}
@@ -72,12 +73,12 @@ func m2m100Contract(d M2M100Dims) map[string][2][]onnxgraph.Value {
 
 func TestM2M100FilesMatchTheContract(t *testing.T) {
 	dir, d := tinyM2M100(t, 0)
-	same := func(a, b onnxgraph.Value) bool {
+	same := func(a, b onnxfile.Value) bool {
 		return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims)
 	}
 	for file, want := range m2m100Contract(d) {
 		path := filepath.Join(dir, "onnx", file)
-		ins, outs, err := onnxgraph.ReadInterface(path)
+		ins, outs, err := onnxfile.ReadInterface(path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -95,7 +96,7 @@ func TestM2M100FilesMatchTheContract(t *testing.T) {
 		// ranks, fixed sizes (dynamic axes are -1).
 		s := m2mSession(t, dir, file)
 		for _, side := range []struct {
-			declared []onnxgraph.Value
+			declared []onnxfile.Value
 			got      []string
 		}{{want[0], infoStrings(s.Inputs())}, {want[1], infoStrings(s.Outputs())}} {
 			var expect []string
@@ -118,7 +119,7 @@ func infoStrings[T fmt.Stringer](infos []T) []string {
 }
 
 // ortInfoString renders a contract value the way ort.Info prints.
-func ortInfoString(v onnxgraph.Value) string {
+func ortInfoString(v onnxfile.Value) string {
 	types := map[onnxgraph.DataType]onnx.TensorElementDataType{
 		onnxgraph.Float: onnx.TensorElementDataTypeFloat,
 		onnxgraph.Int64: onnx.TensorElementDataTypeInt64,
@@ -142,7 +143,7 @@ func ortInfoString(v onnxgraph.Value) string {
 func TestM2M100WeightsAreStoredOnce(t *testing.T) {
 	dir, _ := tinyM2M100(t, 0)
 	read := func(file string) (map[string][]float32, *m2mGraphStats) {
-		m, err := onnxgraph.ReadModel(filepath.Join(dir, "onnx", file))
+		m, err := onnxfile.ReadModel(filepath.Join(dir, "onnx", file))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -154,7 +155,7 @@ func TestM2M100WeightsAreStoredOnce(t *testing.T) {
 			if _, dup := vals[init.GetName()]; dup {
 				t.Errorf("%s stores %s twice", file, init.GetName())
 			}
-			vals[init.GetName()], err = onnxgraph.Float32Values(init, dir)
+			vals[init.GetName()], err = onnxfile.Float32Values(init, dir)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 
 	onnx "github.com/yalue/onnxruntime_go"
 
+	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
@@ -41,16 +42,16 @@ type resnetReference struct {
 // so the reference stays independent of what it checks.
 func loadResNetReference(t *testing.T, path string, d ResNetDims, strideOn3x3 bool) *resnetReference {
 	t.Helper()
-	m, err := onnxgraph.ReadModel(path)
+	m, err := onnxfile.ReadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &resnetReference{d: d, w: map[string][]float32{}, strideOn3x3: strideOn3x3}
-	for name, tp := range onnxgraph.Initializers(m.GetGraph()) {
+	for name, tp := range onnxfile.Initializers(m.GetGraph()) {
 		if onnxgraph.DataType(tp.GetDataType()) != onnxgraph.Float {
 			continue
 		}
-		if r.w[name], err = onnxgraph.Float32Values(tp, filepath.Dir(path)); err != nil {
+		if r.w[name], err = onnxfile.Float32Values(tp, filepath.Dir(path)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -278,25 +279,25 @@ func TestResNetContract(t *testing.T) {
 	if err := GenerateResNetZoo(context.Background(), zooDir, Options{Preset: Tiny}); err != nil {
 		t.Fatal(err)
 	}
-	same := func(a, b onnxgraph.Value) bool {
+	same := func(a, b onnxfile.Value) bool {
 		return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims)
 	}
 	for _, tc := range []struct {
 		path            string
 		flavor          resnetFlavor
 		ortIn, ortOut   []int64
-		wantIn, wantOut onnxgraph.Value
+		wantIn, wantOut onnxfile.Value
 	}{
 		{hfPath, resnetHF, []int64{-1, -1, -1, -1}, []int64{-1, 1000},
-			onnxgraph.Value{Name: "pixel_values", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{
+			onnxfile.Value{Name: "pixel_values", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{
 				onnxgraph.Dynamic("batch_size"), onnxgraph.Dynamic("num_channels"), onnxgraph.Dynamic("height"), onnxgraph.Dynamic("width")}},
-			onnxgraph.Value{Name: "logits", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{onnxgraph.Dynamic("batch_size"), onnxgraph.Fixed(1000)}}},
+			onnxfile.Value{Name: "logits", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{onnxgraph.Dynamic("batch_size"), onnxgraph.Fixed(1000)}}},
 		{filepath.Join(zooDir, ResNetZooModelFile), resnetZoo, []int64{-1, 3, 224, 224}, []int64{-1, 1000},
-			onnxgraph.Value{Name: "data", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{
+			onnxfile.Value{Name: "data", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{
 				onnxgraph.Dynamic("N"), onnxgraph.Fixed(3), onnxgraph.Fixed(224), onnxgraph.Fixed(224)}},
-			onnxgraph.Value{Name: "resnetv17_dense0_fwd", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{onnxgraph.Dynamic("N"), onnxgraph.Fixed(1000)}}},
+			onnxfile.Value{Name: "resnetv17_dense0_fwd", Type: onnxgraph.Float, Dims: []onnxgraph.Dim{onnxgraph.Dynamic("N"), onnxgraph.Fixed(1000)}}},
 	} {
-		ins, outs, err := onnxgraph.ReadInterface(tc.path)
+		ins, outs, err := onnxfile.ReadInterface(tc.path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -92,7 +92,7 @@ func startServer(t *testing.T) (string, *engine.Engine) {
 	t.Setenv("HOME", filepath.Join(home, "user"))
 	t.Setenv("OLLAMA_HOST", "")
 	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: filepath.Join(home, "models")},
-		[]string{embedModel, imageModel, translateModel, synth.LlamaModelID}, io.Discard); err != nil {
+		[]string{embedModel, imageModel, translateModel, engine.SyntheticLlamaID}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	cat, err := engine.LoadCatalog()

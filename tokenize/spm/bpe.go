@@ -4,7 +4,7 @@ import (
 	"container/heap"
 	"unicode/utf8"
 
-	"github.com/edgeinfer/edgeinfer/models/spmpb"
+	"github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb"
 )
 
 // symbol is one segment of the normalized text while merging: a byte range,

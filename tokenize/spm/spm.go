@@ -1,5 +1,5 @@
 // Package spm is a SentencePiece BPE tokenizer read from a .model file (the
-// ModelProto of models/spmpb), faithful to the reference library for the
+// ModelProto of tokenize/spm/spmpb), faithful to the reference library for the
 // options M2M100-style models use: the precompiled charsmap normalizer
 // (nmt_nfkc), add_dummy_prefix, remove_extra_whitespaces, whitespace
 // escaped as ▁, user-defined pieces and BPE merges by piece score.
@@ -13,7 +13,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/edgeinfer/edgeinfer/models/spmpb"
+	"github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb"
 )
 
 // defaultUnkSurface is what <unk> decodes to when the model sets no

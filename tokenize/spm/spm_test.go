@@ -11,8 +11,8 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
-	"github.com/edgeinfer/edgeinfer/models/spmpb"
 	"github.com/edgeinfer/edgeinfer/models/synth"
+	"github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb"
 )
 
 var (

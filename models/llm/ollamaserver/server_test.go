@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 	"github.com/ollama/ollama/api"
@@ -40,7 +41,7 @@ func chatOnce(t *testing.T, ctx context.Context, c *api.Client) time.Duration {
 	t.Helper()
 	stream := false
 	req := &api.ChatRequest{
-		Model:    synth.LlamaOllamaTag,
+		Model:    engine.SyntheticLlamaTag,
 		Messages: []api.Message{{Role: "system", Content: "Be brief."}, {Role: "user", Content: "Explain quantum computing in simple terms"}},
 		Stream:   &stream,
 		Options: map[string]any{
@@ -73,10 +74,10 @@ func TestManagedServerServesRestartsAndStops(t *testing.T) {
 	defer cancel()
 
 	models := t.TempDir()
-	if err := synth.Generate(ctx, synth.Options{Preset: synth.Tiny, OutDir: models}, []string{synth.LlamaModelID}, io.Discard); err != nil {
+	if err := synth.Generate(ctx, synth.Options{Preset: synth.Tiny, OutDir: models}, []string{engine.SyntheticLlamaID}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	modelDir := filepath.Join(models, filepath.FromSlash(synth.LlamaModelID))
+	modelDir := filepath.Join(models, filepath.FromSlash(engine.SyntheticLlamaID))
 
 	t.Setenv("OLLAMA_HOST", "") // never pick up a developer's own server here
 	srv, err := Start(ctx, Options{
@@ -96,7 +97,7 @@ func TestManagedServerServesRestartsAndStops(t *testing.T) {
 	c := srv.Client()
 
 	start := time.Now()
-	if err := EnsureModel(ctx, c, synth.LlamaOllamaTag, modelDir); err != nil {
+	if err := EnsureModel(ctx, c, engine.SyntheticLlamaTag, modelDir); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("EnsureModel created the model in %s", time.Since(start).Round(time.Millisecond))
@@ -104,10 +105,10 @@ func TestManagedServerServesRestartsAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list.Models) != 1 || list.Models[0].Name != synth.LlamaOllamaTag {
+	if len(list.Models) != 1 || list.Models[0].Name != engine.SyntheticLlamaTag {
 		t.Fatalf("models after EnsureModel: %+v", list.Models)
 	}
-	if err := EnsureModel(ctx, c, synth.LlamaOllamaTag, modelDir); err != nil {
+	if err := EnsureModel(ctx, c, engine.SyntheticLlamaTag, modelDir); err != nil {
 		t.Fatal(err)
 	}
 	again, err := c.List(ctx)
@@ -120,17 +121,17 @@ func TestManagedServerServesRestartsAndStops(t *testing.T) {
 
 	// Regenerated weights (another seed) make the tag stale: it is created
 	// again from the new GGUF.
-	if err := synth.Generate(ctx, synth.Options{Preset: synth.Tiny, OutDir: models, Seed: 7}, []string{synth.LlamaModelID}, io.Discard); err != nil {
+	if err := synth.Generate(ctx, synth.Options{Preset: synth.Tiny, OutDir: models, Seed: 7}, []string{engine.SyntheticLlamaID}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	req, err := parseModelfile(modelDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := EnsureModel(ctx, c, synth.LlamaOllamaTag, modelDir); err != nil {
+	if err := EnsureModel(ctx, c, engine.SyntheticLlamaTag, modelDir); err != nil {
 		t.Fatal(err)
 	}
-	show, err := c.Show(ctx, &api.ShowRequest{Model: synth.LlamaOllamaTag})
+	show, err := c.Show(ctx, &api.ShowRequest{Model: engine.SyntheticLlamaTag})
 	if err != nil {
 		t.Fatal(err)
 	}

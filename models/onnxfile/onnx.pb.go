@@ -10,7 +10,7 @@
 // 	protoc        v3.21.12
 // source: onnx.proto
 
-package onnxpb
+package onnxfile
 
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"

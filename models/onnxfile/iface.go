@@ -1,4 +1,4 @@
-package onnxgraph
+package onnxfile
 
 import (
 	"bufio"
@@ -10,15 +10,15 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
 )
 
 // Field numbers ReadInterface looks at.
 const (
-	graphInputField  = 11 // GraphProto.input
-	graphOutputField = 12 // GraphProto.output
-	tensorNameField  = 8  // TensorProto.name
+	modelGraphField       = 7  // ModelProto.graph
+	graphInitializerField = 5  // GraphProto.initializer
+	graphInputField       = 11 // GraphProto.input
+	graphOutputField      = 12 // GraphProto.output
+	tensorNameField       = 8  // TensorProto.name
 )
 
 // ReadInterface returns the inputs a caller must feed and the outputs of an
@@ -41,20 +41,20 @@ func ReadInterface(path string) (inputs, outputs []Value, err error) {
 			break
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("onnxgraph: parse %s: %w", path, err)
+			return nil, nil, fmt.Errorf("onnxfile: parse %s: %w", path, err)
 		}
 		if num != modelGraphField || typ != protowire.BytesType {
 			if err := r.skip(typ); err != nil {
-				return nil, nil, fmt.Errorf("onnxgraph: parse %s: %w", path, err)
+				return nil, nil, fmt.Errorf("onnxfile: parse %s: %w", path, err)
 			}
 			continue
 		}
 		n, err := r.varint()
 		if err != nil {
-			return nil, nil, fmt.Errorf("onnxgraph: parse %s: %w", path, err)
+			return nil, nil, fmt.Errorf("onnxfile: parse %s: %w", path, err)
 		}
 		if err := r.graph(r.pos+int64(n), &declared, &outputs, initialized); err != nil {
-			return nil, nil, fmt.Errorf("onnxgraph: parse %s: %w", path, err)
+			return nil, nil, fmt.Errorf("onnxfile: parse %s: %w", path, err)
 		}
 	}
 	for _, v := range declared {
@@ -162,7 +162,7 @@ func (p *pbReader) graph(end int64, inputs, outputs *[]Value, initialized map[st
 			if err != nil {
 				return err
 			}
-			vi := &onnxpb.ValueInfoProto{}
+			vi := &ValueInfoProto{}
 			if err := proto.Unmarshal(b, vi); err != nil {
 				return err
 			}

@@ -1,4 +1,9 @@
-package main
+// Package cudacheck is the work of the CUDA self-test child (see
+// ort.SetSelfTest): it generates the tiny synthetic BGE and ResNet-50, runs
+// each on a CUDA device and on the CPU with the same inputs, and reports
+// whether they agree. A program's main runs Run when ort.SelfTestDevice says
+// the process is such a child.
+package cudacheck
 
 import (
 	"context"
@@ -6,7 +11,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -15,52 +19,39 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
 
-// selfTestModels are what the CUDA self-test runs: the tiny synthetic BGE
-// (embedding tables, attention, LayerNorm, GELU) and ResNet-50
-// (convolutions, pooling), which between them use the operators the ONNX
-// models here need.
-var selfTestModels = []string{"@cf/baai/bge-small-en-v1.5", synth.ResNetModelID}
+// Models are what the self-test runs: the tiny synthetic BGE (embedding
+// tables, attention, LayerNorm, GELU) and ResNet-50 (convolutions, pooling),
+// which between them use the operators the ONNX models here need.
+var Models = []string{"@cf/baai/bge-small-en-v1.5", synth.ResNetModelID}
 
-// selfTestTolerance bounds |CUDA − CPU| for an output value of the tiny
-// models; TF32 (on by default) keeps about 3 decimal digits.
-const selfTestTolerance = 1e-2
+// Tolerance bounds |CUDA − CPU| for an output value of the tiny models;
+// TF32 (on by default) keeps about 3 decimal digits.
+const Tolerance = 1e-2
 
-// guardCUDA makes ONNX Runtime check each CUDA device in a child process of
-// this program before the first session uses it (see ort.SetSelfTest).
-func guardCUDA() {
-	ort.SetSelfTest(func() *exec.Cmd {
-		exe, err := os.Executable()
-		if err != nil {
-			return nil
-		}
-		return exec.Command(exe)
-	})
-}
-
-// cudaSelfTest is the child's work: the self-test models on CUDA device id,
-// each against the CPU. A crash here ends only the child.
-func cudaSelfTest(id int) error {
+// Run is the child's work: Models on CUDA device id, each against the CPU.
+// A crash here ends only the child.
+func Run(id int) error {
 	ort.PreferCUDA(true)
 	dir, err := os.MkdirTemp("", "edgeinfer-cuda-selftest-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, selfTestModels, io.Discard); err != nil {
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, Models, io.Discard); err != nil {
 		return err
 	}
-	for _, model := range selfTestModels {
+	for _, model := range Models {
 		path := filepath.Join(dir, filepath.FromSlash(model), "onnx", "model.onnx")
-		if err := compareOnCUDA(path, id); err != nil {
+		if err := Compare(path, id); err != nil {
 			return fmt.Errorf("%s: %w", model, err)
 		}
 	}
 	return nil
 }
 
-// compareOnCUDA runs the model at path on the CPU and on cuda:id with the
-// same inputs and compares the first output.
-func compareOnCUDA(path string, id int) error {
+// Compare runs the model at path on the CPU and on cuda:id with the same
+// inputs and compares the first output, within Tolerance.
+func Compare(path string, id int) error {
 	var outs [2][]float32
 	for i, o := range []ort.Options{{IntraOpThreads: 1}, {Device: fmt.Sprintf("cuda:%d", id), RequireDevice: true}} {
 		s, err := ort.Open(path, o)
@@ -77,8 +68,8 @@ func compareOnCUDA(path string, id int) error {
 	for i := range outs[0] {
 		worst = max(worst, math.Abs(float64(outs[0][i]-outs[1][i])))
 	}
-	if len(outs[0]) != len(outs[1]) || math.IsNaN(worst) || worst > selfTestTolerance {
-		return fmt.Errorf("CUDA and the CPU disagree by %g (tolerance %g)", worst, selfTestTolerance)
+	if len(outs[0]) != len(outs[1]) || math.IsNaN(worst) || worst > Tolerance {
+		return fmt.Errorf("CUDA and the CPU disagree by %g (tolerance %g)", worst, Tolerance)
 	}
 	return nil
 }

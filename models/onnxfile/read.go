@@ -1,4 +1,4 @@
-package onnxgraph
+package onnxfile
 
 import (
 	"encoding/binary"
@@ -10,8 +10,6 @@ import (
 	"strconv"
 
 	"google.golang.org/protobuf/proto"
-
-	"github.com/edgeinfer/edgeinfer/models/onnxpb"
 )
 
 // Value describes a declared graph input or output.
@@ -23,19 +21,19 @@ type Value struct {
 
 // ReadModel parses a whole ONNX file. Initializers stored as external data
 // stay external; read them with Float32Values and friends.
-func ReadModel(path string) (*onnxpb.ModelProto, error) {
+func ReadModel(path string) (*ModelProto, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	m := &onnxpb.ModelProto{}
+	m := &ModelProto{}
 	if err := proto.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("onnxgraph: parse %s: %w", path, err)
+		return nil, fmt.Errorf("onnxfile: parse %s: %w", path, err)
 	}
 	return m, nil
 }
 
-func valueOf(vi *onnxpb.ValueInfoProto) Value {
+func valueOf(vi *ValueInfoProto) Value {
 	tt := vi.GetType().GetTensorType()
 	v := Value{Name: vi.GetName(), Type: DataType(tt.GetElemType())}
 	for _, d := range tt.GetShape().GetDim() {
@@ -49,8 +47,8 @@ func valueOf(vi *onnxpb.ValueInfoProto) Value {
 }
 
 // Initializers indexes a graph's initializers by name.
-func Initializers(g *onnxpb.GraphProto) map[string]*onnxpb.TensorProto {
-	m := make(map[string]*onnxpb.TensorProto, len(g.GetInitializer()))
+func Initializers(g *GraphProto) map[string]*TensorProto {
+	m := make(map[string]*TensorProto, len(g.GetInitializer()))
 	for _, t := range g.GetInitializer() {
 		m[t.GetName()] = t
 	}
@@ -59,9 +57,9 @@ func Initializers(g *onnxpb.GraphProto) map[string]*onnxpb.TensorProto {
 
 // Float32Values decodes a float32 tensor; dir is the model's directory, for
 // external data.
-func Float32Values(t *onnxpb.TensorProto, dir string) ([]float32, error) {
+func Float32Values(t *TensorProto, dir string) ([]float32, error) {
 	if DataType(t.GetDataType()) != Float {
-		return nil, fmt.Errorf("onnxgraph: %s is %v, not float32", t.GetName(), DataType(t.GetDataType()))
+		return nil, fmt.Errorf("onnxfile: %s is %v, not float32", t.GetName(), DataType(t.GetDataType()))
 	}
 	if len(t.GetFloatData()) > 0 {
 		return t.GetFloatData(), nil
@@ -78,9 +76,9 @@ func Float32Values(t *onnxpb.TensorProto, dir string) ([]float32, error) {
 }
 
 // Int64Values decodes an int64 tensor; dir is the model's directory.
-func Int64Values(t *onnxpb.TensorProto, dir string) ([]int64, error) {
+func Int64Values(t *TensorProto, dir string) ([]int64, error) {
 	if DataType(t.GetDataType()) != Int64 {
-		return nil, fmt.Errorf("onnxgraph: %s is %v, not int64", t.GetName(), DataType(t.GetDataType()))
+		return nil, fmt.Errorf("onnxfile: %s is %v, not int64", t.GetName(), DataType(t.GetDataType()))
 	}
 	if len(t.GetInt64Data()) > 0 {
 		return t.GetInt64Data(), nil
@@ -98,16 +96,16 @@ func Int64Values(t *onnxpb.TensorProto, dir string) ([]int64, error) {
 
 // ByteValues returns the raw bytes of an int8 or uint8 tensor; dir is the
 // model's directory.
-func ByteValues(t *onnxpb.TensorProto, dir string) ([]byte, error) {
+func ByteValues(t *TensorProto, dir string) ([]byte, error) {
 	switch DataType(t.GetDataType()) {
 	case Int8, Uint8:
 		return rawBytes(t, dir)
 	}
-	return nil, fmt.Errorf("onnxgraph: %s is %v, not 8-bit", t.GetName(), DataType(t.GetDataType()))
+	return nil, fmt.Errorf("onnxfile: %s is %v, not 8-bit", t.GetName(), DataType(t.GetDataType()))
 }
 
-func rawBytes(t *onnxpb.TensorProto, dir string) ([]byte, error) {
-	if t.GetDataLocation() != onnxpb.TensorProto_EXTERNAL {
+func rawBytes(t *TensorProto, dir string) ([]byte, error) {
+	if t.GetDataLocation() != TensorProto_EXTERNAL {
 		return t.GetRawData(), nil
 	}
 	ext := map[string]string{}
@@ -115,12 +113,12 @@ func rawBytes(t *onnxpb.TensorProto, dir string) ([]byte, error) {
 		ext[e.GetKey()] = e.GetValue()
 	}
 	if ext["location"] == "" {
-		return nil, errors.New("onnxgraph: external tensor " + t.GetName() + " has no location")
+		return nil, errors.New("onnxfile: external tensor " + t.GetName() + " has no location")
 	}
 	offset, _ := strconv.ParseInt(ext["offset"], 10, 64)
 	length, err := strconv.ParseInt(ext["length"], 10, 64)
 	if err != nil {
-		return nil, fmt.Errorf("onnxgraph: external tensor %s: bad length: %w", t.GetName(), err)
+		return nil, fmt.Errorf("onnxfile: external tensor %s: bad length: %w", t.GetName(), err)
 	}
 	f, err := os.Open(filepath.Join(dir, ext["location"]))
 	if err != nil {
@@ -129,7 +127,7 @@ func rawBytes(t *onnxpb.TensorProto, dir string) ([]byte, error) {
 	defer f.Close()
 	buf := make([]byte, length)
 	if _, err := f.ReadAt(buf, offset); err != nil {
-		return nil, fmt.Errorf("onnxgraph: external tensor %s: %w", t.GetName(), err)
+		return nil, fmt.Errorf("onnxfile: external tensor %s: %w", t.GetName(), err)
 	}
 	return buf, nil
 }
