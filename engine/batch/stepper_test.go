@@ -25,6 +25,7 @@ type countdown struct {
 	// open counts items of cohorts started and not closed; maxOpen is its peak.
 	open, maxOpen int
 	finished      []int // values in the order their steps finished them
+	steps         []int // per step taken, the first value of the cohort stepped
 }
 
 type countdownCohort struct {
@@ -58,6 +59,9 @@ func (cc *countdownCohort) Step() (map[int]int, error) {
 		panic("boom")
 	}
 	cc.stepped++
+	cc.c.mu.Lock()
+	cc.c.steps = append(cc.c.steps, cc.values[0])
+	cc.c.mu.Unlock()
 	done := map[int]int{}
 	for i := range cc.left {
 		cc.left[i]--
