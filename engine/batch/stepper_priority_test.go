@@ -97,9 +97,7 @@ func TestStepperLowPriorityNeitherCountsNorIsRefused(t *testing.T) {
 			default:
 			}
 		}
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.queue) >= 4
+		return s.q.state().queued >= 4
 	})
 	c.gate <- struct{}{}
 	if r := <-first; r.err != nil || r.out != 10 {
