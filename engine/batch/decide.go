@@ -64,7 +64,10 @@ func Decide(p Pending, now time.Time) Decision {
 // waiting longer gains nothing.
 func companyHere(p Pending) bool {
 	n := len(p.Lengths)
-	if p.Limits.MaxBatchSize > 0 && n >= p.Limits.MaxBatchSize || n > p.Room {
+	if n > p.Room {
+		return true // more wait than may start
+	}
+	if p.Limits.MaxBatchSize > 0 && n >= p.Limits.MaxBatchSize {
 		return true
 	}
 	if p.Limits.MaxBatchTokens <= 0 {

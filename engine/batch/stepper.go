@@ -30,10 +30,10 @@ type StepperConfig struct {
 // step. For rejectIfBusy the Stepper is busy while any cohort runs or an
 // interactive item is queued.
 type Stepper[In, Out any] struct {
-	cfg   StepperConfig
-	q     *queue[*stepItem[In, Out]]
-	len   func(In) int
-	start Starter[In, Out]
+	cfg    StepperConfig
+	q      *queue[*stepItem[In, Out]]
+	length func(In) int
+	start  Starter[In, Out]
 
 	// Owned by the loop goroutine.
 	cohorts []*running[In, Out]
@@ -67,7 +67,7 @@ func (it *stepItem[In, Out]) fail(err error) {
 func NewStepper[In, Out any](cfg StepperConfig, length func(In) int, start Starter[In, Out]) *Stepper[In, Out] {
 	// One batch place: the loop counts as busy while any cohort runs.
 	s := &Stepper[In, Out]{cfg: cfg, q: newQueue[*stepItem[In, Out]](cfg.Config, 1, true),
-		len: length, start: start, done: make(chan struct{})}
+		length: length, start: start, done: make(chan struct{})}
 	go s.loop()
 	return s
 }
@@ -84,7 +84,7 @@ func (s *Stepper[In, Out]) Submit(ctx context.Context, in In) (Out, error) {
 	}
 	defer release()
 	it := &stepItem[In, Out]{in: in, ctx: ctx, result: make(chan stepResult[Out], 1)}
-	if err := s.q.push(entry[*stepItem[In, Out]]{val: it, ctx: ctx, length: s.len(in), low: opts.LowPriority}); err != nil {
+	if err := s.q.push(entry[*stepItem[In, Out]]{val: it, ctx: ctx, length: s.length(in), low: opts.LowPriority}); err != nil {
 		return zero, err
 	}
 	select {
