@@ -94,10 +94,7 @@ func TestInstancesClose(t *testing.T) {
 	// Release the running batches only once Close has marked the scheduler
 	// closed, so no instance takes the queued request first.
 	for {
-		s.mu.Lock()
-		c := s.closed
-		s.mu.Unlock()
-		if c {
+		if s.q.state().closed {
 			break
 		}
 		runtime.Gosched()

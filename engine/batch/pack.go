@@ -1,5 +1,3 @@
-// Package batch packs queued work into batches under a token budget and runs
-// them on one goroutine that owns the model session.
 package batch
 
 import "sort"

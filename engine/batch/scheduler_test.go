@@ -159,10 +159,7 @@ func waitQueued[In, Out any](t *testing.T, s *Scheduler[In, Out], n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		s.mu.Lock()
-		got := len(s.queue)
-		s.mu.Unlock()
-		if got >= n {
+		if s.q.state().queued >= n {
 			return
 		}
 		time.Sleep(time.Millisecond)

@@ -2,7 +2,6 @@ package batch
 
 import (
 	"context"
-	"slices"
 	"sync"
 	"time"
 
@@ -30,158 +29,103 @@ type SlotsConfig struct {
 // than in the runtime's own queue is what lets a full queue answer 429,
 // rejectIfBusy refuse at once, and a caller that goes away leave at once.
 type Slots struct {
-	cfg SlotsConfig
-
-	mu       sync.Mutex
-	running  int
-	admitted int
-	waiting  []*slotWaiter
-	closed   bool
+	q *queue[*slotWaiter]
 }
 
 type slotWaiter struct {
-	low    bool
-	queued time.Time
-	ready  chan struct{} // closed once granted or failed
-	err    error         // set before ready closes when the wait failed
+	ready chan struct{} // closed once granted or failed
+	err   error         // set before ready closes when the wait failed
+}
+
+func (w *slotWaiter) fail(err error) {
+	w.err = err
+	close(w.ready)
 }
 
 // NewSlots returns a gate with cfg.Slots free slots.
 func NewSlots(cfg SlotsConfig) *Slots {
-	cfg.Slots = max(cfg.Slots, 1)
-	return &Slots{cfg: cfg}
+	qc := Config{MaxConcurrentRequests: cfg.MaxConcurrentRequests, Model: cfg.Model, Metrics: cfg.Metrics}
+	// Each request is a batch of one; the runtime forms the real batches,
+	// so the queue observes no batch metrics.
+	return &Slots{q: newQueue[*slotWaiter](qc, cfg.Slots, false)}
 }
 
 // Acquire admits the request in ctx and waits for a free slot. It refuses
 // with engine.Busy when MaxConcurrentRequests are already admitted, or, for
-// a request with rejectIfBusy, when no slot is free; it returns ctx's error
-// if ctx ends first, and ErrClosed after Close. On success the caller must
-// call release once the request is over; later calls do nothing.
+// a request with rejectIfBusy, when no slot is free or an interactive
+// request already waits; it returns ctx's error if ctx ends first, and
+// ErrClosed after Close. On success the caller must call release once the
+// request is over; later calls do nothing.
 func (s *Slots) Acquire(ctx context.Context) (release func(), err error) {
 	opts := engine.OptionsFrom(ctx)
-	s.mu.Lock()
-	switch {
-	case s.closed:
-		s.mu.Unlock()
-		return nil, ErrClosed
-	case !opts.LowPriority && s.cfg.MaxConcurrentRequests > 0 && s.admitted >= s.cfg.MaxConcurrentRequests:
-		s.mu.Unlock()
-		return nil, engine.Busy(time.Second)
-	case opts.RejectIfBusy && s.running >= s.cfg.Slots:
-		s.mu.Unlock()
-		return nil, engine.Busy(time.Second)
+	unadmit, err := s.q.admit(opts)
+	if err != nil {
+		return nil, err
 	}
-	if !opts.LowPriority {
-		s.admitted++
+	w := &slotWaiter{ready: make(chan struct{})}
+	if err := s.q.push(entry[*slotWaiter]{val: w, ctx: ctx, length: 1, low: opts.LowPriority}); err != nil {
+		unadmit()
+		return nil, err
 	}
-	release = s.releaser(opts.LowPriority)
-	if s.running < s.cfg.Slots && len(s.waiting) == 0 {
-		s.running++
-		s.mu.Unlock()
-		s.observeWait(0)
-		return release, nil
-	}
-	w := &slotWaiter{low: opts.LowPriority, queued: time.Now(), ready: make(chan struct{})}
-	s.waiting = append(s.waiting, w)
-	s.setQueueDepth()
-	s.mu.Unlock()
-
+	s.grant()
 	select {
 	case <-w.ready:
 	case <-ctx.Done():
-		s.mu.Lock()
-		if i := slices.Index(s.waiting, w); i >= 0 {
-			s.waiting = slices.Delete(s.waiting, i, i+1)
-			s.setQueueDepth()
-			s.unadmit(w.low)
-			s.mu.Unlock()
+		if s.q.remove(w) {
+			unadmit()
 			return nil, ctx.Err()
 		}
-		s.mu.Unlock()
-		// The slot was granted (or the gate closed) as ctx ended: give it
+		// The slot was granted (or the wait failed) as ctx ended: give it
 		// back, so it passes to the next waiter.
 		<-w.ready
 		if w.err == nil {
-			release()
+			s.releaser(unadmit)()
+		} else {
+			unadmit()
 		}
 		return nil, ctx.Err()
 	}
 	if w.err != nil {
+		unadmit()
 		return nil, w.err
 	}
-	s.observeWait(time.Since(w.queued))
-	return release, nil
+	return s.releaser(unadmit), nil
 }
 
 // releaser returns the release function of one granted request.
-func (s *Slots) releaser(low bool) func() {
+func (s *Slots) releaser(unadmit func()) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.running--
-			s.unadmit(low)
-			s.grantNext()
+			s.q.finish()
+			unadmit()
+			s.grant()
 		})
 	}
 }
 
-func (s *Slots) unadmit(low bool) {
-	if !low {
-		s.admitted--
-	}
-}
-
-// grantNext hands free slots to the oldest interactive waiter, else the
-// oldest low-priority one. Callers hold mu.
-func (s *Slots) grantNext() {
-	for s.running < s.cfg.Slots && len(s.waiting) > 0 {
-		i := slices.IndexFunc(s.waiting, func(w *slotWaiter) bool { return !w.low })
-		if i < 0 {
-			i = 0
+// grant hands free slots to the waiters Decide picks one at a time: the
+// oldest interactive waiter, else the oldest low-priority one.
+func (s *Slots) grant() {
+	q := s.q
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for !q.closed && q.running < q.capacity {
+		next, _ := q.takeLocked(1, time.Now())
+		if len(next) == 0 {
+			return
 		}
-		w := s.waiting[i]
-		s.waiting = slices.Delete(s.waiting, i, i+1)
-		s.running++
-		close(w.ready)
+		close(next[0].ready)
 	}
-	s.setQueueDepth()
 }
 
 // Busy reports whether every slot is taken.
 func (s *Slots) Busy() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.running >= s.cfg.Slots
+	s.q.mu.Lock()
+	defer s.q.mu.Unlock()
+	return s.q.running >= s.q.capacity
 }
 
 // Close fails every waiting request with ErrClosed and refuses new ones;
 // running requests finish and release as usual.
-func (s *Slots) Close() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.closed = true
-	for _, w := range s.waiting {
-		w.err = ErrClosed
-		s.unadmit(w.low)
-		close(w.ready)
-	}
-	s.waiting = nil
-	s.setQueueDepth()
-}
-
-func (s *Slots) setQueueDepth() {
-	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.QueueDepth.WithLabelValues(s.cfg.Model).Set(float64(len(s.waiting)))
-	}
-}
-
-func (s *Slots) observeWait(d time.Duration) {
-	if s.cfg.Metrics != nil {
-		s.cfg.Metrics.QueueSeconds.WithLabelValues(s.cfg.Model).Observe(d.Seconds())
-	}
-}
+func (s *Slots) Close() { s.q.close() }

@@ -31,9 +31,7 @@ func acquireAsync(ctx context.Context, s *Slots) <-chan acquired {
 func waitWaiting(t *testing.T, ctx context.Context, s *Slots, n int) {
 	t.Helper()
 	for {
-		s.mu.Lock()
-		got := len(s.waiting)
-		s.mu.Unlock()
+		got := s.q.state().queued
 		if got == n {
 			return
 		}

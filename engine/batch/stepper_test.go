@@ -25,6 +25,7 @@ type countdown struct {
 	// open counts items of cohorts started and not closed; maxOpen is its peak.
 	open, maxOpen int
 	finished      []int // values in the order their steps finished them
+	steps         []int // per step taken, the first value of the cohort stepped
 }
 
 type countdownCohort struct {
@@ -58,6 +59,9 @@ func (cc *countdownCohort) Step() (map[int]int, error) {
 		panic("boom")
 	}
 	cc.stepped++
+	cc.c.mu.Lock()
+	cc.c.steps = append(cc.c.steps, cc.values[0])
+	cc.c.mu.Unlock()
 	done := map[int]int{}
 	for i := range cc.left {
 		cc.left[i]--
@@ -113,9 +117,7 @@ func submitAsync(ctx context.Context, s *Stepper[int, int], v int) chan submitte
 func waitStepperQueued(t *testing.T, s *Stepper[int, int], n int) {
 	t.Helper()
 	eventually(t, "items to queue", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.queue) >= n
+		return s.q.state().queued >= n
 	})
 }
 
@@ -159,9 +161,8 @@ func TestStepperStartsNewWorkBetweenSteps(t *testing.T) {
 	}
 	short := submitAsync(ctx, s, 2)
 	eventually(t, "the short item to arrive", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return len(s.queue) > 0 || s.live == 2
+		st := s.q.state()
+		return st.queued > 0 || st.running == 2 // queued, or started as a second cohort
 	})
 	close(c.gate)
 	for _, ch := range []chan submitted{short, long} {
@@ -205,10 +206,8 @@ func TestStepperMaxLiveItems(t *testing.T) {
 	if c.maxOpen > 2 {
 		t.Errorf("%d items ran at once, over MaxLiveItems 2", c.maxOpen)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.admitted != 0 {
-		t.Errorf("admitted %d after all finished", s.admitted)
+	if st := s.q.state(); st.admitted != 0 {
+		t.Errorf("admitted %d after all finished", st.admitted)
 	}
 }
 
@@ -232,9 +231,8 @@ func waitClosed(t *testing.T, c *countdown, n int) {
 func waitIdle(t *testing.T, s *Stepper[int, int]) {
 	t.Helper()
 	eventually(t, "the stepper to go idle", func() bool {
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		return s.live == 0 && len(s.queue) == 0
+		st := s.q.state()
+		return st.running == 0 && st.queued == 0
 	})
 }
 
