@@ -1,6 +1,9 @@
 package batch
 
-import "time"
+import (
+	"slices"
+	"time"
+)
 
 // Pending is the state of a queue that Decide reads. It holds no clock:
 // the caller passes the time to decide at.
@@ -16,6 +19,11 @@ type Pending struct {
 	// on running items); a caller without such a bound passes
 	// len(Lengths) or more. 0 means none may start.
 	Room int
+	// Reserve is how many of Room's places low-priority items may not
+	// take: kept free for an interactive item that arrives while a batch
+	// job fills the bound, so it starts at once instead of waiting for a
+	// low-priority item to finish.
+	Reserve int
 	// Limits bound the batch; MaxQueueDelay is how long the oldest item may
 	// wait for company, as in Config.
 	Limits        Limits
@@ -49,13 +57,19 @@ func Decide(p Pending, now time.Time) Decision {
 	if age := now.Sub(p.Oldest); p.MaxQueueDelay > 0 && age < p.MaxQueueDelay && !companyHere(p) {
 		return Decision{Wait: p.MaxQueueDelay - age}
 	}
-	lim := p.Limits
-	if p.Room < n && (lim.MaxBatchSize <= 0 || lim.MaxBatchSize > p.Room) {
-		lim.MaxBatchSize = p.Room
-	}
 	low := p.Low
 	if low == nil {
 		low = make([]bool, n)
+	}
+	room := p.Room
+	if !slices.Contains(low, false) { // a low-priority batch
+		if room -= p.Reserve; room <= 0 {
+			return Decision{}
+		}
+	}
+	lim := p.Limits
+	if room < n && (lim.MaxBatchSize <= 0 || lim.MaxBatchSize > room) {
+		lim.MaxBatchSize = room
 	}
 	return Decision{Run: PackPriority(p.Lengths, low, lim)}
 }

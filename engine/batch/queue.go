@@ -128,19 +128,20 @@ func (q *queue[T]) remove(v T) bool {
 }
 
 // take drops the items whose request ended and asks Decide for a batch of
-// at most room items. It returns the batch, counted running until finish,
+// at most room items, of which low-priority ones leave reserve free. It
+// returns the batch, counted running until finish,
 // or else how long to wait (0: until woken); open is false once closed.
-func (q *queue[T]) take(room int) (batch []T, wait time.Duration, open bool) {
+func (q *queue[T]) take(room, reserve int) (batch []T, wait time.Duration, open bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
 		return nil, 0, false
 	}
-	batch, wait = q.takeLocked(room, time.Now())
+	batch, wait = q.takeLocked(room, reserve, time.Now())
 	return batch, wait, true
 }
 
-func (q *queue[T]) takeLocked(room int, now time.Time) ([]T, time.Duration) {
+func (q *queue[T]) takeLocked(room, reserve int, now time.Time) ([]T, time.Duration) {
 	q.dropEnded()
 	if len(q.entries) == 0 {
 		return nil, 0
@@ -149,7 +150,7 @@ func (q *queue[T]) takeLocked(room int, now time.Time) ([]T, time.Duration) {
 	for i, e := range q.entries {
 		lengths[i], low[i] = e.length, e.low
 	}
-	d := Decide(Pending{Lengths: lengths, Low: low, Oldest: q.entries[0].queued, Room: room,
+	d := Decide(Pending{Lengths: lengths, Low: low, Oldest: q.entries[0].queued, Room: room, Reserve: reserve,
 		Limits: q.cfg.Limits, MaxQueueDelay: q.cfg.MaxQueueDelay}, now)
 	if len(d.Run) == 0 {
 		return nil, d.Wait

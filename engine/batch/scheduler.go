@@ -147,7 +147,7 @@ func (s *Scheduler[In, Out]) Close() {
 func (s *Scheduler[In, Out]) loop() {
 	defer s.loops.Done()
 	for {
-		batch, wait, open := s.q.take(math.MaxInt)
+		batch, wait, open := s.q.take(math.MaxInt, 0)
 		switch {
 		case !open:
 			return

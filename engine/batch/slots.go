@@ -111,7 +111,7 @@ func (s *Slots) grant() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for !q.closed && q.running < q.capacity {
-		next, _ := q.takeLocked(1, time.Now())
+		next, _ := q.takeLocked(1, 0, time.Now())
 		if len(next) == 0 {
 			return
 		}

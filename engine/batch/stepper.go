@@ -23,9 +23,10 @@ type StepperConfig struct {
 // Stepper runs multi-step work (generation) in cohorts on one goroutine.
 // Between any two steps it may start a new cohort from the queue, so new
 // work does not wait for running work to finish; cohorts then take steps
-// in turn. A new cohort holds interactive items only while any wait, so an
-// async batch job delays an interactive item by at most the step in
-// flight (given room under MaxLiveItems). Items leave as soon as they
+// in turn. A new cohort holds interactive items only while any wait, and
+// low-priority items leave a quarter of MaxLiveItems (at least one place)
+// free, so an async batch job delays an interactive item by at most the
+// step in flight. Items leave as soon as they
 // finish, and items whose callers went away are dropped before the next
 // step. For rejectIfBusy the Stepper is busy while any cohort runs or an
 // interactive item is queued.
@@ -61,6 +62,10 @@ func (it *stepItem[In, Out]) fail(err error) {
 	var zero Out
 	it.finish(zero, err)
 }
+
+// interactiveReserve is how many of maxLive places low-priority cohorts
+// leave free for interactive items: a quarter, at least one.
+func interactiveReserve(maxLive int) int { return max(1, maxLive/4) }
 
 // NewStepper starts a stepper; length reports an item's cost in tokens for
 // packing the batch a cohort starts with.
@@ -107,11 +112,11 @@ func (s *Stepper[In, Out]) Close() {
 func (s *Stepper[In, Out]) loop() {
 	defer close(s.done)
 	for {
-		room := math.MaxInt
+		room, reserve := math.MaxInt, 0
 		if s.cfg.MaxLiveItems > 0 {
-			room = s.cfg.MaxLiveItems - s.live
+			room, reserve = s.cfg.MaxLiveItems-s.live, interactiveReserve(s.cfg.MaxLiveItems)
 		}
-		batch, wait, open := s.q.take(room)
+		batch, wait, open := s.q.take(room, reserve)
 		switch {
 		case !open:
 			s.shutdown()

@@ -107,3 +107,54 @@ func TestStepperLowPriorityNeitherCountsNorIsRefused(t *testing.T) {
 		t.Fatalf("first cohort %v, want the interactive item alone", cohorts[0])
 	}
 }
+
+// With MaxLiveItems (translation sets it to its batch size), a batch job
+// could fill every live place with items that decode for many steps, and an
+// interactive item would wait until one of them finished. Low-priority
+// cohorts leave interactiveReserve places free, so the interactive item
+// still starts at the next step.
+func TestStepperBatchJobLeavesRoomForInteractive(t *testing.T) {
+	c := &countdown{gate: make(chan struct{})}
+	const maxLive = 8
+	s := NewStepper(StepperConfig{Config: Config{Limits: Limits{MaxBatchSize: maxLive}}, MaxLiveItems: maxLive}, identity, c.start)
+	defer s.Close()
+	defer close(c.gate)
+	ctx := testCtx(t)
+	low := engine.WithOptions(ctx, engine.RunOptions{LowPriority: true})
+	const job = 1000
+	submitAsync(low, s, job)
+	waitStarted(t, c, 1)
+	for range 19 {
+		submitAsync(low, s, job)
+	}
+	waitStepperQueued(t, s, 19)
+	// Let the job take every place it may: cohorts start between steps.
+	for range 4 {
+		c.gate <- struct{}{}
+	}
+	eventually(t, "the job to fill its places", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.open == maxLive-interactiveReserve(maxLive)
+	})
+	interactive := submitAsync(ctx, s, 1)
+	waitStepperQueued(t, s, 20-(maxLive-interactiveReserve(maxLive))+1)
+	cohortsBefore := len(mustCohorts(c))
+	c.gate <- struct{}{} // the step in flight ends; the interactive cohort starts
+	eventually(t, "the interactive cohort to start", func() bool { return len(mustCohorts(c)) > cohortsBefore })
+	if cohorts := mustCohorts(c); !slices.Equal(cohorts[cohortsBefore], []int{1}) {
+		t.Fatalf("cohorts %v: the interactive item should start alone right after the step in flight", cohorts)
+	}
+	for {
+		select {
+		case r := <-interactive:
+			if r.err != nil || r.out != 10 {
+				t.Fatalf("interactive item: %v, %v", r.out, r.err)
+			}
+			return
+		case c.gate <- struct{}{}: // round-robin: the other cohorts step too
+		case <-ctx.Done():
+			t.Fatal("the interactive item did not finish")
+		}
+	}
+}
