@@ -3,6 +3,7 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 )
@@ -16,7 +17,20 @@ func TestPercentile(t *testing.T) {
 
 func TestClosedLoopCountsItemsAndErrors(t *testing.T) {
 	boom := errors.New("boom")
-	res := ClosedLoop(context.Background(), 2, 0, 50*time.Millisecond, func(_ context.Context, w int) (int, error) {
+	// A loaded machine (CI runs packages in parallel) may not schedule the
+	// second worker within a short window: the window is generous, and the
+	// first worker waits for the second to have called once.
+	second := make(chan struct{})
+	var once sync.Once
+	res := ClosedLoop(context.Background(), 2, 0, 500*time.Millisecond, func(ctx context.Context, w int) (int, error) {
+		if w == 1 {
+			once.Do(func() { close(second) })
+		} else {
+			select {
+			case <-second:
+			case <-ctx.Done():
+			}
+		}
 		time.Sleep(time.Millisecond)
 		if w == 1 {
 			return 0, boom
