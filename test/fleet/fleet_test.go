@@ -1,3 +1,5 @@
+// Package fleet holds the fleet test: two edgeinfer servers sharing one
+// redis-server act as one.
 package fleet
 
 import (
@@ -16,11 +18,11 @@ import (
 	"github.com/edgeinfer/edgeinfer/test/e2e"
 )
 
+const bgeSmall = "@cf/baai/bge-small-en-v1.5"
+
 // The fleet test runs what a user would: two `edgeinfer serve` processes,
 // each with its own EDGEINFER_HOME, sharing one redis-server, serving the
 // tiny synthetic bge-small on the real ONNX Runtime.
-const bgeSmall = "@cf/baai/bge-small-en-v1.5"
-
 func TestFleetOfTwoServersSharesJobsCacheLimitsAndUsage(t *testing.T) {
 	orttest.Require(t)
 	dir := t.TempDir()
