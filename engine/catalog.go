@@ -65,7 +65,30 @@ type Entry struct {
 	RPM         int               `yaml:"rpm"`
 	Artifacts   Artifacts         `yaml:"artifacts"`
 	Defaults    map[string]any    `yaml:"defaults"`
+
+	// Retired is the date (YYYY-MM-DD) Workers AI retired the model. Old
+	// Worker code still calls it, so edgeinfer keeps serving it (unless
+	// server.retired_models is "refuse") and marks it deprecated in search
+	// and schema.
+	Retired string `yaml:"retired"`
+	// Successor is the model Cloudflare named to replace a retired one; it
+	// answers when the original has no Ollama tag of its own.
+	Successor string `yaml:"successor"`
+	// MinOllama is the oldest Ollama that runs the model's architecture
+	// ("0.20.0"); an older one answers 503 naming it.
+	MinOllama string `yaml:"min_ollama"`
+	// NoLocalPath marks a model with no local equivalent (a 300B–1T MoE, a
+	// decision model): it answers 503 unless the config maps it onto a local
+	// model (models."<id>".ollama).
+	NoLocalPath bool `yaml:"no_local_path"`
+	// AnsweredBy is the successor whose Ollama tag serves a retired model
+	// that has none of its own; set when the catalog loads.
+	AnsweredBy string `yaml:"-"`
 }
+
+// PlannedDeprecationProperty is the search property through which Workers
+// AI marks a model with a deprecation date; retired models carry it.
+const PlannedDeprecationProperty = "planned_deprecation_date"
 
 // Catalog is the set of models the engine knows, with aliases resolved.
 type Catalog struct {
@@ -119,7 +142,28 @@ func LoadCatalog() (*Catalog, error) {
 			return nil, err
 		}
 	}
+	if err := c.linkSuccessors(); err != nil {
+		return nil, err
+	}
 	return c, nil
+}
+
+// linkSuccessors checks every successor names a catalog model, and gives a
+// retired model without an Ollama tag of its own its successor's.
+func (c *Catalog) linkSuccessors() error {
+	for _, e := range c.entries {
+		if e.Successor == "" {
+			continue
+		}
+		next, ok := c.Lookup(e.Successor)
+		if !ok {
+			return fmt.Errorf("catalog: model %s: successor %s is not in the catalog", e.ID, e.Successor)
+		}
+		if e.Artifacts.Ollama == "" {
+			e.Artifacts.Ollama, e.AnsweredBy = next.Artifacts.Ollama, next.ID
+		}
+	}
+	return nil
 }
 
 // Add inserts or replaces an entry; its task must be known.
@@ -162,6 +206,33 @@ func (c *Catalog) Entries() []*Entry { return slices.Clone(c.entries) }
 // Schema returns the JSON Schema document {input, output} of a task.
 func (c *Catalog) Schema(t Task) json.RawMessage { return c.schemas[t] }
 
+// ModelSchema is the schema document of one model: its task's, marked
+// with JSON Schema's "deprecated" keyword (and the retirement in the
+// input's description) when Workers AI retired the model.
+func (c *Catalog) ModelSchema(e *Entry) (json.RawMessage, error) {
+	raw := c.schemas[e.Task]
+	if e.Retired == "" {
+		return raw, nil
+	}
+	var doc map[string]map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("catalog: schema for %s: %w", e.Task, err)
+	}
+	note := fmt.Sprintf("Retired on Workers AI on %s; edgeinfer still serves it", e.Retired)
+	if e.Successor != "" {
+		note += fmt.Sprintf(" (successor: %s)", e.Successor)
+	}
+	for _, part := range doc {
+		part["deprecated"] = true
+		if d, ok := part["description"].(string); ok && d != "" {
+			part["description"] = d + " " + note + "."
+		} else {
+			part["description"] = note + "."
+		}
+	}
+	return json.Marshal(doc)
+}
+
 // Resolve maps a model name from a request to its entry, or to the error a
 // Workers AI client expects: 404/3042 for something that is not a model ID,
 // 400/5007 for an ID the catalog lacks.
@@ -200,9 +271,12 @@ func (c *Catalog) SearchObject(e *Entry) SearchObject {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	props := make([]SearchProperty, 0, len(keys))
+	props := make([]SearchProperty, 0, len(keys)+1)
 	for _, k := range keys {
 		props = append(props, SearchProperty{PropertyID: k, Value: e.Properties[k]})
+	}
+	if _, ok := e.Properties[PlannedDeprecationProperty]; !ok && e.Retired != "" {
+		props = append(props, SearchProperty{PropertyID: PlannedDeprecationProperty, Value: e.Retired})
 	}
 	tags := e.Tags
 	if tags == nil {

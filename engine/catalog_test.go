@@ -6,9 +6,34 @@ import (
 )
 
 var catalogIDs = []string{
-	"@cf/meta/llama-2-7b-chat-int8", "@hf/thebloke/llama-2-13b-chat-awq", "@hf/thebloke/codellama-7b-instruct-awq",
-	"@cf/mistral/mistral-7b-instruct-v0.1", "@cf/microsoft/phi-2", "@cf/google/gemma-2b-it-lora",
-	"@cf/google/gemma-7b-it-lora", "@cf/baai/bge-small-en-v1.5", "@cf/baai/bge-base-en-v1.5",
+	"@cf/meta/llama-2-7b-chat-int8", "@cf/mistral/mistral-7b-instruct-v0.1",
+	"@hf/thebloke/llama-2-13b-chat-awq", "@hf/thebloke/codellama-7b-instruct-awq", "@cf/microsoft/phi-2",
+	"@cf/google/gemma-2b-it-lora", "@cf/google/gemma-7b-it-lora", "@cf/meta/llama-3.1-8b-instruct-fp8",
+	"@cf/meta/llama-3.1-8b-instruct-fast", "@cf/meta/llama-3.2-1b-instruct", "@cf/meta/llama-3.2-3b-instruct",
+	"@cf/meta/llama-3.2-11b-vision-instruct", "@cf/meta/llama-3.3-70b-instruct-fp8-fast",
+	"@cf/meta/llama-4-scout-17b-16e-instruct", "@cf/meta/llama-guard-3-8b",
+	"@cf/mistralai/mistral-small-3.1-24b-instruct", "@cf/qwen/qwq-32b", "@cf/qwen/qwen2.5-coder-32b-instruct",
+	"@cf/qwen/qwen3-30b-a3b-fp8", "@cf/deepseek-ai/deepseek-r1-distill-qwen-32b", "@cf/openai/gpt-oss-20b",
+	"@cf/openai/gpt-oss-120b", "@cf/ibm-granite/granite-4.0-h-micro", "@cf/zai-org/glm-4.7-flash",
+	"@cf/google/gemma-4-26b-a4b-it", "@cf/qwen/qwen3.8-27b", "@cf/nvidia/nemotron-3-120b-a12b",
+	"@cf/aisingapore/gemma-sea-lion-v4-27b-it", "@cf/utter-project/eurollm-9b-it",
+	"@cf/swiss-ai/apertus-v1.5-8b", "@cf/mistral/mistral-7b-instruct-v0.2-lora",
+	"@cf/meta-llama/llama-2-7b-chat-hf-lora", "@cf/moonshotai/kimi-k2.6", "@cf/moonshotai/kimi-k2.7-code",
+	"@cf/zai-org/glm-5.2", "@cf/zai-org/glm-5.3-flash", "@cf/zai-org/glm-5.3",
+	"@cf/deepseek-ai/deepseek-v4-flash-0731", "@cf/deepseek-ai/deepseek-v4-pro-0813",
+	"@hf/thebloke/zephyr-7b-beta-awq", "@hf/thebloke/mistral-7b-instruct-v0.1-awq",
+	"@hf/thebloke/openhermes-2.5-mistral-7b-awq", "@hf/thebloke/neural-chat-7b-v3-1-awq",
+	"@hf/thebloke/deepseek-coder-6.7b-base-awq", "@hf/thebloke/deepseek-coder-6.7b-instruct-awq",
+	"@cf/openchat/openchat-3.5-0106", "@cf/tiiuae/falcon-7b-instruct", "@cf/qwen/qwen1.5-0.5b-chat",
+	"@cf/qwen/qwen1.5-1.8b-chat", "@cf/qwen/qwen1.5-7b-chat-awq", "@cf/qwen/qwen1.5-14b-chat-awq",
+	"@cf/tinyllama/tinyllama-1.1b-chat-v1.0", "@hf/nexusflow/starling-lm-7b-beta",
+	"@hf/thebloke/llamaguard-7b-awq", "@cf/deepseek-ai/deepseek-math-7b-instruct",
+	"@cf/thebloke/discolm-german-7b-v1-awq", "@cf/fblgit/una-cybertron-7b-v2-bf16", "@cf/moonshotai/kimi-k2.5",
+	"@hf/meta-llama/meta-llama-3-8b-instruct", "@cf/meta/llama-3-8b-instruct",
+	"@cf/meta/llama-3-8b-instruct-awq", "@cf/meta/llama-3.1-8b-instruct", "@cf/meta/llama-3.1-8b-instruct-awq",
+	"@cf/meta/llama-3.1-70b-instruct", "@cf/meta/llama-2-7b-chat-fp16", "@hf/mistral/mistral-7b-instruct-v0.2",
+	"@hf/google/gemma-7b-it", "@cf/google/gemma-3-12b-it", "@hf/nousresearch/hermes-2-pro-mistral-7b",
+	"@cf/defog/sqlcoder-7b-2", "@cf/baai/bge-small-en-v1.5", "@cf/baai/bge-base-en-v1.5",
 	"@cf/baai/bge-large-en-v1.5", "@cf/microsoft/resnet-50", "@cf/meta/m2m100-1.2b",
 }
 
@@ -91,9 +116,9 @@ func TestSearchFilters(t *testing.T) {
 		q    SearchQuery
 		want int
 	}{
-		{SearchQuery{}, 12},
+		{SearchQuery{}, 75},
 		{SearchQuery{Task: "Text Embeddings"}, 3},
-		{SearchQuery{Task: "text-generation"}, 7},
+		{SearchQuery{Task: "text-generation"}, 70},
 		{SearchQuery{Author: "baai"}, 3},
 		{SearchQuery{Search: "resnet"}, 1},
 		{SearchQuery{Search: "@cf/meta/codellama-7b-instruct-awq"}, 1}, // by alias
@@ -122,4 +147,61 @@ func TestSearchObjectShape(t *testing.T) {
 	if !found {
 		t.Fatalf("output_dimensions property missing: %+v", obj.Properties)
 	}
+}
+
+// TestRetiredModelsKeepAnAnswer: every retired model names a successor in
+// the catalog, carries Workers AI's deprecation property in search and the
+// "deprecated" keyword in its schema, and has an Ollama tag to answer with:
+// its original's, else its successor's (unless neither has a local model).
+func TestRetiredModelsKeepAnAnswer(t *testing.T) {
+	c := mustCatalog(t)
+	retired := 0
+	for _, e := range c.Entries() {
+		if e.Retired == "" {
+			continue
+		}
+		retired++
+		if _, ok := c.Lookup(e.Successor); !ok {
+			t.Errorf("%s: successor %q is not in the catalog", e.ID, e.Successor)
+		}
+		if e.Artifacts.Ollama == "" && !e.NoLocalPath {
+			t.Errorf("%s: no Ollama tag to answer with", e.ID)
+		}
+		if e.AnsweredBy != "" {
+			next, _ := c.Lookup(e.AnsweredBy)
+			if next.ID != e.Successor || e.Artifacts.Ollama != next.Artifacts.Ollama {
+				t.Errorf("%s: answered by %s with %q, want its successor %s's tag", e.ID, e.AnsweredBy, e.Artifacts.Ollama, e.Successor)
+			}
+		}
+		found := false
+		for _, p := range c.SearchObject(e).Properties {
+			found = found || (p.PropertyID == PlannedDeprecationProperty && p.Value != "")
+		}
+		if !found {
+			t.Errorf("%s: search object lacks %s", e.ID, PlannedDeprecationProperty)
+		}
+		raw, err := c.ModelSchema(e)
+		var doc map[string]struct {
+			Deprecated  bool   `json:"deprecated"`
+			Description string `json:"description"`
+		}
+		if err != nil || json.Unmarshal(raw, &doc) != nil || !doc["input"].Deprecated || !doc["output"].Deprecated {
+			t.Errorf("%s: schema not marked deprecated: %v %s", e.ID, err, raw)
+		}
+	}
+	if retired != 35 {
+		t.Errorf("%d retired text-generation models, want the 35 LLM IDs Workers AI retired in 2025-26", retired)
+	}
+	if raw, _ := c.ModelSchema(mustLookup(t, c, "@cf/meta/llama-3.1-8b-instruct-fp8")); string(raw) != string(c.Schema(TaskTextGeneration)) {
+		t.Error("a current model's schema should be its task's, unmarked")
+	}
+}
+
+func mustLookup(t *testing.T, c *Catalog, id string) *Entry {
+	t.Helper()
+	e, ok := c.Lookup(id)
+	if !ok {
+		t.Fatalf("%s is not in the catalog", id)
+	}
+	return e
 }

@@ -82,7 +82,18 @@ type ServerConfig struct {
 	// MaxImagePixels refuses images whose header declares more pixels
 	// (decompression bombs); 0 means 40 megapixels.
 	MaxImagePixels int64 `yaml:"max_image_pixels"`
+	// RetiredModels says how model IDs that Workers AI retired answer:
+	// "serve" (the default) runs them on their original model or the
+	// successor Cloudflare named; "refuse" answers as Workers AI does now
+	// (400/5007 "No such model"), for testing that code has migrated.
+	RetiredModels string `yaml:"retired_models"`
 }
+
+// Retired-model policies (ServerConfig.RetiredModels).
+const (
+	RetiredServe  = "serve"
+	RetiredRefuse = "refuse"
+)
 
 // ModelConfig overrides a catalog entry or defines a custom model. Zero
 // values mean "use the default".
@@ -295,6 +306,15 @@ func (c *Config) validate(root *yaml.Node) error {
 			line = fmt.Sprintf("line %d: ", n.Line)
 		}
 		return fmt.Errorf("%sdevice: %q is not a device (want cpu, cuda or cuda:N)", line, c.Device)
+	}
+	switch c.Server.RetiredModels {
+	case "", RetiredServe, RetiredRefuse:
+	default:
+		line := ""
+		if n := findKey(root, "server", "retired_models"); n != nil {
+			line = fmt.Sprintf("line %d: ", n.Line)
+		}
+		return fmt.Errorf("%sserver.retired_models: %q is not a policy (want serve or refuse)", line, c.Server.RetiredModels)
 	}
 	if c.Server.MaxBodyBytes < 0 || c.Server.MaxLoadedModels < 0 || c.Server.MaxResidentBytes < 0 || c.Server.MaxImagePixels < 0 {
 		return errors.New("server: max_body_bytes, max_loaded_models, max_resident_bytes and max_image_pixels must not be negative")

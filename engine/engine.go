@@ -182,6 +182,10 @@ func (e *Engine) Decode(modelID string, in Input) (*Entry, any, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if entry.Retired != "" && e.cfg.Server.RetiredModels == RetiredRefuse {
+		// What Workers AI answers for an ID it no longer serves.
+		return nil, nil, &Error{Kind: KindUnknownModel, Message: fmt.Sprintf("No such model %s or task", modelID)}
+	}
 	value, err := decodeInput(entry.Task, in)
 	if err != nil {
 		return nil, nil, err

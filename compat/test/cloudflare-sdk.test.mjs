@@ -90,6 +90,20 @@ describe("cloudflare SDK: the model catalog", () => {
     assert.deepEqual(found.result.map((m) => m.name), [MODELS.image]);
   });
 
+  it("lists today's models and marks the retired ones it still serves", async () => {
+    const current = await client.ai.models.list({ account_id: accountId, search: "llama-3.1-8b-instruct-fp8" });
+    assert.deepEqual(current.result.map((m) => m.name), ["@cf/meta/llama-3.1-8b-instruct-fp8"]);
+    assert.ok(!current.result[0].properties.some((p) => p.property_id === "planned_deprecation_date"));
+
+    const old = await client.ai.models.list({ account_id: accountId, search: "@cf/meta/llama-3-8b-instruct" });
+    const retired = old.result.find((m) => m.name === "@cf/meta/llama-3-8b-instruct");
+    assert.ok(retired, "the retired ID is listed");
+    assert.ok(retired.properties.some((p) => p.property_id === "planned_deprecation_date" && p.value === "2026-05-30"));
+
+    const schema = await client.ai.models.schema.get({ account_id: accountId, model: "@cf/meta/llama-3-8b-instruct" });
+    assert.equal(schema.input.deprecated, true);
+  });
+
   it("models.schema.get returns the input and output schemas", async () => {
     const schema = await client.ai.models.schema.get({ account_id: accountId, model: MODELS.translation });
     assert.equal(schema.input.type, "object");

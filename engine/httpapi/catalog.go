@@ -71,5 +71,10 @@ func (s *Server) handleSchema(w http.ResponseWriter, r *http.Request) {
 		writeEnvelopeError(w, err)
 		return
 	}
-	writeResult(w, s.eng.Catalog().Schema(entry.Task))
+	schema, err := s.eng.Catalog().ModelSchema(entry)
+	if err != nil {
+		writeEnvelopeError(w, engine.Internal(err))
+		return
+	}
+	writeResult(w, schema)
 }

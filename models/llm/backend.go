@@ -69,6 +69,8 @@ type Backend struct {
 	parallel int // the managed server's OLLAMA_NUM_PARALLEL
 	users    int
 	tags     map[string]int // tags of loaded models and adapters, by how many models use them
+
+	answered sync.Map // model IDs whose answering model was logged (logAnswer)
 }
 
 // Backend is registered as an engine.Backend, and `edgeinfer pull` hands it
@@ -122,6 +124,10 @@ func (b *Backend) load(ctx context.Context, spec engine.ModelSpec, srv *ollamase
 		b.logger().Warn("ollama: the model's max_batch_size exceeds the managed server's parallel slots; extra requests wait inside Ollama",
 			"model", spec.Entry.ID, "max_batch_size", slots, "ollama_parallel", b.serverParallel())
 	}
+	if err := checkOllamaVersion(ctx, client, spec); err != nil {
+		return nil, err
+	}
+	b.logAnswer(spec, src)
 	if src.Synthetic {
 		if err := ollamaserver.EnsureModel(ctx, client, src.Tag, src.Dir); err != nil {
 			return nil, err

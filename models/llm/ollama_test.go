@@ -521,14 +521,21 @@ func TestEveryLLMOfTheDemoSetIsServedSyntheticWithoutStartingAServer(t *testing.
 		if e.Task != engine.TaskTextGeneration {
 			continue
 		}
-		n++
 		st := eng.Status(context.Background(), e)
+		if e.NoLocalPath {
+			// No local model to stand in for: the user maps it in the config.
+			if st.Installed || !strings.Contains(st.Problem, `{ollama: "`) {
+				t.Errorf("%s (no local path): %+v, want not installed with the config line", e.ID, st)
+			}
+			continue
+		}
+		n++
 		if !st.Installed || !st.Installation.Synthetic || st.Installation.Source != "ollama:"+engine.SyntheticLlamaTag || st.Installation.Bytes == 0 {
 			t.Errorf("%s: %+v", e.ID, st)
 		}
 	}
-	if n != 7 {
-		t.Errorf("%d text-generation models in the catalog, want 7", n)
+	if n < 50 {
+		t.Errorf("%d text-generation models served by the demo set, want today's catalog and the retired IDs", n)
 	}
 	if b.srv != nil {
 		t.Error("checking installations started an Ollama server")
@@ -585,5 +592,51 @@ func TestClientDisconnectCancelsTheOllamaRequest(t *testing.T) {
 			t.Fatalf("the abandoned generation still holds the slot: %v", err)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A model whose architecture needs a newer Ollama than the one in use (the
+// embedded 0.17.4) answers 503 naming both versions; one with no local path
+// answers 503 with the config line that maps it, and serves once mapped.
+func TestCatalogRulesAgainstTheRealOllama(t *testing.T) {
+	eng, _ := demoEngine(t)
+	defer eng.Close()
+	ctx := testCtx(t, time.Minute)
+	_, err := eng.Run(ctx, "@cf/google/gemma-4-26b-a4b-it", engine.Input{JSON: []byte(`{"prompt":"hi","max_tokens":2}`)})
+	if d := engine.Describe(err); d.Status != 503 || !strings.Contains(d.Message, "0.20.0") || !strings.Contains(d.Message, "0.17") {
+		t.Errorf("gemma-4 on Ollama 0.17: %+v, want 503 naming 0.20.0 and the version in use", d)
+	}
+	_, err = eng.Run(ctx, "@cf/moonshotai/kimi-k2.6", engine.Input{JSON: []byte(`{"prompt":"hi","max_tokens":2}`)})
+	if d := engine.Describe(err); d.Status != 503 || !strings.Contains(d.Message, `models."@cf/moonshotai/kimi-k2.6": {ollama: "qwen3:30b-a3b"}`) {
+		t.Errorf("kimi-k2.6: %+v, want 503 with the config line", d)
+	}
+	gen := run(t, ctx, eng, "@cf/meta/llama-3-8b-instruct", `{"prompt":"hi","max_tokens":2,"seed":1}`)
+	if gen == nil {
+		t.Error("a retired ID did not answer")
+	}
+}
+
+func TestOlderVersion(t *testing.T) {
+	for _, c := range []struct {
+		a, b  string
+		older bool
+	}{
+		{"0.17.4", "0.20.0", true}, {"0.20.0", "0.20.0", false}, {"0.21.1", "0.20.0", false},
+		{"0.17.4", "0.14.3", false}, {"v0.9", "0.10.0", true}, {"0.20.0-rc2", "0.20.0", false},
+		{"0.0.0", "0.20.0", true}, {"dev", "0.20.0", false}, {"1", "0.20.0", false},
+	} {
+		if got := olderVersion(c.a, c.b); got != c.older {
+			t.Errorf("olderVersion(%q, %q) = %v, want %v", c.a, c.b, got, c.older)
+		}
+	}
+}
+
+func TestNoLocalPathNeedsAMapping(t *testing.T) {
+	e := &engine.Entry{ID: "@cf/zai-org/glm-5.3", NoLocalPath: true}
+	if err := noLocalPath(engine.ModelSpec{Entry: e}); engine.Describe(err).Status != 503 {
+		t.Errorf("unmapped: %v, want 503", err)
+	}
+	if err := noLocalPath(engine.ModelSpec{Entry: e, Config: engine.ModelConfig{Ollama: "qwen3:30b-a3b"}}); err != nil {
+		t.Errorf("mapped: %v, want served", err)
 	}
 }

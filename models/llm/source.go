@@ -32,6 +32,9 @@ type source struct {
 // otherwise the synthetic Llama serves it if its directory exists, so the
 // demo set answers on every LLM ID; otherwise the model is not installed.
 func (b *Backend) resolve(ctx context.Context, spec engine.ModelSpec) (source, error) {
+	if err := noLocalPath(spec); err != nil {
+		return source{}, err
+	}
 	tag := spec.OllamaTag()
 	if tag != "" {
 		ok, size, err := b.hasTag(ctx, spec.Paths, tag)
