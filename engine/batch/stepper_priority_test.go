@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -155,6 +156,23 @@ func TestStepperBatchJobLeavesRoomForInteractive(t *testing.T) {
 		case c.gate <- struct{}{}: // round-robin: the other cohorts step too
 		case <-ctx.Done():
 			t.Fatal("the interactive item did not finish")
+		}
+	}
+}
+
+// The reserve for interactive items never takes the last live place: with
+// MaxLiveItems 1 (a translation model with max_batch_size 1) a batch job
+// must still run, one item at a time.
+func TestStepperSingleLivePlaceStillRunsBatchJobs(t *testing.T) {
+	c := &countdown{}
+	s := NewStepper(StepperConfig{Config: Config{Limits: Limits{MaxBatchSize: 1}}, MaxLiveItems: 1}, identity, c.start)
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
+	defer cancel()
+	low := engine.WithOptions(ctx, engine.RunOptions{LowPriority: true})
+	for _, v := range []int{2, 3} {
+		if out, err := s.Submit(low, v); err != nil || out != 10*v {
+			t.Fatalf("low-priority item %d: %v, %v", v, out, err)
 		}
 	}
 }
