@@ -26,6 +26,10 @@ type countdown struct {
 	open, maxOpen int
 	finished      []int // values in the order their steps finished them
 	steps         []int // per step taken, the first value of the cohort stepped
+	// entered counts the steps begun, before each waits on gate: once it
+	// is one more than the values sent on gate, the loop is parked there
+	// with every decision before that step made.
+	entered int
 }
 
 type countdownCohort struct {
@@ -49,6 +53,9 @@ func (c *countdown) start(batch []int) (Cohort[int], error) {
 }
 
 func (cc *countdownCohort) Step() (map[int]int, error) {
+	cc.c.mu.Lock()
+	cc.c.entered++
+	cc.c.mu.Unlock()
 	if cc.c.gate != nil {
 		<-cc.c.gate
 	}
@@ -221,6 +228,17 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(time.Millisecond)
 	}
+}
+
+// waitParked waits until the loop, after sent values on c.gate, waits on
+// the gate for the next one.
+func waitParked(t *testing.T, c *countdown, sent int) {
+	t.Helper()
+	eventually(t, "the loop to park at the next step", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.entered == sent+1
+	})
 }
 
 func waitClosed(t *testing.T, c *countdown, n int) {
