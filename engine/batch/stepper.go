@@ -25,9 +25,11 @@ type StepperConfig struct {
 // work does not wait for running work to finish; cohorts then take steps
 // in turn. A new cohort holds interactive items only while any wait, and
 // low-priority items leave a quarter of MaxLiveItems (at least one place,
-// never the last) free, so an async batch job delays an interactive item
-// by at most the step in flight. Items leave as soon as they finish, and
-// items whose callers went away are dropped before the next step. For
+// never the last) free: an interactive item that arrives while an async
+// batch job holds every other place starts after the step in flight, not
+// once a batch-job item finishes (interactive items beyond the reserve
+// wait for a place like any other). Items leave as soon as they finish,
+// and items whose callers went away are dropped before the next step. For
 // rejectIfBusy the Stepper is busy while any cohort runs or an interactive
 // item is queued.
 type Stepper[In, Out any] struct {
