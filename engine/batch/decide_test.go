@@ -45,6 +45,12 @@ func TestDecide(t *testing.T) {
 			p: Pending{Lengths: []int{1, 1, 1}, Low: []bool{true, true, false}, Oldest: t0, Room: 3, MaxQueueDelay: time.Hour, Limits: Limits{MaxBatchSize: 3}}, now: t0, run: []int{2}},
 		{name: "low-priority items run when nothing interactive waits",
 			p: Pending{Lengths: []int{1, 1, 1}, Low: []bool{true, true, true}, Oldest: t0, Room: 2}, now: t0, run: []int{0, 1}},
+		{name: "a batch job leaves the reserve free",
+			p: Pending{Lengths: []int{1, 1, 1, 1}, Low: []bool{true, true, true, true}, Oldest: t0, Room: 4, Reserve: 1}, now: t0, run: []int{0, 1, 2}},
+		{name: "a batch job waits while only reserved places are free",
+			p: Pending{Lengths: []int{1}, Low: []bool{true}, Oldest: t0, Room: 2, Reserve: 2}, now: t0, waitWork: true},
+		{name: "interactive items take reserved places",
+			p: Pending{Lengths: []int{1, 1, 1}, Low: []bool{true, false, false}, Oldest: t0, Room: 2, Reserve: 2}, now: t0, run: []int{1, 2}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -24,12 +24,14 @@ type StepperConfig struct {
 // Between any two steps it may start a new cohort from the queue, so new
 // work does not wait for running work to finish; cohorts then take steps
 // in turn. A new cohort holds interactive items only while any wait, and
-// low-priority items leave a quarter of MaxLiveItems (at least one place)
-// free, so an async batch job delays an interactive item by at most the
-// step in flight. Items leave as soon as they
-// finish, and items whose callers went away are dropped before the next
-// step. For rejectIfBusy the Stepper is busy while any cohort runs or an
-// interactive item is queued.
+// low-priority items leave a quarter of MaxLiveItems (at least one place,
+// never the last) free: an interactive item that arrives while an async
+// batch job holds every other place starts after the step in flight, not
+// once a batch-job item finishes (interactive items beyond the reserve
+// wait for a place like any other). Items leave as soon as they finish,
+// and items whose callers went away are dropped before the next step. For
+// rejectIfBusy the Stepper is busy while any cohort runs or an interactive
+// item is queued.
 type Stepper[In, Out any] struct {
 	cfg    StepperConfig
 	q      *queue[*stepItem[In, Out]]
@@ -64,8 +66,11 @@ func (it *stepItem[In, Out]) fail(err error) {
 }
 
 // interactiveReserve is how many of maxLive places low-priority cohorts
-// leave free for interactive items: a quarter, at least one.
-func interactiveReserve(maxLive int) int { return max(1, maxLive/4) }
+// leave free for interactive items: a quarter, at least one, but never the
+// last place, or low-priority items could never start. With maxLive 1
+// there is no reserve, and an interactive item arriving while a batch-job
+// item decodes waits for it to finish.
+func interactiveReserve(maxLive int) int { return min(max(1, maxLive/4), maxLive-1) }
 
 // NewStepper starts a stepper; length reports an item's cost in tokens for
 // packing the batch a cohort starts with.

@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -129,20 +130,24 @@ func TestStepperBatchJobLeavesRoomForInteractive(t *testing.T) {
 	}
 	waitStepperQueued(t, s, 19)
 	// Let the job take every place it may: cohorts start between steps.
+	// Once the loop parks at the fifth step, it has decided after the
+	// fourth, and the interactive item arrives while that step is in flight.
 	for range 4 {
 		c.gate <- struct{}{}
 	}
-	eventually(t, "the job to fill its places", func() bool {
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		return c.open == maxLive-interactiveReserve(maxLive)
-	})
+	waitParked(t, c, 4)
+	c.mu.Lock()
+	open := c.open
+	c.mu.Unlock()
+	if want := maxLive - interactiveReserve(maxLive); open != want {
+		t.Fatalf("the job holds %d live places, want %d", open, want)
+	}
 	interactive := submitAsync(ctx, s, 1)
-	waitStepperQueued(t, s, 20-(maxLive-interactiveReserve(maxLive))+1)
+	waitStepperQueued(t, s, 20-open+1)
 	cohortsBefore := len(mustCohorts(c))
 	c.gate <- struct{}{} // the step in flight ends; the interactive cohort starts
-	eventually(t, "the interactive cohort to start", func() bool { return len(mustCohorts(c)) > cohortsBefore })
-	if cohorts := mustCohorts(c); !slices.Equal(cohorts[cohortsBefore], []int{1}) {
+	waitParked(t, c, 5)
+	if cohorts := mustCohorts(c); len(cohorts) != cohortsBefore+1 || !slices.Equal(cohorts[cohortsBefore], []int{1}) {
 		t.Fatalf("cohorts %v: the interactive item should start alone right after the step in flight", cohorts)
 	}
 	for {
@@ -155,6 +160,23 @@ func TestStepperBatchJobLeavesRoomForInteractive(t *testing.T) {
 		case c.gate <- struct{}{}: // round-robin: the other cohorts step too
 		case <-ctx.Done():
 			t.Fatal("the interactive item did not finish")
+		}
+	}
+}
+
+// The reserve for interactive items never takes the last live place: with
+// MaxLiveItems 1 (a translation model with max_batch_size 1) a batch job
+// must still run, one item at a time.
+func TestStepperSingleLivePlaceStillRunsBatchJobs(t *testing.T) {
+	c := &countdown{}
+	s := NewStepper(StepperConfig{Config: Config{Limits: Limits{MaxBatchSize: 1}}, MaxLiveItems: 1}, identity, c.start)
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(testCtx(t), 2*time.Second)
+	defer cancel()
+	low := engine.WithOptions(ctx, engine.RunOptions{LowPriority: true})
+	for _, v := range []int{2, 3} {
+		if out, err := s.Submit(low, v); err != nil || out != 10*v {
+			t.Fatalf("low-priority item %d: %v, %v", v, out, err)
 		}
 	}
 }
