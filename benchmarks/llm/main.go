@@ -32,6 +32,7 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 	"github.com/edgeinfer/edgeinfer/models/llm"
 	"github.com/edgeinfer/edgeinfer/models/llm/ollamaserver"
@@ -53,7 +54,7 @@ type sample struct {
 }
 
 func main() {
-	home := flag.String("home", engine.DefaultHome(), "EDGEINFER_HOME with the model (and bin/ollama)")
+	homeDir := flag.String("home", engine.DefaultHome(), "EDGEINFER_HOME with the model (and bin/ollama)")
 	model := flag.String("model", "@cf/meta/llama-2-7b-chat-int8", "catalog LLM to serve")
 	maxTokens := flag.Int("max-tokens", 128, "max_tokens of every request")
 	requests := flag.Int("requests", 32, "requests per path, concurrency and round")
@@ -69,7 +70,8 @@ func main() {
 		log.Fatalf("--streams: %v", err)
 	}
 	parallel := slices.Max(concurrencies)
-	srv, err := ollamaserver.Start(ctx, ollamaserver.Options{Home: *home, NumParallel: parallel})
+	installed := home.Resolve(*homeDir, os.Getenv)
+	srv, err := ollamaserver.Start(ctx, ollamaserver.Options{Home: installed.Home, Binary: installed.OllamaBin, NumParallel: parallel})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -82,7 +84,7 @@ func main() {
 		log.Fatal(err)
 	}
 	cfg := engine.DefaultConfig()
-	cfg.Home = *home
+	cfg.Home = *homeDir
 	cfg.Models[*model] = engine.ModelConfig{MaxBatchSize: parallel, IntraOpThreads: *threads}
 	quiet := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	eng, err := engine.New(cat, cfg, map[string]engine.Backend{llm.Kind: &llm.Backend{URL: srv.URL().String(), Logger: quiet}}, quiet)

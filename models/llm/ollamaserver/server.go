@@ -6,6 +6,7 @@ package ollamaserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,21 +19,21 @@ import (
 	"strings"
 	"time"
 
-	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/ollama/ollama/api"
 	"github.com/ollama/ollama/envconfig"
 )
 
-// Options configures Start. The zero value reuses a server named by
-// OLLAMA_HOST when one answers there, and otherwise starts the installed one.
+// Options configures Start. Start reuses a server named by URL, or by
+// OLLAMA_HOST when one answers there, and otherwise starts Binary.
 type Options struct {
 	// URL names a running Ollama server to use; Start fails if it does not
 	// answer. Empty means: OLLAMA_HOST if set and answering, else start one.
 	URL string
-	// Home is edgeinfer's resolved home; empty means package home's default.
+	// Home is edgeinfer's resolved home (home.Paths.Home): the managed
+	// server's store defaults to Home/ollama.
 	Home string
-	// Binary is the ollama executable; empty means the one package home
-	// resolves under Home.
+	// Binary is the ollama executable a managed server runs, as the
+	// caller resolved it (home.Paths.OllamaBin); a managed server needs it.
 	Binary string
 	// ModelsDir is the managed server's model store (OLLAMA_MODELS); empty
 	// means Home/ollama.
@@ -95,17 +96,19 @@ func Start(ctx context.Context, o Options) (*Server, error) {
 		log.Warn("ollama: nothing answers at OLLAMA_HOST; starting a managed server", "url", u.String())
 	}
 
-	paths := home.Resolve(o.Home, os.Getenv)
 	bin := o.Binary
 	if bin == "" {
-		bin = paths.OllamaBin
+		return nil, fmt.Errorf("ollama: no server binary given (run `make setup`): %w", os.ErrNotExist)
 	}
 	if _, err := os.Stat(bin); err != nil {
 		return nil, fmt.Errorf("ollama: no server binary at %s (run `make setup`): %w", bin, err)
 	}
 	models := o.ModelsDir
 	if models == "" {
-		models = filepath.Join(paths.Home, "ollama")
+		if o.Home == "" {
+			return nil, errors.New("ollama: a managed server needs a home or a models directory")
+		}
+		models = filepath.Join(o.Home, "ollama")
 	}
 	if err := os.MkdirAll(models, 0o755); err != nil {
 		return nil, err

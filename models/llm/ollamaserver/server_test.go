@@ -271,3 +271,31 @@ func TestNextBackoff(t *testing.T) {
 		}
 	}
 }
+
+// Start runs only the binary it is handed: given none, it starts nothing,
+// even where EDGEINFER_HOME and EDGEINFER_OLLAMA_BIN name one, since the
+// caller's configuration, not the environment, says where Ollama is.
+func TestStartRunsOnlyTheBinaryItIsHanded(t *testing.T) {
+	t.Setenv("OLLAMA_HOST", "")
+	dir := t.TempDir()
+	ran := filepath.Join(dir, "ran")
+	fake := filepath.Join(dir, "bin", "ollama")
+	if err := os.MkdirAll(filepath.Dir(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fake, []byte("#!/bin/sh\ntouch '"+ran+"'\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(home.HomeEnv, dir)
+	t.Setenv(home.OllamaBinEnv, fake)
+	s, err := Start(context.Background(), Options{ModelsDir: t.TempDir(), StartTimeout: 2 * time.Second, Logger: testLogger(t)})
+	if err == nil {
+		s.Close()
+	}
+	if _, statErr := os.Stat(ran); statErr == nil {
+		t.Fatalf("Start ran %s, which only the environment names (err %v)", fake, err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "make setup") {
+		t.Fatalf("err = %v, want no binary reported with `make setup`", err)
+	}
+}
