@@ -1,7 +1,8 @@
 // Package home resolves edgeinfer's home directory and the files installed
 // under it: the one place that reads EDGEINFER_HOME, EDGEINFER_ORT_LIB,
-// EDGEINFER_ORT_CUDA_DIR and EDGEINFER_OLLAMA_BIN. Everything else receives
-// the resolved Paths (the engine's config carries them to the backends).
+// EDGEINFER_ORT_CUDA_DIR, EDGEINFER_CUDA_LIBS and EDGEINFER_OLLAMA_BIN.
+// Everything else receives the resolved Paths (the engine's config carries
+// them to the backends).
 //
 // Precedence, highest first: the --home flag, EDGEINFER_HOME, the config
 // file's home:, ~/.edgeinfer. The file variables override only their own
@@ -19,6 +20,7 @@ const (
 	ORTLibEnv     = "EDGEINFER_ORT_LIB"
 	ORTCUDADirEnv = "EDGEINFER_ORT_CUDA_DIR"
 	OllamaBinEnv  = "EDGEINFER_OLLAMA_BIN"
+	CUDALibsEnv   = "EDGEINFER_CUDA_LIBS"
 )
 
 // Paths are the directories and files a running edgeinfer uses.
@@ -31,6 +33,11 @@ type Paths struct {
 	ORTCUDADir string
 	// OllamaBin is the Ollama server binary edgeinfer runs (home/bin/ollama).
 	OllamaBin string
+	// CUDALibs lists directories, colon-separated, searched first for the
+	// CUDA and cuDNN libraries: library directories, or Python
+	// site-packages directories whose nvidia/*/lib hold NVIDIA's pip
+	// wheels (EDGEINFER_CUDA_LIBS; none by default).
+	CUDALibs string
 }
 
 // Default is the home when neither a flag nor a config file names one:
@@ -62,5 +69,6 @@ func Resolve(dir string, getenv func(string) string) Paths {
 		ORTLib:     or(ORTLibEnv, filepath.Join(dir, "lib", "libonnxruntime.so")),
 		ORTCUDADir: or(ORTCUDADirEnv, filepath.Join(dir, "lib", "cuda")),
 		OllamaBin:  or(OllamaBinEnv, filepath.Join(dir, "bin", "ollama")),
+		CUDALibs:   getenv(CUDALibsEnv),
 	}
 }

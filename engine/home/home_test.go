@@ -23,6 +23,8 @@ func TestResolve(t *testing.T) {
 			Paths{Home: "/env", ORTLib: "/env/lib/libonnxruntime.so", ORTCUDADir: "/env/lib/cuda", OllamaBin: "/env/bin/ollama"}},
 		{"file variables override their own file only", "/h", map[string]string{ORTLibEnv: "/opt/ort.so", OllamaBinEnv: "/usr/bin/ollama", ORTCUDADirEnv: "/opt/cuda"},
 			Paths{Home: "/h", ORTLib: "/opt/ort.so", ORTCUDADir: "/opt/cuda", OllamaBin: "/usr/bin/ollama"}},
+		{"CUDA library directories only from EDGEINFER_CUDA_LIBS", "/h", map[string]string{CUDALibsEnv: "/opt/cudnn/lib:/venv/site-packages"},
+			Paths{Home: "/h", ORTLib: "/h/lib/libonnxruntime.so", ORTCUDADir: "/h/lib/cuda", OllamaBin: "/h/bin/ollama", CUDALibs: "/opt/cudnn/lib:/venv/site-packages"}},
 	} {
 		if got := Resolve(c.dir, env(c.env)); got != c.want {
 			t.Errorf("%s: Resolve(%q) = %+v, want %+v", c.name, c.dir, got, c.want)

@@ -6,12 +6,13 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+
+	"github.com/edgeinfer/edgeinfer/engine/home"
 )
 
 // CUDALibsEnv lists extra directories (colon-separated) to search first for
-// the CUDA and cuDNN libraries: library directories, or Python
-// site-packages directories whose nvidia/*/lib hold NVIDIA's pip wheels.
-const CUDALibsEnv = "EDGEINFER_CUDA_LIBS"
+// the CUDA and cuDNN libraries (resolved by package home).
+const CUDALibsEnv = home.CUDALibsEnv
 
 // cudaLibrary is one library the CUDA execution provider needs at run time.
 type cudaLibrary struct {
@@ -68,12 +69,12 @@ func findCUDALibraries(dirs []string) []cudaLib {
 }
 
 // cudaSearchDirs lists the existing directories that may hold CUDA and
-// cuDNN libraries, most specific first: EDGEINFER_CUDA_LIBS, then
-// LD_LIBRARY_PATH, the CUDA toolkit, Python environments (NVIDIA's pip
+// cuDNN libraries, most specific first: extra (the colon-separated
+// home.Paths.CUDALibs), then LD_LIBRARY_PATH, the CUDA toolkit, Python environments (NVIDIA's pip
 // wheels install under site-packages/nvidia/<name>/lib; CUDA 13's under
 // nvidia/cu13/lib), and the system library directories. root prefixes the
 // fixed system paths, for tests.
-func cudaSearchDirs(getenv func(string) string, root string) []string {
+func cudaSearchDirs(extra string, getenv func(string) string, root string) []string {
 	var dirs []string
 	add := func(paths ...string) {
 		for _, p := range paths {
@@ -91,7 +92,7 @@ func cudaSearchDirs(getenv func(string) string, root string) []string {
 		})
 		add(wheels...)
 	}
-	for _, d := range filepath.SplitList(getenv(CUDALibsEnv)) {
+	for _, d := range filepath.SplitList(extra) {
 		add(d)
 		addSitePackages(d)
 	}

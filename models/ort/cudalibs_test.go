@@ -43,8 +43,7 @@ func TestCUDASearchDirs(t *testing.T) {
 		"usr/lib/x86_64-linux-gnu/libcuda.so.1",
 		"extra/libcurand.so.10",
 	)
-	got := cudaSearchDirs(envOf(map[string]string{
-		CUDALibsEnv:       extra + string(os.PathListSeparator) + filepath.Join(root, "missing"),
+	got := cudaSearchDirs(extra+string(os.PathListSeparator)+filepath.Join(root, "missing"), envOf(map[string]string{
 		"PATH":            filepath.Join(venv, "bin") + ":" + filepath.Join(root, "usr/bin"),
 		"HOME":            filepath.Join(root, "home/u"),
 		"LD_LIBRARY_PATH": "",

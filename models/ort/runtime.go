@@ -147,7 +147,7 @@ func loadRuntime(want bool) (Runtime, error) {
 	if err != nil {
 		return loadCPU(err.Error())
 	}
-	plan := planCUDA(CUDADir(), func() (int, error) { return cudaDeviceCount("libcuda.so.1") }, cudaSearchDirs(os.Getenv, "/"))
+	plan := planCUDA(CUDADir(), func() (int, error) { return cudaDeviceCount("libcuda.so.1") }, cudaSearchDirs(runtimePaths().CUDALibs, os.Getenv, "/"))
 	if plan.unavailable != "" {
 		return loadCPU(plan.unavailable)
 	}

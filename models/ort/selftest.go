@@ -81,7 +81,8 @@ func runSelfTest(cmd *exec.Cmd, id int) error {
 	child := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
 	// The child loads the runtime this process resolved (--home reaches it
 	// through these, as the child gets no flags of its own).
-	child.Env = append(cmd.Environ(), SelfTestEnv+"="+strconv.Itoa(id), LibEnv+"="+LibraryPath(), CUDADirEnv+"="+CUDADir())
+	child.Env = append(cmd.Environ(), SelfTestEnv+"="+strconv.Itoa(id), LibEnv+"="+LibraryPath(), CUDADirEnv+"="+CUDADir(),
+		CUDALibsEnv+"="+runtimePaths().CUDALibs)
 	var out bytes.Buffer
 	child.Stdout, child.Stderr = &out, &out
 	err := child.Run()

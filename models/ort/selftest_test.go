@@ -1,12 +1,15 @@
 package ort
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine/home"
 )
 
 // selfTestChildMode makes this test binary act as a self-test child: the
@@ -27,6 +30,14 @@ func TestMain(m *testing.M) {
 			time.Sleep(time.Minute)
 		case "hang":
 			time.Sleep(time.Minute)
+		case "paths":
+			// The child must look for the runtime where its parent does.
+			// (The library itself is the one the parent loaded, once it has.)
+			if p := home.Resolve("", os.Getenv); p.ORTCUDADir != "/parent/lib/cuda" || p.CUDALibs != "/a:/b" {
+				fmt.Fprintf(os.Stderr, "the child resolves %+v\n", p)
+				os.Exit(1)
+			}
+			os.Exit(0)
 		}
 	}
 	os.Exit(m.Run())
@@ -90,5 +101,24 @@ func TestSelfTestDevice(t *testing.T) {
 	env[SelfTestEnv] = "3"
 	if id, ok := SelfTestDevice(get); !ok || id != 3 {
 		t.Fatalf("SelfTestDevice = %d, %v", id, ok)
+	}
+}
+
+// The self-test child looks for the runtime where its parent was told to
+// (UsePaths), the CUDA library directories included, whatever its
+// environment says.
+func TestSelfTestChildGetsTheParentsPaths(t *testing.T) {
+	saved := paths.Load()
+	t.Cleanup(func() { paths.Store(saved); SetSelfTest(nil) })
+	t.Setenv(home.HomeEnv, t.TempDir())
+	t.Setenv(home.CUDALibsEnv, "/elsewhere")
+	UsePaths(home.Paths{Home: "/parent", ORTLib: "/parent/lib/libonnxruntime.so", ORTCUDADir: "/parent/lib/cuda", CUDALibs: "/a:/b"})
+	SetSelfTest(func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), selfTestChildMode+"=paths")
+		return cmd
+	})
+	if err := checkDevice(0); err != nil {
+		t.Fatal(err)
 	}
 }
