@@ -79,6 +79,7 @@ type Engine struct {
 	resident map[string]*resident
 	closed   bool // set by Close: no load starts after it
 	stop     chan struct{}
+	stopOnce sync.Once
 	stopped  chan struct{}
 }
 

@@ -360,11 +360,7 @@ func (e *Engine) Preload(ctx context.Context) error {
 
 // Close stops the reaper and unloads every resident model.
 func (e *Engine) Close() error {
-	select {
-	case <-e.stop:
-	default:
-		close(e.stop)
-	}
+	e.stopOnce.Do(func() { close(e.stop) }) // two Closes at once must not close it twice
 	<-e.stopped
 	e.mu.Lock()
 	e.closed = true

@@ -341,3 +341,15 @@ func TestEveryOpenedModelIsClosedOnce(t *testing.T) {
 		t.Fatal("a run after Close succeeded; want the engine closed")
 	}
 }
+
+// Two Closes at once (a signal handler and a deferred Close) must not
+// panic on closing the stop channel twice.
+func TestConcurrentCloses(t *testing.T) {
+	e := newCountingEngine(t, &countingBackend{}, ServerConfig{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); _ = e.Close() }()
+	}
+	wg.Wait()
+}
