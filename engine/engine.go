@@ -187,7 +187,7 @@ func (e *Engine) Decode(modelID string, in Input) (*Entry, any, error) {
 		// What Workers AI answers for an ID it no longer serves.
 		return nil, nil, &Error{Kind: KindUnknownModel, Message: fmt.Sprintf("No such model %s or task", modelID)}
 	}
-	value, err := decodeInput(entry.Task, in)
+	value, err := decodeInput(entry, in)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -228,7 +228,8 @@ func normalizeError(err error) error {
 	return Internal(err)
 }
 
-func decodeInput(task Task, in Input) (any, error) {
+func decodeInput(entry *Entry, in Input) (any, error) {
+	task := entry.Task
 	if in.Value != nil {
 		return in.Value, nil
 	}
@@ -249,7 +250,7 @@ func decodeInput(task Task, in Input) (any, error) {
 	case TaskTranslation:
 		return decodeTranslation(in.JSON)
 	case TaskTextGeneration:
-		return decodeGeneration(in.JSON)
+		return decodeGenerationWith(in.JSON, generationLimitsOf(entry))
 	}
 	return nil, Internal(fmt.Errorf("no decoder for task %q", task))
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"strconv"
 )
 
 // Message is one chat turn.
@@ -106,7 +107,47 @@ const (
 	maxPromptChars     = 131072
 )
 
+// generationLimits are one model's defaults and bounds for a generation
+// request, from its catalog entry.
+type generationLimits struct {
+	maxTokens     int     // default max_tokens
+	temperature   float64 // default temperature
+	contextWindow int     // max_tokens may not exceed it; 0: no bound known
+}
+
+// generationLimitsOf reads an entry's defaults (max_tokens, temperature)
+// and its context_window property; absent ones keep Workers AI's common
+// defaults (256 tokens, temperature 0.6).
+func generationLimitsOf(e *Entry) generationLimits {
+	lim := generationLimits{maxTokens: DefaultMaxTokens, temperature: DefaultTemperature}
+	if e == nil {
+		return lim
+	}
+	switch v := e.Defaults["max_tokens"].(type) {
+	case int:
+		lim.maxTokens = v
+	case float64:
+		lim.maxTokens = int(v)
+	}
+	switch v := e.Defaults["temperature"].(type) {
+	case int:
+		lim.temperature = float64(v)
+	case float64:
+		lim.temperature = v
+	}
+	if n, err := strconv.Atoi(e.Properties["context_window"]); err == nil && n > 0 {
+		lim.contextWindow = n
+	}
+	return lim
+}
+
+// decodeGeneration decodes a request with the common defaults and no known
+// context window.
 func decodeGeneration(raw []byte) (*GenerationInput, error) {
+	return decodeGenerationWith(raw, generationLimitsOf(nil))
+}
+
+func decodeGenerationWith(raw []byte, lim generationLimits) (in *GenerationInput, err error) {
 	f, err := parseObject("", raw)
 	if err != nil {
 		return nil, err
@@ -114,7 +155,13 @@ func decodeGeneration(raw []byte) (*GenerationInput, error) {
 	if f.has("requests") {
 		return nil, BadInput("requests", "batch requests need the queueRequest option")
 	}
-	in := &GenerationInput{MaxTokens: DefaultMaxTokens, Temperature: DefaultTemperature}
+	in = &GenerationInput{MaxTokens: lim.maxTokens, Temperature: lim.temperature}
+	defer func() {
+		// Checked last, so a bad field elsewhere is named first.
+		if err == nil && lim.contextWindow > 0 && in.MaxTokens > lim.contextWindow {
+			in, err = nil, BadInput("max_tokens", "must be at most the model's context window of %d tokens, got %d", lim.contextWindow, in.MaxTokens)
+		}
+	}()
 	hasPrompt, hasMessages := f.has("prompt"), f.has("messages")
 	switch {
 	case hasPrompt && hasMessages:
@@ -296,6 +343,9 @@ func decodeResponseFormat(f *fields, in *GenerationInput) error {
 	case "json_schema":
 		if !rf.has("json_schema") || jsonKind(rf.m["json_schema"]) != "an object" {
 			return BadInput("response_format.json_schema", "is required for type json_schema and must be an object")
+		}
+		if err := checkJSONSchema("response_format.json_schema", rf.m["json_schema"]); err != nil {
+			return err
 		}
 		in.Schema = rf.m["json_schema"]
 	default:

@@ -43,3 +43,37 @@ func TestRetiredModelsPolicy(t *testing.T) {
 		t.Errorf("a bad policy: %v, want an error naming line 2 and server.retired_models", err)
 	}
 }
+
+// A model's catalog defaults apply when the request leaves them out, and
+// max_tokens may not exceed its context window.
+func TestGenerationDefaultsAndContextWindow(t *testing.T) {
+	eng, err := New(mustCatalog(t), DefaultConfig(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	for _, c := range []struct {
+		model, body string
+		maxTokens   int
+		temp        float64
+		badField    string
+	}{
+		{"@cf/qwen/qwen3-30b-a3b-fp8", `{"prompt":"hi"}`, 2000, 0.6, ""},
+		{"@cf/meta/llama-4-scout-17b-16e-instruct", `{"prompt":"hi"}`, 256, 0.15, ""},
+		{"@cf/meta/llama-4-scout-17b-16e-instruct", `{"prompt":"hi","temperature":0.9,"max_tokens":10}`, 10, 0.9, ""},
+		{"@cf/meta/llama-3.1-8b-instruct-fp8", `{"prompt":"hi","max_tokens":32000}`, 32000, 0.6, ""},
+		{"@cf/meta/llama-3.1-8b-instruct-fp8", `{"prompt":"hi","max_tokens":32001}`, 0, 0, "max_tokens"},
+	} {
+		_, v, err := eng.Decode(c.model, Input{JSON: []byte(c.body)})
+		if c.badField != "" {
+			if d := Describe(err); d.Status != 400 || !strings.Contains(d.Message, "'"+c.badField+"'") {
+				t.Errorf("%s %s: %+v, want 400 naming %s", c.model, c.body, d, c.badField)
+			}
+			continue
+		}
+		in, ok := v.(*GenerationInput)
+		if err != nil || !ok || in.MaxTokens != c.maxTokens || in.Temperature != c.temp {
+			t.Errorf("%s %s: %+v %v, want max_tokens %d temperature %v", c.model, c.body, v, err, c.maxTokens, c.temp)
+		}
+	}
+}

@@ -106,6 +106,10 @@ func TestDecodeGeneration(t *testing.T) {
 		{"tool without name", `{"messages":[{"role":"user","content":"x"}],"tools":[{"description":"d"}]}`, "tools[0].name", false},
 		{"openai tool without name", `{"messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{}}]}`, "tools[0].function.name", false},
 		{"bad response format", `{"prompt":"a","response_format":{"type":"xml"}}`, "response_format.type", false},
+		{"schema type not a type", `{"prompt":"a","response_format":{"type":"json_schema","json_schema":{"type":"text"}}}`, "response_format.json_schema.type", false},
+		{"schema properties not an object", `{"prompt":"a","response_format":{"type":"json_schema","json_schema":{"type":"object","properties":[]}}}`, "response_format.json_schema.properties", false},
+		{"nested property type bad", `{"prompt":"a","response_format":{"type":"json_schema","json_schema":{"type":"object","properties":{"n":{"type":5}}}}}`, "response_format.json_schema.properties.n.type", false},
+		{"wrapped schema required bad", `{"prompt":"a","response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object","required":"n"}}}}`, "response_format.json_schema.schema.required", false},
 		{"json mode with stream", `{"prompt":"a","stream":true,"response_format":{"type":"json_object"}}`, "response_format", false},
 		{"prompt too long", `{"prompt":"` + strings.Repeat("a", maxPromptChars+1) + `"}`, "prompt", true},
 	})
