@@ -81,6 +81,11 @@ type Entry struct {
 	// decision model): it answers 503 unless the config maps it onto a local
 	// model (models."<id>".ollama).
 	NoLocalPath bool `yaml:"no_local_path"`
+	// Output names a model-specific answer format the backend parses:
+	// "llama-guard" (the model answers "safe", or "unsafe" and a line of
+	// categories such as "S1,S10"; in JSON mode that becomes
+	// {safe, categories}).
+	Output string `yaml:"output"`
 	// AnsweredBy is the successor whose Ollama tag serves a retired model
 	// that has none of its own; set when the catalog loads.
 	AnsweredBy string `yaml:"-"`

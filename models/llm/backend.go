@@ -144,6 +144,7 @@ func (b *Backend) load(ctx context.Context, spec engine.ModelSpec, srv *ollamase
 		Tag:         src.Tag,
 		Runner:      runnerOptions{NumCtx: contextWindow(spec.Entry, show), NumThread: numThread(spec, srv.Managed())},
 		NativeTools: hasCapability(show, "tools"),
+		Guard:       spec.Entry.Output == guardOutput,
 	}
 	if srv.Managed() {
 		// The engine decides residency: the model stays in Ollama until the

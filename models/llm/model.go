@@ -135,6 +135,14 @@ func (c *collector) output(req *ollamaRequest, in *engine.GenerationInput) (*eng
 			out.Response, out.ToolCalls = "", []engine.ToolCall{call}
 		}
 	}
+	if in.ResponseFormat != "" && req.Guard {
+		v, err := guardResponse(c.text.String())
+		if err != nil {
+			return nil, err
+		}
+		out.Response = v
+		return out, nil
+	}
 	if in.ResponseFormat != "" {
 		var v any
 		if err := json.Unmarshal([]byte(c.text.String()), &v); err != nil {

@@ -29,6 +29,8 @@ type ollamaRequest struct {
 	// EmulatedTools are the tools described in the prompt for a model
 	// without native tool support; its answer is checked for a call.
 	EmulatedTools []engine.Tool
+	// Guard: the answer is a Llama Guard verdict (requestPlan.Guard).
+	Guard bool
 }
 
 // requestPlan is what buildRequest needs to know about the model.
@@ -39,6 +41,9 @@ type requestPlan struct {
 	// NativeTools says the model's template renders tools (Ollama's tools
 	// capability).
 	NativeTools bool
+	// Guard says the model answers in Llama Guard's format, which JSON mode
+	// parses instead of constraining Ollama's output to JSON.
+	Guard bool
 }
 
 // buildRequest maps a Workers AI generation input onto Ollama's native API.
@@ -52,9 +57,12 @@ func buildRequest(in *engine.GenerationInput, p requestPlan) (*ollamaRequest, er
 	if err != nil {
 		return nil, err
 	}
+	if p.Guard {
+		format = nil // its verdict is text; output() reads it as {safe, categories}
+	}
 	stream, noTruncate := true, false
 	if in.Raw && in.Prompt != "" {
-		return &ollamaRequest{Generate: &api.GenerateRequest{
+		return &ollamaRequest{Guard: p.Guard, Generate: &api.GenerateRequest{
 			Model: p.Tag, Prompt: in.Prompt, Raw: true, Stream: &stream, Truncate: &noTruncate,
 			Format: format, Options: opts, KeepAlive: p.KeepAlive,
 		}}, nil
@@ -66,7 +74,7 @@ func buildRequest(in *engine.GenerationInput, p requestPlan) (*ollamaRequest, er
 	for _, m := range in.Messages {
 		msgs = append(msgs, api.Message{Role: m.Role, Content: m.Content})
 	}
-	req := &ollamaRequest{Chat: &api.ChatRequest{
+	req := &ollamaRequest{Guard: p.Guard, Chat: &api.ChatRequest{
 		Model: p.Tag, Messages: msgs, Stream: &stream, Truncate: &noTruncate,
 		Format: format, Options: opts, KeepAlive: p.KeepAlive,
 	}}
