@@ -3,13 +3,18 @@ package engine
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Message is one chat turn.
 type Message struct {
 	Role    string `json:"role"`
 	Content string `json:"content"`
+	// Images are the images a message carries (OpenAI image_url parts, or
+	// the request's top-level image on its last user message).
+	Images [][]byte `json:"-"`
 }
 
 // Tool is a function the model may call, normalized from either Workers AI
@@ -44,6 +49,9 @@ type GenerationInput struct {
 	PresencePenalty   *float64
 	LoRA              string
 	Tools             []Tool
+	// Images is the request's top-level image (vision models): it goes with
+	// the prompt, or with the last user message.
+	Images [][]byte
 	// ResponseFormat is "", "json_object" or "json_schema" (then Schema is set).
 	ResponseFormat string
 	Schema         json.RawMessage
@@ -192,6 +200,16 @@ func decodeGenerationWith(raw []byte, lim generationLimits) (in *GenerationInput
 	if err := decodeResponseFormat(f, in); err != nil {
 		return nil, err
 	}
+	if f.has("image") {
+		img, err := decodeImageValue("image", f.m["image"])
+		if err != nil {
+			return nil, err
+		}
+		if err := checkIsImage("image", img); err != nil {
+			return nil, err
+		}
+		in.Images = [][]byte{img}
+	}
 	return in, nil
 }
 
@@ -217,17 +235,18 @@ func decodeMessages(f *fields) ([]Message, error) {
 		if !ok || role == "" {
 			return nil, BadInput(path+".role", "is required")
 		}
-		content, ok, err := mf.str("content")
+		if !mf.has("content") {
+			return nil, BadInput(path+".content", "is required")
+		}
+		msg, err := decodeContent(path+".content", mf.m["content"])
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
-			return nil, BadInput(path+".content", "is required")
-		}
-		if len([]rune(content)) > maxPromptChars {
+		if len([]rune(msg.Content)) > maxPromptChars {
 			return nil, TooLarge(path+".content", "must be at most %d characters", maxPromptChars)
 		}
-		msgs[i] = Message{Role: role, Content: content}
+		msg.Role = role
+		msgs[i] = msg
 	}
 	return msgs, nil
 }
@@ -355,5 +374,100 @@ func decodeResponseFormat(f *fields, in *GenerationInput) error {
 		return BadInput("response_format", "JSON mode does not support streaming")
 	}
 	in.ResponseFormat = typ
+	return nil
+}
+
+// decodeContent reads a message's content: a string, or an array of parts
+// ({type: "text", text} and {type: "image_url", image_url: {url}} with a
+// data: URL; edgeinfer fetches nothing, so an http(s) URL is refused).
+func decodeContent(path string, raw json.RawMessage) (Message, error) {
+	switch jsonKind(raw) {
+	case "a string":
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return Message{Content: s}, err
+	case "null":
+		return Message{}, nil // an assistant turn that only called tools
+	case "an array":
+	default:
+		return Message{}, BadInput(path, "must be a string or an array of content parts, got %s", jsonKind(raw))
+	}
+	var parts []json.RawMessage
+	if err := json.Unmarshal(raw, &parts); err != nil {
+		return Message{}, BadInput(path, "must be an array of content parts")
+	}
+	var msg Message
+	var text strings.Builder
+	for j, part := range parts {
+		pp := indexPath(path, j)
+		pf, err := parseObject(pp, part)
+		if err != nil {
+			return Message{}, err
+		}
+		typ, _, err := pf.str("type")
+		if err != nil {
+			return Message{}, err
+		}
+		switch typ {
+		case "text":
+			t, _, err := pf.str("text")
+			if err != nil {
+				return Message{}, err
+			}
+			text.WriteString(t)
+		case "image_url":
+			img, err := decodeImageURL(pp+".image_url", pf)
+			if err != nil {
+				return Message{}, err
+			}
+			msg.Images = append(msg.Images, img)
+		default:
+			return Message{}, BadInput(pp+".type", "must be \"text\" or \"image_url\", got %q", typ)
+		}
+	}
+	msg.Content = text.String()
+	return msg, nil
+}
+
+// decodeImageURL reads {image_url: {url}} (or image_url as the URL string
+// itself), which must be a data: URL of an image.
+func decodeImageURL(path string, pf *fields) ([]byte, error) {
+	var url string
+	switch jsonKind(pf.m["image_url"]) {
+	case "a string":
+		url, _, _ = pf.str("image_url")
+	case "an object":
+		uf, err := parseObject(path, pf.m["image_url"])
+		if err != nil {
+			return nil, err
+		}
+		if url, _, err = uf.str("url"); err != nil {
+			return nil, err
+		}
+		path += ".url"
+	default:
+		return nil, BadInput(path, "must be {url: \"data:image/…;base64,…\"}")
+	}
+	if !strings.HasPrefix(url, "data:") {
+		return nil, BadInput(path, "must be a data: URL (data:image/png;base64,…); edgeinfer fetches no URLs")
+	}
+	img, err := decodeBase64(url)
+	if err != nil {
+		return nil, BadInput(path, "is not valid base64: %v", err)
+	}
+	if err := checkIsImage(path, img); err != nil {
+		return nil, err
+	}
+	return img, nil
+}
+
+// checkIsImage refuses bytes that are not an image, by their signature.
+func checkIsImage(path string, b []byte) error {
+	if len(b) == 0 {
+		return BadInput(path, "must not be empty")
+	}
+	if ct := http.DetectContentType(b); !strings.HasPrefix(ct, "image/") {
+		return BadInput(path, "is not an image (the bytes look like %s)", ct)
+	}
 	return nil
 }

@@ -34,33 +34,43 @@ func decodeImageJSON(raw []byte) (*ImageInput, error) {
 	if !f.has("image") {
 		return nil, BadInput("image", "is required (send the image bytes as the body, an array of 0-255 integers, or a base64 string)")
 	}
-	switch jsonKind(f.m["image"]) {
+	b, err := decodeImageValue("image", f.m["image"])
+	if err != nil {
+		return nil, err
+	}
+	return checkImageBytes(b)
+}
+
+// decodeImageValue reads image bytes sent in JSON: a base64 string (or a
+// data: URL) or an array of integers 0-255. Errors name path.
+func decodeImageValue(path string, raw json.RawMessage) ([]byte, error) {
+	switch jsonKind(raw) {
 	case "a string":
-		s, _, err := f.str("image")
-		if err != nil {
-			return nil, err
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, BadInput(path, "must be a string")
 		}
 		b, err := decodeBase64(s)
 		if err != nil {
-			return nil, BadInput("image", "is not valid base64: %v", err)
+			return nil, BadInput(path, "is not valid base64: %v", err)
 		}
-		return checkImageBytes(b)
+		return b, nil
 	case "an array":
 		var nums []json.Number
-		if err := json.Unmarshal(f.m["image"], &nums); err != nil {
-			return nil, BadInput("image", "must be an array of integers 0-255")
+		if err := json.Unmarshal(raw, &nums); err != nil {
+			return nil, BadInput(path, "must be an array of integers 0-255")
 		}
 		b := make([]byte, len(nums))
 		for i, n := range nums {
 			v, err := n.Float64()
 			if err != nil || v != math.Trunc(v) || v < 0 || v > 255 {
-				return nil, BadInput(indexPath("image", i), "must be an integer 0-255, got %s", n.String())
+				return nil, BadInput(indexPath(path, i), "must be an integer 0-255, got %s", n.String())
 			}
 			b[i] = byte(v)
 		}
-		return checkImageBytes(b)
+		return b, nil
 	default:
-		return nil, BadInput("image", "must be an array of integers 0-255 or a base64 string, got %s", jsonKind(f.m["image"]))
+		return nil, BadInput(path, "must be an array of integers 0-255 or a base64 string, got %s", jsonKind(raw))
 	}
 }
 

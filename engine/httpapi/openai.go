@@ -42,28 +42,6 @@ type openAIMessage struct {
 	Content json.RawMessage `json:"content"`
 }
 
-// text flattens OpenAI content: a string, or an array of {type:"text", text} parts.
-func (m openAIMessage) text() (string, bool) {
-	var s string
-	if json.Unmarshal(m.Content, &s) == nil {
-		return s, true
-	}
-	var parts []struct {
-		Type string `json:"type"`
-		Text string `json:"text"`
-	}
-	if json.Unmarshal(m.Content, &parts) != nil {
-		return "", false
-	}
-	var b strings.Builder
-	for _, p := range parts {
-		if p.Type == "text" {
-			b.WriteString(p.Text)
-		}
-	}
-	return b.String(), true
-}
-
 func (s *Server) readOpenAI(w http.ResponseWriter, r *http.Request) (*openAIRequest, engine.RunOptions, error) {
 	body, err := s.readBody(w, r)
 	if err != nil {
@@ -146,15 +124,9 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 // chatInput rewrites an OpenAI chat body as a Workers AI input object, so
 // the engine validates both surfaces with one set of rules.
 func chatInput(req *openAIRequest) ([]byte, error) {
-	msgs := make([]engine.Message, len(req.Messages))
-	for i, m := range req.Messages {
-		text, ok := m.text()
-		if !ok {
-			return nil, engine.BadInput("messages["+strconv.Itoa(i)+"].content", "must be a string or an array of text parts")
-		}
-		msgs[i] = engine.Message{Role: m.Role, Content: text}
-	}
-	in := map[string]any{"messages": msgs, "stream": req.Stream}
+	// Content goes through as sent (a string or content parts, text and
+	// image_url): the engine's decoder reads and checks it.
+	in := map[string]any{"messages": req.Messages, "stream": req.Stream}
 	if req.MaxCompletionTokens != nil {
 		in["max_tokens"] = *req.MaxCompletionTokens
 	} else if req.MaxTokens != nil {

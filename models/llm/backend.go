@@ -145,6 +145,8 @@ func (b *Backend) load(ctx context.Context, spec engine.ModelSpec, srv *ollamase
 		Runner:      runnerOptions{NumCtx: contextWindow(spec.Entry, show), NumThread: numThread(spec, srv.Managed())},
 		NativeTools: hasCapability(show, "tools"),
 		Guard:       spec.Entry.Output == guardOutput,
+		Vision:      hasCapability(show, "vision"),
+		Model:       spec.Entry.ID,
 	}
 	if srv.Managed() {
 		// The engine decides residency: the model stays in Ollama until the

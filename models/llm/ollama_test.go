@@ -355,7 +355,7 @@ func TestFourConcurrentStreams(t *testing.T) {
 // first piece.
 func startLong(t *testing.T, ctx context.Context, eng *engine.Engine, model string) <-chan engine.StreamEvent {
 	t.Helper()
-	out, err := eng.Run(ctx, model, engine.Input{JSON: []byte(`{"prompt":"Write a very long story","raw":true,"stream":true,"max_tokens":100000,"temperature":1.5,"seed":1}`)})
+	out, err := eng.Run(ctx, model, engine.Input{JSON: []byte(longStory(t, eng, model))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,7 +570,7 @@ func TestClientDisconnectCancelsTheOllamaRequest(t *testing.T) {
 	defer srv.Close()
 	ctx := testCtx(t, time.Minute)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL+"/client/v4/accounts/acct/ai/run/"+phi2,
-		strings.NewReader(`{"prompt":"Write a very long story","raw":true,"stream":true,"max_tokens":100000,"temperature":1.5,"seed":1}`))
+		strings.NewReader(longStory(t, eng, phi2)))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -639,4 +639,15 @@ func TestNoLocalPathNeedsAMapping(t *testing.T) {
 	if err := noLocalPath(engine.ModelSpec{Entry: e, Config: engine.ModelConfig{Ollama: "qwen3:30b-a3b"}}); err != nil {
 		t.Errorf("mapped: %v, want served", err)
 	}
+}
+
+// longStory is a streamed request for as many tokens as the model's context
+// window allows (more is refused): long enough to act on mid-stream.
+func longStory(t *testing.T, eng *engine.Engine, model string) string {
+	t.Helper()
+	e, ok := eng.Catalog().Lookup(model)
+	if !ok {
+		t.Fatalf("%s is not in the catalog", model)
+	}
+	return fmt.Sprintf(`{"prompt":"Write a very long story","raw":true,"stream":true,"max_tokens":%s,"temperature":1.5,"seed":1}`, e.Properties["context_window"])
 }

@@ -44,6 +44,10 @@ type requestPlan struct {
 	// Guard says the model answers in Llama Guard's format, which JSON mode
 	// parses instead of constraining Ollama's output to JSON.
 	Guard bool
+	// Vision says the model takes images (Ollama's vision capability).
+	Vision bool
+	// Model names the model in errors.
+	Model string
 }
 
 // buildRequest maps a Workers AI generation input onto Ollama's native API.
@@ -60,11 +64,14 @@ func buildRequest(in *engine.GenerationInput, p requestPlan) (*ollamaRequest, er
 	if p.Guard {
 		format = nil // its verdict is text; output() reads it as {safe, categories}
 	}
+	if err := checkImages(in, p); err != nil {
+		return nil, err
+	}
 	stream, noTruncate := true, false
 	if in.Raw && in.Prompt != "" {
 		return &ollamaRequest{Guard: p.Guard, Generate: &api.GenerateRequest{
 			Model: p.Tag, Prompt: in.Prompt, Raw: true, Stream: &stream, Truncate: &noTruncate,
-			Format: format, Options: opts, KeepAlive: p.KeepAlive,
+			Format: format, Options: opts, KeepAlive: p.KeepAlive, Images: imageData(in.Images),
 		}}, nil
 	}
 	msgs := make([]api.Message, 0, max(len(in.Messages), 1))
@@ -72,7 +79,18 @@ func buildRequest(in *engine.GenerationInput, p requestPlan) (*ollamaRequest, er
 		msgs = append(msgs, api.Message{Role: "user", Content: in.Prompt})
 	}
 	for _, m := range in.Messages {
-		msgs = append(msgs, api.Message{Role: m.Role, Content: m.Content})
+		msgs = append(msgs, api.Message{Role: m.Role, Content: m.Content, Images: imageData(m.Images)})
+	}
+	if len(in.Images) > 0 {
+		// The top-level image goes with the prompt, or the last user turn.
+		last := len(msgs) - 1
+		for i := last; i >= 0; i-- {
+			if msgs[i].Role == "user" {
+				last = i
+				break
+			}
+		}
+		msgs[last].Images = append(msgs[last].Images, imageData(in.Images)...)
 	}
 	req := &ollamaRequest{Guard: p.Guard, Chat: &api.ChatRequest{
 		Model: p.Tag, Messages: msgs, Stream: &stream, Truncate: &noTruncate,
@@ -163,4 +181,36 @@ func ollamaTools(tools []engine.Tool) (api.Tools, error) {
 		out[i] = api.Tool{Type: "function", Function: api.ToolFunction{Name: t.Name, Description: t.Description, Parameters: params}}
 	}
 	return out, nil
+}
+
+func imageData(images [][]byte) []api.ImageData {
+	if len(images) == 0 {
+		return nil
+	}
+	out := make([]api.ImageData, len(images))
+	for i, b := range images {
+		out[i] = b
+	}
+	return out
+}
+
+// checkImages refuses images for a model that does not take them, naming
+// the field they came in.
+func checkImages(in *engine.GenerationInput, p requestPlan) error {
+	if p.Vision {
+		return nil
+	}
+	field := ""
+	if len(in.Images) > 0 {
+		field = "image"
+	}
+	for i, m := range in.Messages {
+		if field == "" && len(m.Images) > 0 {
+			field = fmt.Sprintf("messages[%d].content", i)
+		}
+	}
+	if field == "" {
+		return nil
+	}
+	return engine.BadInput(field, "model %s (Ollama model %s) does not take images", p.Model, p.Tag)
 }

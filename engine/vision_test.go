@@ -1,0 +1,62 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"image"
+	"image/png"
+	"strings"
+	"testing"
+)
+
+func tinyPNG(t *testing.T) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 2, 2))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// Images reach a generation as a top-level image (bytes as numbers, base64
+// or a data: URL) or as OpenAI image_url parts with a data: URL; anything
+// that is not an image, and http(s) URLs, are a 400 naming the field.
+func TestGenerationImages(t *testing.T) {
+	img := tinyPNG(t)
+	b64 := base64.StdEncoding.EncodeToString(img)
+	nums := strings.Trim(strings.Join(strings.Fields(fmt.Sprint(img)), ","), "[]")
+	for _, c := range []struct {
+		name, body string
+		images     int // on the input (top-level) or on the messages
+		badField   string
+	}{
+		{"top-level base64", `{"prompt":"what is it","image":"` + b64 + `"}`, 1, ""},
+		{"top-level numbers", `{"prompt":"what is it","image":[` + nums + `]}`, 1, ""},
+		{"top-level data URL", `{"messages":[{"role":"user","content":"hi"}],"image":"data:image/png;base64,` + b64 + `"}`, 1, ""},
+		{"image_url part", `{"messages":[{"role":"user","content":[{"type":"text","text":"what"},{"type":"image_url","image_url":{"url":"data:image/png;base64,` + b64 + `"}}]}]}`, 1, ""},
+		{"not an image", `{"prompt":"x","image":"` + base64.StdEncoding.EncodeToString([]byte("hello, plain text")) + `"}`, 0, "image"},
+		{"http URL", `{"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.com/cat.png"}}]}]}`, 0, "messages[0].content[0].image_url.url"},
+		{"bad part type", `{"messages":[{"role":"user","content":[{"type":"audio"}]}]}`, 0, "messages[0].content[0].type"},
+		{"content a number", `{"messages":[{"role":"user","content":5}]}`, 0, "messages[0].content"},
+	} {
+		in, err := decodeGeneration([]byte(c.body))
+		if c.badField != "" {
+			if d := Describe(err); d.Status != 400 || !strings.Contains(d.Message, "'"+c.badField+"'") {
+				t.Errorf("%s: %+v, want 400 naming %s", c.name, d, c.badField)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		n := len(in.Images)
+		for _, m := range in.Messages {
+			n += len(m.Images)
+		}
+		if n != c.images {
+			t.Errorf("%s: %d images, want %d", c.name, n, c.images)
+		}
+	}
+}

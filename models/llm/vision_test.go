@@ -1,0 +1,58 @@
+package llm
+
+import (
+	"bytes"
+	"encoding/base64"
+	"image"
+	"image/png"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ollama/ollama/api"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/enginetest"
+)
+
+// The vision model's image reaches Ollama on the last user message; a model
+// without Ollama's vision capability refuses images with a 400 naming the
+// field. No vision projector can be synthesized here, so this runs against
+// the fake Ollama at the process boundary.
+func TestImagesReachAVisionModel(t *testing.T) {
+	const vision = "@cf/meta/llama-3.2-11b-vision-instruct"
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 3, 3))); err != nil {
+		t.Fatal(err)
+	}
+	img := b.Bytes()
+	body := `{"messages":[{"role":"system","content":"Describe."},{"role":"user","content":"What is this?"}],"image":"` + base64.StdEncoding.EncodeToString(img) + `"}`
+	for _, caps := range [][]string{{"completion", "vision"}, {"completion"}} {
+		f := newFakeOllama(t, "llama3.2-vision:11b-instruct-q8_0", caps...)
+		f.chat = func(w http.ResponseWriter, req api.ChatRequest) {
+			writeLine(w, piece("A square."))
+			writeLine(w, finished(20, 3))
+		}
+		t.Setenv("OLLAMA_HOST", "")
+		t.Setenv("OLLAMA_NUM_PARALLEL", "")
+		eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+		_, err := eng.Run(testCtx(t, 30*time.Second), vision, engine.Input{JSON: []byte(body)})
+		if len(caps) == 1 {
+			if d := engine.Describe(err); d.Status != 400 || !strings.Contains(d.Message, "'image'") {
+				t.Errorf("a model without vision: %+v, want 400 naming image", d)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		reqs := f.recorded()
+		if len(reqs) != 1 || len(reqs[0].Messages) != 2 {
+			t.Fatalf("requests %+v", reqs)
+		}
+		if m := reqs[0].Messages; len(m[0].Images) != 0 || len(m[1].Images) != 1 || !bytes.Equal(m[1].Images[0], img) {
+			t.Errorf("the image should ride on the user message: %d / %d images", len(m[0].Images), len(m[1].Images))
+		}
+	}
+}
