@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -52,6 +53,11 @@ type GenerationInput struct {
 	// Images is the request's top-level image (vision models): it goes with
 	// the prompt, or with the last user message.
 	Images [][]byte
+	// Think asks a reasoning model to think first: nil leaves the model's
+	// default; true/false from chat_template_kwargs.enable_thinking; an
+	// effort ("low", "medium", "high") from reasoning_effort or
+	// reasoning.effort.
+	Think any
 	// ResponseFormat is "", "json_object" or "json_schema" (then Schema is set).
 	ResponseFormat string
 	Schema         json.RawMessage
@@ -67,7 +73,10 @@ type Usage struct {
 // GenerationOutput is the Workers AI text-generation result. Response is a
 // string, or the parsed object in JSON mode.
 type GenerationOutput struct {
-	Response  any        `json:"response"`
+	Response any `json:"response"`
+	// Reasoning is what a reasoning model thought before answering, when
+	// it thought (OpenAI routes: message.reasoning_content).
+	Reasoning string     `json:"reasoning_content,omitempty"`
 	Usage     Usage      `json:"usage"`
 	ToolCalls []ToolCall `json:"tool_calls,omitempty"`
 }
@@ -198,6 +207,9 @@ func decodeGenerationWith(raw []byte, lim generationLimits) (in *GenerationInput
 		return nil, err
 	}
 	if err := decodeResponseFormat(f, in); err != nil {
+		return nil, err
+	}
+	if in.Think, err = decodeThink(f); err != nil {
 		return nil, err
 	}
 	if f.has("image") {
@@ -470,4 +482,57 @@ func checkIsImage(path string, b []byte) error {
 		return BadInput(path, "is not an image (the bytes look like %s)", ct)
 	}
 	return nil
+}
+
+// reasoningEfforts are the efforts reasoning_effort and reasoning.effort
+// take.
+var reasoningEfforts = []string{"low", "medium", "high"}
+
+// decodeThink reads the reasoning switches Workers AI models take:
+// chat_template_kwargs.enable_thinking (Qwen3, GLM), reasoning_effort
+// (OpenAI-shaped models; null leaves the default) and reasoning.effort
+// (gpt-oss's Responses shape).
+func decodeThink(f *fields) (any, error) {
+	var think any
+	if f.has("chat_template_kwargs") {
+		kw, err := parseObject("chat_template_kwargs", f.m["chat_template_kwargs"])
+		if err != nil {
+			return nil, err
+		}
+		if kw.has("enable_thinking") {
+			on, err := kw.boolean("enable_thinking", true)
+			if err != nil {
+				return nil, err
+			}
+			think = on
+		}
+	}
+	effort := func(path string, raw json.RawMessage) error {
+		if jsonKind(raw) == "null" {
+			return nil
+		}
+		var e string
+		if json.Unmarshal(raw, &e) != nil || !slices.Contains(reasoningEfforts, e) {
+			return BadInput(path, "must be one of %v or null", reasoningEfforts)
+		}
+		think = e
+		return nil
+	}
+	if f.has("reasoning_effort") {
+		if err := effort("reasoning_effort", f.m["reasoning_effort"]); err != nil {
+			return nil, err
+		}
+	}
+	if f.has("reasoning") {
+		rf, err := parseObject("reasoning", f.m["reasoning"])
+		if err != nil {
+			return nil, err
+		}
+		if rf.has("effort") {
+			if err := effort("reasoning.effort", rf.m["effort"]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return think, nil
 }

@@ -60,3 +60,33 @@ func TestGenerationImages(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeThink(t *testing.T) {
+	for _, c := range []struct {
+		body     string
+		want     any
+		badField string
+	}{
+		{`{"prompt":"x"}`, nil, ""},
+		{`{"prompt":"x","chat_template_kwargs":{"enable_thinking":false}}`, false, ""},
+		{`{"prompt":"x","chat_template_kwargs":{"clear_thinking":true}}`, nil, ""},
+		{`{"prompt":"x","reasoning_effort":"high"}`, "high", ""},
+		{`{"prompt":"x","reasoning_effort":null}`, nil, ""},
+		{`{"prompt":"x","reasoning":{"effort":"low","summary":"auto"}}`, "low", ""},
+		{`{"prompt":"x","reasoning_effort":"max"}`, nil, "reasoning_effort"},
+		{`{"prompt":"x","reasoning":{"effort":3}}`, nil, "reasoning.effort"},
+		{`{"prompt":"x","chat_template_kwargs":{"enable_thinking":"yes"}}`, nil, "chat_template_kwargs.enable_thinking"},
+		{`{"prompt":"x","chat_template_kwargs":[]}`, nil, "chat_template_kwargs"},
+	} {
+		in, err := decodeGeneration([]byte(c.body))
+		if c.badField != "" {
+			if d := Describe(err); d.Status != 400 || !strings.Contains(d.Message, "'"+c.badField+"'") {
+				t.Errorf("%s: %+v, want 400 naming %s", c.body, d, c.badField)
+			}
+			continue
+		}
+		if err != nil || in.Think != c.want {
+			t.Errorf("%s: think %v (%v), want %v", c.body, in, err, c.want)
+		}
+	}
+}

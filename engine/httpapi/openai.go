@@ -32,6 +32,9 @@ type openAIRequest struct {
 	Tools               json.RawMessage `json:"tools"`
 	ResponseFormat      json.RawMessage `json:"response_format"`
 	Options             json.RawMessage `json:"options"`
+	// Reasoning switches, passed to the engine as sent.
+	ReasoningEffort    json.RawMessage `json:"reasoning_effort"`
+	ChatTemplateKwargs json.RawMessage `json:"chat_template_kwargs"`
 	// Embeddings.
 	Input          json.RawMessage `json:"input"`
 	EncodingFormat string          `json:"encoding_format"`
@@ -141,6 +144,12 @@ func chatInput(req *openAIRequest) ([]byte, error) {
 	if len(req.Tools) > 0 {
 		in["tools"] = req.Tools
 	}
+	if len(req.ReasoningEffort) > 0 {
+		in["reasoning_effort"] = req.ReasoningEffort
+	}
+	if len(req.ChatTemplateKwargs) > 0 {
+		in["chat_template_kwargs"] = req.ChatTemplateKwargs
+	}
 	if len(req.ResponseFormat) > 0 && !bytes.Equal(req.ResponseFormat, []byte("null")) {
 		var rf struct {
 			Type string `json:"type"`
@@ -175,6 +184,9 @@ func chatCompletion(gen *engine.GenerationOutput, id string, created int64, mode
 		content = string(b)
 	}
 	message := map[string]any{"role": "assistant", "content": content}
+	if gen.Reasoning != "" {
+		message["reasoning_content"] = gen.Reasoning
+	}
 	finish := "stop"
 	if len(gen.ToolCalls) > 0 {
 		calls := make([]map[string]any, len(gen.ToolCalls))

@@ -146,7 +146,10 @@ func (b *Backend) load(ctx context.Context, spec engine.ModelSpec, srv *ollamase
 		NativeTools: hasCapability(show, "tools"),
 		Guard:       spec.Entry.Output == guardOutput,
 		Vision:      hasCapability(show, "vision"),
-		Model:       spec.Entry.ID,
+		Thinking:    hasCapability(show, "thinking"),
+		// gpt-oss thinks at a level; Ollama names its architecture gptoss.
+		EffortLevels: strings.Contains(strings.ToLower(show.Details.Family), "gptoss"),
+		Model:        spec.Entry.ID,
 	}
 	if srv.Managed() {
 		// The engine decides residency: the model stays in Ollama until the

@@ -25,8 +25,9 @@ import (
 // stream, refuse a prompt, pull from a registry.
 type fakeOllama struct {
 	*httptest.Server
-	tag  string
-	caps []string
+	tag    string
+	caps   []string
+	family string // details.family in /api/show (Ollama's architecture name)
 
 	mu    sync.Mutex
 	chats []api.ChatRequest
@@ -53,7 +54,8 @@ func newFakeOllama(t *testing.T, tag string, caps ...string) *fakeOllama {
 			writeLine(w, map[string]any{"error": "model '" + req.Model + "' not found"})
 			return
 		}
-		writeLine(w, map[string]any{"model_info": map[string]any{"general.architecture": "llama", "llama.context_length": 4096}, "capabilities": f.caps})
+		writeLine(w, map[string]any{"model_info": map[string]any{"general.architecture": "llama", "llama.context_length": 4096}, "capabilities": f.caps,
+			"details": map[string]any{"family": f.family}})
 	})
 	mux.HandleFunc("POST /api/generate", func(w http.ResponseWriter, r *http.Request) {
 		writeLine(w, map[string]any{"model": f.tag, "done": true}) // load and unload requests

@@ -96,18 +96,20 @@ func (m *model) run(ctx context.Context, req *ollamaRequest, c *collector) error
 		})
 	}
 	return client.Chat(ctx, req.Chat, func(r api.ChatResponse) error {
+		c.thinking.WriteString(r.Message.Thinking)
 		return c.add(r.Message.Content, r.Message.ToolCalls, r.Done, r.Metrics)
 	})
 }
 
 // collector gathers one streamed generation.
 type collector struct {
-	emit   func(string) error
-	text   strings.Builder
-	pieces int
-	calls  []engine.ToolCall
-	done   bool
-	usage  engine.Usage
+	emit     func(string) error
+	text     strings.Builder
+	thinking strings.Builder // what a reasoning model thought, kept apart from the answer
+	pieces   int
+	calls    []engine.ToolCall
+	done     bool
+	usage    engine.Usage
 }
 
 func (c *collector) add(content string, calls []api.ToolCall, done bool, m api.Metrics) error {
@@ -129,7 +131,7 @@ func (c *collector) add(content string, calls []api.ToolCall, done bool, m api.M
 // output is the Workers AI result: the text, or in JSON mode the parsed
 // object; tool calls from Ollama or read from an emulated-tools answer.
 func (c *collector) output(req *ollamaRequest, in *engine.GenerationInput) (*engine.GenerationOutput, error) {
-	out := &engine.GenerationOutput{Response: c.text.String(), Usage: c.usage, ToolCalls: c.calls}
+	out := &engine.GenerationOutput{Response: c.text.String(), Reasoning: c.thinking.String(), Usage: c.usage, ToolCalls: c.calls}
 	if len(req.EmulatedTools) > 0 && len(c.calls) == 0 {
 		if call, ok := parseEmulatedCall(c.text.String(), req.EmulatedTools); ok {
 			out.Response, out.ToolCalls = "", []engine.ToolCall{call}

@@ -46,6 +46,10 @@ type requestPlan struct {
 	Guard bool
 	// Vision says the model takes images (Ollama's vision capability).
 	Vision bool
+	// Thinking says the model can think before answering (Ollama's
+	// thinking capability); EffortLevels that it takes low/medium/high
+	// rather than on/off (gpt-oss).
+	Thinking, EffortLevels bool
 	// Model names the model in errors.
 	Model string
 }
@@ -96,6 +100,7 @@ func buildRequest(in *engine.GenerationInput, p requestPlan) (*ollamaRequest, er
 		Model: p.Tag, Messages: msgs, Stream: &stream, Truncate: &noTruncate,
 		Format: format, Options: opts, KeepAlive: p.KeepAlive,
 	}}
+	req.Chat.Think = think(in.Think, p)
 	if len(in.Tools) == 0 {
 		return req, nil
 	}
@@ -213,4 +218,18 @@ func checkImages(in *engine.GenerationInput, p requestPlan) error {
 		return nil
 	}
 	return engine.BadInput(field, "model %s (Ollama model %s) does not take images", p.Model, p.Tag)
+}
+
+// think is Ollama's think option for a request's reasoning switch: none for
+// a model that cannot think (Ollama refuses it there) or when the request
+// leaves the default; an effort only for a model that takes levels, on/off
+// otherwise.
+func think(v any, p requestPlan) *api.ThinkValue {
+	if v == nil || !p.Thinking {
+		return nil
+	}
+	if effort, ok := v.(string); ok && !p.EffortLevels {
+		return &api.ThinkValue{Value: effort != ""}
+	}
+	return &api.ThinkValue{Value: v}
 }

@@ -1,0 +1,92 @@
+package llm
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ollama/ollama/api"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/enginetest"
+	"github.com/edgeinfer/edgeinfer/engine/httpapi"
+)
+
+// The reasoning switches reach Ollama's think option (a level for gpt-oss,
+// on/off for others), and what the model thought comes back apart from the
+// answer: reasoning_content on the Workers AI output and on the OpenAI
+// route. gpt-oss cannot be synthesized here (MXFP4), so this runs against
+// the fake Ollama at the process boundary.
+func TestReasoningReachesOllamaAndComesBack(t *testing.T) {
+	for _, c := range []struct {
+		model, tag, family, body string
+		want                     any
+	}{
+		{"@cf/openai/gpt-oss-20b", "gpt-oss:20b", "gptoss", `{"messages":[{"role":"user","content":"2+2?"}],"reasoning_effort":"high"}`, "high"},
+		{"@cf/openai/gpt-oss-20b", "gpt-oss:20b", "gptoss", `{"prompt":"2+2?","reasoning":{"effort":"low"}}`, "low"},
+		{"@cf/qwen/qwen3-30b-a3b-fp8", "qwen3:30b-a3b-q8_0", "qwen3moe", `{"prompt":"2+2?","chat_template_kwargs":{"enable_thinking":false}}`, false},
+		{"@cf/qwen/qwen3-30b-a3b-fp8", "qwen3:30b-a3b-q8_0", "qwen3moe", `{"prompt":"2+2?","reasoning_effort":"medium"}`, true},
+		{"@cf/qwen/qwen3-30b-a3b-fp8", "qwen3:30b-a3b-q8_0", "qwen3moe", `{"prompt":"2+2?"}`, nil},
+	} {
+		f := newFakeOllama(t, c.tag, "completion", "thinking", "tools")
+		f.family = c.family
+		f.chat = func(w http.ResponseWriter, req api.ChatRequest) {
+			writeLine(w, map[string]any{"message": map[string]any{"role": "assistant", "thinking": "Two and two "}, "done": false})
+			writeLine(w, map[string]any{"message": map[string]any{"role": "assistant", "thinking": "make four."}, "done": false})
+			writeLine(w, piece("4"))
+			writeLine(w, finished(10, 6))
+		}
+		t.Setenv("OLLAMA_HOST", "")
+		t.Setenv("OLLAMA_NUM_PARALLEL", "")
+		eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+		gen := run(t, testCtx(t, 30*time.Second), eng, c.model, c.body)
+		if gen.Response != "4" || gen.Reasoning != "Two and two make four." {
+			t.Errorf("%s: response %q reasoning %q", c.body, gen.Response, gen.Reasoning)
+		}
+		reqs := f.recorded()
+		var got any
+		if reqs[0].Think != nil {
+			got = reqs[0].Think.Value
+		}
+		if got != c.want {
+			t.Errorf("%s %s: think %v, want %v", c.model, c.body, got, c.want)
+		}
+	}
+
+	f := newFakeOllama(t, "gpt-oss:20b", "completion", "thinking")
+	f.family = "gptoss"
+	f.chat = func(w http.ResponseWriter, req api.ChatRequest) {
+		writeLine(w, map[string]any{"message": map[string]any{"role": "assistant", "thinking": "Easy."}, "done": false})
+		writeLine(w, piece("4"))
+		writeLine(w, finished(10, 3))
+	}
+	eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
+	defer srv.Close()
+	res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(
+		`{"model":"@cf/openai/gpt-oss-20b","messages":[{"role":"user","content":"2+2?"}],"reasoning_effort":"medium"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Choices []struct {
+			Message struct {
+				Content          string `json:"content"`
+				ReasoningContent string `json:"reasoning_content"`
+			} `json:"message"`
+		}
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || len(out.Choices) != 1 {
+		t.Fatalf("openai answer: %v %+v", err, out)
+	}
+	if m := out.Choices[0].Message; m.Content != "4" || m.ReasoningContent != "Easy." {
+		t.Errorf("openai message %+v, want content 4 and reasoning_content", m)
+	}
+	if r := f.recorded(); len(r) != 1 || r[0].Think == nil || r[0].Think.Value != "medium" {
+		t.Errorf("openai route: think %+v, want medium", r)
+	}
+}
