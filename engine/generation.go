@@ -179,10 +179,14 @@ func decodeGenerationWith(raw []byte, lim generationLimits) (in *GenerationInput
 			in, err = nil, BadInput("max_tokens", "must be at most the model's context window of %d tokens, got %d", lim.contextWindow, in.MaxTokens)
 		}
 	}()
-	hasPrompt, hasMessages := f.has("prompt"), f.has("messages")
+	hasPrompt, hasMessages, hasInput := f.has("prompt"), f.has("messages"), f.has("input")
 	switch {
-	case hasPrompt && hasMessages:
-		return nil, BadInput("/", "provide either 'prompt' or 'messages', not both")
+	case hasPrompt && hasMessages, hasInput && (hasPrompt || hasMessages):
+		return nil, BadInput("/", "provide one of 'prompt', 'messages' or 'input', not several")
+	case hasInput:
+		if in.Messages, err = decodeResponsesInput(f); err != nil {
+			return nil, err
+		}
 	case !hasPrompt && !hasMessages:
 		return nil, BadInput("/", "one of 'prompt' or 'messages' is required")
 	case hasPrompt:
@@ -535,4 +539,90 @@ func decodeThink(f *fields) (any, error) {
 		}
 	}
 	return think, nil
+}
+
+// decodeResponsesInput reads the Responses-API shape gpt-oss takes:
+// input (a string, or an array of {role, content} items whose content is a
+// string or input_text/output_text parts) and instructions (a system
+// message before it).
+func decodeResponsesInput(f *fields) ([]Message, error) {
+	var msgs []Message
+	if f.has("instructions") {
+		sys, _, err := f.str("instructions")
+		if err != nil {
+			return nil, err
+		}
+		if sys != "" {
+			msgs = append(msgs, Message{Role: "system", Content: sys})
+		}
+	}
+	raw := f.m["input"]
+	switch jsonKind(raw) {
+	case "a string":
+		text, _, err := f.str("input")
+		if err != nil {
+			return nil, err
+		}
+		if text == "" {
+			return nil, BadInput("input", "must not be empty")
+		}
+		return append(msgs, Message{Role: "user", Content: text}), nil
+	case "an array":
+	default:
+		return nil, BadInput("input", "must be a string or an array of {role, content} items, got %s", jsonKind(raw))
+	}
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil || len(items) == 0 {
+		return nil, BadInput("input", "must be a non-empty array of {role, content} items")
+	}
+	for i, item := range items {
+		path := indexPath("input", i)
+		itf, err := parseObject(path, item)
+		if err != nil {
+			return nil, err
+		}
+		role, _, err := itf.str("role")
+		if err != nil {
+			return nil, err
+		}
+		if role == "" {
+			return nil, BadInput(path+".role", "is required")
+		}
+		msg, err := decodeResponsesContent(path+".content", itf.m["content"])
+		if err != nil {
+			return nil, err
+		}
+		if len([]rune(msg)) > maxPromptChars {
+			return nil, TooLarge(path+".content", "must be at most %d characters", maxPromptChars)
+		}
+		msgs = append(msgs, Message{Role: role, Content: msg})
+	}
+	return msgs, nil
+}
+
+// decodeResponsesContent reads a Responses item's content: a string, or
+// input_text / output_text parts.
+func decodeResponsesContent(path string, raw json.RawMessage) (string, error) {
+	if jsonKind(raw) == "a string" {
+		var s string
+		err := json.Unmarshal(raw, &s)
+		return s, err
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	if json.Unmarshal(raw, &parts) != nil {
+		return "", BadInput(path, "must be a string or an array of input_text parts")
+	}
+	var b strings.Builder
+	for j, p := range parts {
+		switch p.Type {
+		case "input_text", "output_text", "text":
+			b.WriteString(p.Text)
+		default:
+			return "", BadInput(indexPath(path, j)+".type", "must be \"input_text\" or \"output_text\", got %q", p.Type)
+		}
+	}
+	return b.String(), nil
 }

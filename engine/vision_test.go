@@ -90,3 +90,26 @@ func TestDecodeThink(t *testing.T) {
 		}
 	}
 }
+
+// gpt-oss's Responses shape on /ai/run: input (a string or items) with
+// instructions becomes messages.
+func TestResponsesInput(t *testing.T) {
+	in, err := decodeGeneration([]byte(`{"input":[{"role":"user","content":[{"type":"input_text","text":"a"},{"type":"input_text","text":"b"}]}],"instructions":"Be brief.","reasoning":{"effort":"high"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(in.Messages) != 2 || in.Messages[0].Role != "system" || in.Messages[1].Content != "ab" || in.Think != "high" {
+		t.Errorf("messages %+v think %v", in.Messages, in.Think)
+	}
+	for body, field := range map[string]string{
+		`{"input":"x","prompt":"y"}`:          "/",
+		`{"input":""}`:                        "input",
+		`{"input":5}`:                         "input",
+		`{"input":[{"content":"x"}]}`:         "input[0].role",
+		`{"input":"x","instructions":["no"]}`: "instructions",
+	} {
+		if _, err := decodeGeneration([]byte(body)); Describe(err).Status != 400 || !strings.Contains(Describe(err).Message, "'"+field+"'") {
+			t.Errorf("%s: %v, want 400 naming %s", body, err, field)
+		}
+	}
+}

@@ -45,6 +45,36 @@ for (const baseURL of bases) {
       assert.equal(typeof text, "string");
     });
 
+    it("chat.completions.create with stream_options.include_usage", async () => {
+      const stream = await client.chat.completions.create({
+        model: MODELS.chat,
+        messages: [{ role: "user", content: "Count to five." }],
+        max_tokens: 16,
+        seed: 7,
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      const chunks = [];
+      for await (const chunk of stream) chunks.push(chunk);
+      const last = chunks.at(-1);
+      assert.deepEqual(last.choices, [], "OpenAI's usage chunk carries no choices");
+      assert.equal(last.usage.total_tokens, last.usage.prompt_tokens + last.usage.completion_tokens);
+    });
+
+    it("responses.create (gpt-oss's Responses API)", async () => {
+      const response = await client.responses.create({
+        model: "@cf/openai/gpt-oss-20b",
+        instructions: "Be brief.",
+        input: "Say hi.",
+        reasoning: { effort: "low" },
+        max_output_tokens: 16,
+      });
+      assert.equal(response.object, "response");
+      assert.equal(response.status, "completed");
+      assert.equal(typeof response.output_text, "string");
+      assert.equal(typeof response.usage.output_tokens, "number");
+    });
+
     it("embeddings.create (the SDK asks for base64 and decodes it)", async () => {
       const res = await client.embeddings.create({ model: MODELS.embeddingsSmall, input: ["first", "second", "third"] });
       assert.equal(res.object, "list");

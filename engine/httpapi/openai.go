@@ -29,12 +29,20 @@ type openAIRequest struct {
 	FrequencyPenalty    *float64        `json:"frequency_penalty"`
 	PresencePenalty     *float64        `json:"presence_penalty"`
 	Stream              bool            `json:"stream"`
-	Tools               json.RawMessage `json:"tools"`
-	ResponseFormat      json.RawMessage `json:"response_format"`
-	Options             json.RawMessage `json:"options"`
+	StreamOptions       struct {
+		// IncludeUsage asks for a last chunk with the usage and no choices.
+		IncludeUsage bool `json:"include_usage"`
+	} `json:"stream_options"`
+	Tools          json.RawMessage `json:"tools"`
+	ResponseFormat json.RawMessage `json:"response_format"`
+	Options        json.RawMessage `json:"options"`
 	// Reasoning switches, passed to the engine as sent.
 	ReasoningEffort    json.RawMessage `json:"reasoning_effort"`
 	ChatTemplateKwargs json.RawMessage `json:"chat_template_kwargs"`
+	// Responses (gpt-oss): input, as for embeddings, plus these.
+	Instructions    json.RawMessage `json:"instructions"`
+	Reasoning       json.RawMessage `json:"reasoning"`
+	MaxOutputTokens *int            `json:"max_output_tokens"`
 	// Embeddings.
 	Input          json.RawMessage `json:"input"`
 	EncodingFormat string          `json:"encoding_format"`
@@ -113,7 +121,7 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	id, created := "chatcmpl-"+newRequestID(), time.Now().Unix()
 	if res.Stream != nil {
-		writeChatChunks(w, res.Stream, cancel, id, created, req.Model)
+		writeChatChunks(w, res.Stream, cancel, id, created, req.Model, req.StreamOptions.IncludeUsage)
 		return
 	}
 	gen, ok := openAIOutput[engine.GenerationOutput](res)
@@ -205,9 +213,10 @@ func chatCompletion(gen *engine.GenerationOutput, id string, created int64, mode
 	}
 }
 
-// writeChatChunks streams chat.completion.chunk objects, then a usage
-// chunk, then [DONE].
-func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel func(), id string, created int64, model string) {
+// writeChatChunks streams chat.completion.chunk objects, then the finish
+// chunk (with the usage, as Workers AI sends it), then with includeUsage
+// OpenAI's usage chunk (no choices), then [DONE].
+func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel func(), id string, created int64, model string, includeUsage bool) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -244,7 +253,12 @@ func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel fu
 		case ev.Usage != nil:
 			final := chunk(map[string]any{}, "stop")
 			final["usage"] = chatUsage(*ev.Usage)
-			if send(final) {
+			ok := send(final)
+			if ok && includeUsage {
+				ok = send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+					"choices": []any{}, "usage": chatUsage(*ev.Usage)})
+			}
+			if ok {
 				_, _ = w.Write([]byte("data: [DONE]\n\n"))
 				if flusher != nil {
 					flusher.Flush()

@@ -74,6 +74,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST "+prefix+"/chat/completions", s.handleChatCompletions)
 		mux.HandleFunc("POST "+prefix+"/embeddings", s.handleEmbeddings)
 		mux.HandleFunc("GET "+prefix+"/models", s.handleOpenAIModels)
+		mux.HandleFunc("POST "+prefix+"/responses", s.handleResponses)
 	}
 	// Model control.
 	mux.HandleFunc("POST /edgeinfer/v1/models/load", s.handleLoad)
