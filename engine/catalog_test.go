@@ -6,6 +6,7 @@ import (
 )
 
 var catalogIDs = []string{
+	"@cf/llava-hf/llava-1.5-7b-hf",
 	"@cf/meta/llama-2-7b-chat-int8", "@cf/mistral/mistral-7b-instruct-v0.1",
 	"@hf/thebloke/llama-2-13b-chat-awq", "@hf/thebloke/codellama-7b-instruct-awq", "@cf/microsoft/phi-2",
 	"@cf/google/gemma-2b-it-lora", "@cf/google/gemma-7b-it-lora", "@cf/meta/llama-3.1-8b-instruct-fp8",
@@ -116,7 +117,7 @@ func TestSearchFilters(t *testing.T) {
 		q    SearchQuery
 		want int
 	}{
-		{SearchQuery{}, 75},
+		{SearchQuery{}, 76},
 		{SearchQuery{Task: "Text Embeddings"}, 3},
 		{SearchQuery{Task: "text-generation"}, 70},
 		{SearchQuery{Author: "baai"}, 3},

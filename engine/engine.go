@@ -234,10 +234,16 @@ func decodeInput(entry *Entry, in Input) (any, error) {
 		return in.Value, nil
 	}
 	if in.Binary != nil {
-		if task != TaskImageClassification {
-			return nil, BadInput("/", "this model takes a JSON object, not a binary body")
+		switch task {
+		case TaskImageClassification:
+			return checkImageBytes(in.Binary)
+		case TaskImageToText:
+			if err := checkIsImage("image", in.Binary); err != nil {
+				return nil, err
+			}
+			return imageToTextDefaults(in.Binary, generationLimitsOf(entry)), nil
 		}
-		return checkImageBytes(in.Binary)
+		return nil, BadInput("/", "this model takes a JSON object, not a binary body")
 	}
 	if in.JSON == nil {
 		return nil, &Error{Kind: KindIncomplete, Message: "Request is missing headers or body: body"}
@@ -251,6 +257,8 @@ func decodeInput(entry *Entry, in Input) (any, error) {
 		return decodeTranslation(in.JSON)
 	case TaskTextGeneration:
 		return decodeGenerationWith(in.JSON, generationLimitsOf(entry))
+	case TaskImageToText:
+		return decodeImageToText(in.JSON, generationLimitsOf(entry))
 	}
 	return nil, Internal(fmt.Errorf("no decoder for task %q", task))
 }
@@ -279,6 +287,12 @@ func dispatch(ctx context.Context, model Model, value any) (any, error) {
 			return nil, wrong("Translator")
 		}
 		return m.Translate(ctx, v)
+	case *ImageToTextInput:
+		m, ok := model.(Generator)
+		if !ok {
+			return nil, wrong("Generator")
+		}
+		return describeImage(ctx, m, v)
 	case *GenerationInput:
 		m, ok := model.(Generator)
 		if !ok {

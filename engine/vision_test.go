@@ -113,3 +113,43 @@ func TestResponsesInput(t *testing.T) {
 		}
 	}
 }
+
+// Image-to-text (llava): the image as JSON or as the raw body, the task's
+// 512-token default, and 400s naming the field for what is not an image.
+func TestImageToTextInput(t *testing.T) {
+	eng, err := New(mustCatalog(t), DefaultConfig(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	const llava = "@cf/llava-hf/llava-1.5-7b-hf"
+	img := tinyPNG(t)
+	for _, in := range []Input{
+		{JSON: []byte(`{"image":"` + base64.StdEncoding.EncodeToString(img) + `","prompt":"What is in it?","max_tokens":20}`)},
+		{Binary: img},
+	} {
+		_, v, err := eng.Decode(llava, in)
+		got, ok := v.(*ImageToTextInput)
+		if err != nil || !ok || !bytes.Equal(got.Image, img) {
+			t.Fatalf("decode: %v %+v", err, v)
+		}
+		if in.Binary != nil && (got.MaxTokens != 512 || got.Prompt == "") {
+			t.Errorf("raw body: %+v, want the task's defaults", got)
+		}
+		if in.JSON != nil && (got.MaxTokens != 20 || got.Prompt != "What is in it?") {
+			t.Errorf("json: %+v", got)
+		}
+	}
+	for body, field := range map[string]string{
+		`{"prompt":"x"}`: "image",
+		`{"image":"` + base64.StdEncoding.EncodeToString([]byte("not an image at all")) + `"}`: "image",
+		`{"image":[1,2,300]}`: "image[2]",
+	} {
+		if _, _, err := eng.Decode(llava, Input{JSON: []byte(body)}); Describe(err).Status != 400 || !strings.Contains(Describe(err).Message, "'"+field+"'") {
+			t.Errorf("%s: %v, want 400 naming %s", body, err, field)
+		}
+	}
+	if _, _, err := eng.Decode(llava, Input{Binary: []byte("text, not an image")}); Describe(err).Status != 400 {
+		t.Errorf("a raw body that is not an image: %v, want 400", err)
+	}
+}

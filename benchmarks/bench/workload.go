@@ -54,6 +54,14 @@ func NewWorkload(entry *engine.Entry, seed uint64) (Workload, error) {
 			w.Requests = append(w.Requests, Request{Body: marshal(map[string]any{
 				"messages": []map[string]string{{"role": "user", "content": "Write about " + t}}, "max_tokens": 64, "stream": true}), Items: 1})
 		}
+	case engine.TaskImageToText:
+		imgs, err := Images(8, seed)
+		if err != nil {
+			return w, err
+		}
+		for i, img := range imgs {
+			w.Requests = append(w.Requests, Request{Body: marshal(map[string]any{"image": img, "prompt": "Describe " + texts[i], "max_tokens": 32}), Items: 1})
+		}
 	case engine.TaskImageClassification:
 		imgs, err := Images(16, seed)
 		if err != nil {

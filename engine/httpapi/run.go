@@ -110,7 +110,7 @@ func (s *Server) bindingInput(r *http.Request, model string, body []byte) (engin
 func (s *Server) inputFromBody(model string, body []byte, contentType string) (engine.Input, requestOptions, error) {
 	trimmed := bytes.TrimSpace(body)
 	isObject := len(trimmed) > 0 && trimmed[0] == '{'
-	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Task == engine.TaskImageClassification && !isObject {
+	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Task.TakesImageBody() && !isObject {
 		if len(body) == 0 {
 			return engine.Input{}, requestOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: image body"}
 		}

@@ -146,6 +146,7 @@ func (b *Backend) load(ctx context.Context, spec engine.ModelSpec, srv *ollamase
 		NativeTools: hasCapability(show, "tools"),
 		Guard:       spec.Entry.Output == guardOutput,
 		Vision:      hasCapability(show, "vision"),
+		Synthetic:   src.Synthetic,
 		Thinking:    hasCapability(show, "thinking"),
 		// gpt-oss thinks at a level; Ollama names its architecture gptoss.
 		EffortLevels: strings.Contains(strings.ToLower(show.Details.Family), "gptoss"),

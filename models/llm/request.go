@@ -46,6 +46,8 @@ type requestPlan struct {
 	Guard bool
 	// Vision says the model takes images (Ollama's vision capability).
 	Vision bool
+	// Synthetic says the synthetic demo model stands in for the catalog's.
+	Synthetic bool
 	// Thinking says the model can think before answering (Ollama's
 	// thinking capability); EffortLevels that it takes low/medium/high
 	// rather than on/off (gpt-oss).
@@ -67,6 +69,12 @@ func buildRequest(in *engine.GenerationInput, p requestPlan) (*ollamaRequest, er
 	}
 	if p.Guard {
 		format = nil // its verdict is text; output() reads it as {safe, categories}
+	}
+	if p.Synthetic && !p.Vision {
+		// The synthetic stand-in cannot see, and its answers mean nothing
+		// anyway: it answers vision requests without their images, so every
+		// ID works offline.
+		in = withoutImages(in)
 	}
 	if err := checkImages(in, p); err != nil {
 		return nil, err
@@ -232,4 +240,16 @@ func think(v any, p requestPlan) *api.ThinkValue {
 		return &api.ThinkValue{Value: effort != ""}
 	}
 	return &api.ThinkValue{Value: v}
+}
+
+// withoutImages is in with no images on it or its messages.
+func withoutImages(in *engine.GenerationInput) *engine.GenerationInput {
+	out := *in
+	out.Images = nil
+	out.Messages = make([]engine.Message, len(in.Messages))
+	for i, m := range in.Messages {
+		m.Images = nil
+		out.Messages[i] = m
+	}
+	return &out
 }

@@ -56,3 +56,42 @@ func TestImagesReachAVisionModel(t *testing.T) {
 		}
 	}
 }
+
+// llava's image-to-text: with a vision model the image and prompt reach
+// Ollama and the answer comes back as {description}; the synthetic demo
+// model (no vision) answers on the real Ollama without the image, so the ID
+// works offline.
+func TestImageToText(t *testing.T) {
+	const llava = "@cf/llava-hf/llava-1.5-7b-hf"
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
+	img := b.Bytes()
+
+	f := newFakeOllama(t, "llava:7b-v1.5-q8_0", "completion", "vision")
+	f.chat = func(w http.ResponseWriter, req api.ChatRequest) {
+		writeLine(w, piece("A black square."))
+		writeLine(w, finished(30, 4))
+	}
+	t.Setenv("OLLAMA_HOST", "")
+	t.Setenv("OLLAMA_NUM_PARALLEL", "")
+	eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	out, err := eng.Run(testCtx(t, 30*time.Second), llava, engine.Input{Binary: img})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := out.(*engine.ImageToTextOutput); !ok || d.Description != "A black square." {
+		t.Errorf("output %#v, want {description}", out)
+	}
+	if r := f.recorded(); len(r) != 1 || len(r[0].Messages) != 1 || len(r[0].Messages[0].Images) != 1 || r[0].Messages[0].Content == "" {
+		t.Errorf("request %+v, want the prompt with the image", r)
+	}
+
+	demo, _ := demoEngine(t)
+	defer demo.Close()
+	out, err = demo.Run(testCtx(t, time.Minute), llava, engine.Input{JSON: []byte(`{"image":"` + base64.StdEncoding.EncodeToString(img) + `","max_tokens":4}`)})
+	if _, ok := out.(*engine.ImageToTextOutput); err != nil || !ok {
+		t.Errorf("synthetic llava: %#v, %v", out, err)
+	}
+}
