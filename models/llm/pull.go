@@ -15,6 +15,9 @@ import (
 // configured one, else the catalog's) through the server the backend uses,
 // reporting each layer as a transfer named by its digest.
 func (b *Backend) PullLLM(ctx context.Context, spec engine.ModelSpec, progress engine.PullProgress) error {
+	if err := noLocalPath(spec); err != nil {
+		return err
+	}
 	tag := spec.OllamaTag()
 	if tag == "" {
 		return fmt.Errorf("%s names no Ollama model: set models.%q.ollama in the config file", spec.Entry.ID, spec.Entry.ID)
