@@ -31,14 +31,19 @@ func decodeImageJSON(raw []byte) (*ImageInput, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !f.has("image") {
-		return nil, BadInput("image", "is required (send the image bytes as the body, an array of 0-255 integers, or a base64 string)")
-	}
-	b, err := decodeImageValue("image", f.m["image"])
+	b, err := requiredImage(f)
 	if err != nil {
 		return nil, err
 	}
 	return checkImageBytes(b)
+}
+
+// requiredImage reads the request's image field, which must be there.
+func requiredImage(f *fields) ([]byte, error) {
+	if !f.has("image") {
+		return nil, BadInput("image", "is required (send the image bytes as the body, an array of 0-255 integers, or a base64 string)")
+	}
+	return decodeImageValue("image", f.m["image"])
 }
 
 // decodeImageValue reads image bytes sent in JSON: a base64 string (or a

@@ -38,10 +38,7 @@ func decodeImageToText(raw []byte, lim generationLimits) (*ImageToTextInput, err
 	if err != nil {
 		return nil, err
 	}
-	if !f.has("image") {
-		return nil, BadInput("image", "is required (send the image bytes as the body, an array of 0-255 integers, or a base64 string)")
-	}
-	img, err := decodeImageValue("image", f.m["image"])
+	img, err := requiredImage(f)
 	if err != nil {
 		return nil, err
 	}

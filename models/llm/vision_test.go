@@ -22,11 +22,7 @@ import (
 // the fake Ollama at the process boundary.
 func TestImagesReachAVisionModel(t *testing.T) {
 	const vision = "@cf/meta/llama-3.2-11b-vision-instruct"
-	var b bytes.Buffer
-	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 3, 3))); err != nil {
-		t.Fatal(err)
-	}
-	img := b.Bytes()
+	img := tinyPNG(t)
 	body := `{"messages":[{"role":"system","content":"Describe."},{"role":"user","content":"What is this?"}],"image":"` + base64.StdEncoding.EncodeToString(img) + `"}`
 	for _, caps := range [][]string{{"completion", "vision"}, {"completion"}} {
 		f := newFakeOllama(t, "llama3.2-vision:11b-instruct-q8_0", caps...)
@@ -63,11 +59,7 @@ func TestImagesReachAVisionModel(t *testing.T) {
 // works offline.
 func TestImageToText(t *testing.T) {
 	const llava = "@cf/llava-hf/llava-1.5-7b-hf"
-	var b bytes.Buffer
-	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 4, 4))); err != nil {
-		t.Fatal(err)
-	}
-	img := b.Bytes()
+	img := tinyPNG(t)
 
 	f := newFakeOllama(t, "llava:7b-v1.5-q8_0", "completion", "vision")
 	f.chat = func(w http.ResponseWriter, req api.ChatRequest) {
@@ -94,4 +86,13 @@ func TestImageToText(t *testing.T) {
 	if _, ok := out.(*engine.ImageToTextOutput); err != nil || !ok {
 		t.Errorf("synthetic llava: %#v, %v", out, err)
 	}
+}
+
+func tinyPNG(t *testing.T) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := png.Encode(&b, image.NewRGBA(image.Rect(0, 0, 3, 3))); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }
