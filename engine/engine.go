@@ -323,6 +323,7 @@ func startStream(ctx context.Context, g Generator, in *GenerationInput) (*TextSt
 				return ctx.Err()
 			}
 		}
+		in.OnReasoning = func(piece string) error { return send(StreamEvent{Reasoning: piece}) }
 		out, err := g.Generate(ctx, in, func(piece string) error { return send(StreamEvent{Response: piece}) })
 		if err != nil {
 			_ = send(StreamEvent{Err: normalizeError(err)})

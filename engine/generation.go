@@ -53,6 +53,10 @@ type GenerationInput struct {
 	// Images is the request's top-level image (vision models): it goes with
 	// the prompt, or with the last user message.
 	Images [][]byte
+	// OnReasoning, set by the engine for a stream, receives each piece of
+	// reasoning as it arrives; nil when nobody streams it (the reasoning
+	// then only comes back whole, in GenerationOutput.Reasoning).
+	OnReasoning func(piece string) error `json:"-"`
 	// Think asks a reasoning model to think first: nil leaves the model's
 	// default; true/false from chat_template_kwargs.enable_thinking; an
 	// effort ("low", "medium", "high") from reasoning_effort or
@@ -92,8 +96,11 @@ type Generator interface {
 // event with Usage, or an Err that ends the stream.
 type StreamEvent struct {
 	Response string
-	Usage    *Usage
-	Err      error
+	// Reasoning is a piece of what a reasoning model thinks, streamed
+	// before its answer; an event carries either Reasoning or Response.
+	Reasoning string
+	Usage     *Usage
+	Err       error
 }
 
 // TextStream is what Run returns for stream:true. Events is closed after

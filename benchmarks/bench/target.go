@@ -121,7 +121,7 @@ func (t *EngineTarget) Call(ctx context.Context, model string, req Request, stre
 				err = ev.Err
 				continue
 			}
-			if ev.Usage != nil {
+			if ev.Usage != nil || ev.Reasoning != "" {
 				continue
 			}
 			if o.Tokens == 0 {

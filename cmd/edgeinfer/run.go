@@ -95,6 +95,8 @@ func printOutput(w io.Writer, out any) error {
 			return fmt.Errorf("%d %d: %s", d.Status, d.Code, d.Message)
 		case ev.Usage != nil:
 			fmt.Fprintf(w, "\n\n[%d prompt tokens, %d completion tokens]\n", ev.Usage.PromptTokens, ev.Usage.CompletionTokens)
+		case ev.Reasoning != "":
+			fmt.Fprint(w, ev.Reasoning) // a reasoning model thinks aloud first
 		default:
 			fmt.Fprint(w, ev.Response)
 		}

@@ -265,6 +265,10 @@ func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel fu
 				}
 			}
 			return
+		case ev.Reasoning != "":
+			if !send(chunk(map[string]any{"reasoning_content": ev.Reasoning}, nil)) {
+				return
+			}
 		default:
 			if !send(chunk(map[string]any{"content": ev.Response}, nil)) {
 				return

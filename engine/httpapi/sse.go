@@ -54,6 +54,10 @@ func writeSSE(w http.ResponseWriter, stream *engine.TextStream, cancel func()) {
 			if !write("", payload) || !write("", []byte("[DONE]")) {
 				return
 			}
+		case ev.Reasoning != "":
+			// Workers AI's own stream carries the answer; the reasoning comes
+			// whole in a non-streamed answer and streamed on the OpenAI routes.
+			continue
 		default:
 			payload, _ := json.Marshal(struct {
 				Response string `json:"response"`

@@ -66,7 +66,7 @@ func (m *model) Generate(ctx context.Context, in *engine.GenerationInput, emit f
 	defer release()
 
 	for attempt := 0; ; attempt++ {
-		c := &collector{emit: emit}
+		c := &collector{emit: emit, onThink: in.OnReasoning}
 		err := m.run(ctx, req, c)
 		if err == nil && !c.done {
 			err = errEndedEarly
@@ -96,7 +96,9 @@ func (m *model) run(ctx context.Context, req *ollamaRequest, c *collector) error
 		})
 	}
 	return client.Chat(ctx, req.Chat, func(r api.ChatResponse) error {
-		c.thinking.WriteString(r.Message.Thinking)
+		if err := c.think(r.Message.Thinking); err != nil {
+			return err
+		}
 		return c.add(r.Message.Content, r.Message.ToolCalls, r.Done, r.Metrics)
 	})
 }
@@ -104,12 +106,25 @@ func (m *model) run(ctx context.Context, req *ollamaRequest, c *collector) error
 // collector gathers one streamed generation.
 type collector struct {
 	emit     func(string) error
+	onThink  func(string) error // the stream's reasoning pieces; nil when not streamed
 	text     strings.Builder
 	thinking strings.Builder // what a reasoning model thought, kept apart from the answer
 	pieces   int
 	calls    []engine.ToolCall
 	done     bool
 	usage    engine.Usage
+}
+
+// think keeps a piece of reasoning and streams it when someone listens.
+func (c *collector) think(piece string) error {
+	if piece == "" {
+		return nil
+	}
+	c.thinking.WriteString(piece)
+	if c.onThink != nil {
+		return c.onThink(piece)
+	}
+	return nil
 }
 
 func (c *collector) add(content string, calls []api.ToolCall, done bool, m api.Metrics) error {

@@ -1,7 +1,9 @@
 package llm
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,5 +90,68 @@ func TestReasoningReachesOllamaAndComesBack(t *testing.T) {
 	}
 	if r := f.recorded(); len(r) != 1 || r[0].Think == nil || r[0].Think.Value != "medium" {
 		t.Errorf("openai route: think %+v, want medium", r)
+	}
+}
+
+// Streamed on the OpenAI route, the reasoning arrives as
+// delta.reasoning_content chunks before the answer's delta.content; the
+// Workers AI stream carries the answer alone.
+func TestReasoningStreams(t *testing.T) {
+	f := newFakeOllama(t, "qwen3:30b-a3b-q8_0", "completion", "thinking")
+	f.family = "qwen3moe"
+	f.chat = func(w http.ResponseWriter, req api.ChatRequest) {
+		writeLine(w, map[string]any{"message": map[string]any{"role": "assistant", "thinking": "Hmm, "}, "done": false})
+		writeLine(w, map[string]any{"message": map[string]any{"role": "assistant", "thinking": "four."}, "done": false})
+		writeLine(w, piece("4"))
+		writeLine(w, finished(10, 3))
+	}
+	t.Setenv("OLLAMA_HOST", "")
+	t.Setenv("OLLAMA_NUM_PARALLEL", "")
+	eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
+	defer srv.Close()
+	res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(
+		`{"model":"@cf/qwen/qwen3-30b-a3b-fp8","messages":[{"role":"user","content":"2+2?"}],"stream":true,"chat_template_kwargs":{"enable_thinking":true}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var order []string
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok || line == "[DONE]" {
+			continue
+		}
+		var chunk struct {
+			Choices []struct {
+				Delta struct {
+					Content          string `json:"content"`
+					ReasoningContent string `json:"reasoning_content"`
+				} `json:"delta"`
+			} `json:"choices"`
+		}
+		if err := json.Unmarshal([]byte(line), &chunk); err != nil || len(chunk.Choices) == 0 {
+			continue
+		}
+		if d := chunk.Choices[0].Delta; d.ReasoningContent != "" {
+			order = append(order, "think:"+d.ReasoningContent)
+		} else if d.Content != "" {
+			order = append(order, "say:"+d.Content)
+		}
+	}
+	if got := strings.Join(order, "|"); got != "think:Hmm, |think:four.|say:4" {
+		t.Errorf("stream %q, want the reasoning chunks before the answer", got)
+	}
+
+	res, err = http.Post(srv.URL+"/client/v4/accounts/a/ai/run/@cf/qwen/qwen3-30b-a3b-fp8", "application/json", strings.NewReader(
+		`{"prompt":"2+2?","stream":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	if strings.Contains(string(body), "Hmm") || !strings.Contains(string(body), `"response":"4"`) {
+		t.Errorf("Workers AI stream %s, want the answer alone", body)
 	}
 }
