@@ -15,6 +15,7 @@ import (
 
 	"github.com/ollama/ollama/api"
 
+	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/llm/ollamaserver"
 )
 
@@ -27,7 +28,7 @@ import (
 const jsonSchema = `{"type":"object","properties":{"name":{"type":"string"},"summary":{"type":"string"},"n":{"type":"integer"}},"required":["name","summary","n"]}`
 
 func TestLLMFamiliesOnOllama(t *testing.T) {
-	bin := ollamaserver.BinaryPath(ollamaserver.DefaultHome())
+	bin := home.Resolve("", os.Getenv).OllamaBin
 	if _, err := os.Stat(bin); err != nil {
 		t.Fatalf("no Ollama server binary at %s: run `make setup` (or set EDGEINFER_OLLAMA_BIN): %v", bin, err)
 	}
