@@ -83,3 +83,20 @@ func TestChatStreamIncludeUsage(t *testing.T) {
 		}
 	}
 }
+
+// A path with a dot segment gets the route's error, not net/http's redirect
+// to the cleaned path (found by FuzzDecoders: model ".").
+func TestDotSegmentsAreNotRedirected(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	for path, status := range map[string]int{
+		runPath + ".":                          404,
+		runPath + "@cf/baai/../baai/bge-small": 404,
+		"/v1//chat/completions":                404,
+		runPath + "@cf/baai/bge-small-en-v1.5": 200,
+	} {
+		r := do(t, "POST", srv.URL+path, "application/json", `{"text":"x"}`, nil)
+		if r.status != status {
+			t.Errorf("%s: %d %s, want %d", path, r.status, r.body, status)
+		}
+	}
+}

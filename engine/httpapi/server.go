@@ -90,7 +90,29 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeEnvelopeError(w, engine.Errorf(engine.KindNotFound, "No route for %s %s", r.Method, r.URL.Path))
 	})
-	return s.recoverPanics(unwrapForwardedBinding(s.authenticate(mux)))
+	return s.recoverPanics(unwrapForwardedBinding(s.authenticate(refuseDotSegments(mux))))
+}
+
+// refuseDotSegments answers a path with "." or ".." segments or an empty
+// one in its middle with the route's error instead of net/http's 307
+// redirect to the cleaned path: a model ID is never ".", and a client
+// following the redirect would run another model than it named.
+func refuseDotSegments(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		segs := strings.Split(strings.TrimSuffix(strings.TrimPrefix(p, "/"), "/"), "/")
+		for _, seg := range segs {
+			if seg == "." || seg == ".." || (seg == "" && p != "/") {
+				if strings.Contains(p, "/ai/run/") {
+					writeEnvelopeError(w, &engine.Error{Kind: engine.KindInvalidModelName, Message: "The model name is invalid"})
+				} else {
+					writeEnvelopeError(w, engine.Errorf(engine.KindNotFound, "No route for %s %s", r.Method, p))
+				}
+				return
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) handleReady(w http.ResponseWriter, _ *http.Request) {
