@@ -47,6 +47,12 @@ type Artifacts struct {
 // missing.
 const SyntheticLlamaID = "@edgeinfer/llama-synthetic"
 
+// SyntheticFamilyID is the directory (under $EDGEINFER_HOME/models) of the
+// synthetic chat model of a family ("llama3", "qwen3", "gemma3"): it stands
+// in for the catalog models of that family whose real tag is absent, so
+// their template, tools and thinking run.
+func SyntheticFamilyID(family string) string { return "@edgeinfer/" + family + "-synthetic" }
+
 // SyntheticLlamaTag is the Ollama tag the synthetic Llama is created as.
 const SyntheticLlamaTag = "edgeinfer/llama-synthetic:latest"
 
@@ -81,6 +87,10 @@ type Entry struct {
 	// decision model): it answers 503 unless the config maps it onto a local
 	// model (models."<id>".ollama).
 	NoLocalPath bool `yaml:"no_local_path"`
+	// Family is the chat family whose synthetic model stands in when the
+	// real tag is absent ("llama3", "qwen3", "gemma3"); empty: the
+	// synthetic Llama.
+	Family string `yaml:"family"`
 	// Output names a model-specific answer format the backend parses:
 	// "llama-guard" (the model answers "safe", or "unsafe" and a line of
 	// categories such as "S1,S10"; in JSON mode that becomes

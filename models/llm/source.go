@@ -45,7 +45,14 @@ func (b *Backend) resolve(ctx context.Context, spec engine.ModelSpec) (source, e
 			return source{Tag: tag, Bytes: size}, nil
 		}
 	}
-	if src, ok := syntheticSource(spec.Paths.Home); ok {
+	if f := spec.Entry.Family; f != "" {
+		// The synthetic model of the entry's family, when the demo set has
+		// it, so the family's template, tools and thinking run.
+		if src, ok := syntheticSource(spec.Paths.Home, engine.SyntheticFamilyID(f), ""); ok {
+			return src, nil
+		}
+	}
+	if src, ok := syntheticSource(spec.Paths.Home, engine.SyntheticLlamaID, engine.SyntheticLlamaTag); ok {
 		return src, nil
 	}
 	if tag == "" {
@@ -56,10 +63,11 @@ func (b *Backend) resolve(ctx context.Context, spec engine.ModelSpec) (source, e
 		Message: fmt.Sprintf("Model %s is not installed: run `edgeinfer pull %s` (Ollama model %s), or `edgeinfer models synth --only %s` for the synthetic demo model", spec.Entry.ID, spec.Entry.ID, tag, engine.SyntheticLlamaID)}
 }
 
-// syntheticSource finds the synthetic Llama that `edgeinfer models synth`
-// writes under home.
-func syntheticSource(home string) (source, bool) {
-	dir := filepath.Join(home, "models", filepath.FromSlash(engine.SyntheticLlamaID))
+// syntheticSource finds a synthetic chat model that `edgeinfer models
+// synth` writes under home (the directory of model ID id); defaultTag is
+// its tag when its config.json names none.
+func syntheticSource(home, id, defaultTag string) (source, bool) {
+	dir := filepath.Join(home, "models", filepath.FromSlash(id))
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	if err != nil {
 		return source{}, false
@@ -74,7 +82,10 @@ func syntheticSource(home string) (source, bool) {
 		return source{}, false
 	}
 	if cfg.Tag == "" {
-		cfg.Tag = engine.SyntheticLlamaTag
+		cfg.Tag = defaultTag
+	}
+	if cfg.Tag == "" {
+		return source{}, false
 	}
 	if cfg.GGUF == "" {
 		cfg.GGUF = "model.gguf"

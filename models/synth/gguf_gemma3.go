@@ -1,6 +1,9 @@
 package synth
 
-import "github.com/ollama/ollama/fs/ggml"
+import (
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/ollama/ollama/fs/ggml"
+)
 
 // The Gemma 3 family: Ollama's gemma3 architecture (Go engine; text only,
 // no vision tower), a SentencePiece vocabulary with Gemma's turn tokens,
@@ -25,7 +28,7 @@ func gemma3Family() LLMFamily {
 	}
 	return LLMFamily{
 		Name:           "gemma3",
-		ModelID:        "@edgeinfer/gemma3-synthetic",
+		ModelID:        engine.SyntheticFamilyID("gemma3"),
 		OllamaTag:      "edgeinfer/gemma3-synthetic:latest",
 		Arch:           "gemma3",
 		Template:       tmpl,

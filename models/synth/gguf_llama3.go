@@ -1,6 +1,9 @@
 package synth
 
-import "github.com/ollama/ollama/fs/ggml"
+import (
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/ollama/ollama/fs/ggml"
+)
 
 // The Llama 3 family: the llama architecture (run by llama.cpp in Ollama),
 // byte-level BPE with Llama 3's pretokenizer and special tokens, and the
@@ -28,7 +31,7 @@ func llama3Family() LLMFamily {
 	}
 	return LLMFamily{
 		Name:      "llama3",
-		ModelID:   "@edgeinfer/llama3-synthetic",
+		ModelID:   engine.SyntheticFamilyID("llama3"),
 		OllamaTag: "edgeinfer/llama3-synthetic:latest",
 		Arch:      "llama",
 		Template:  tmpl,

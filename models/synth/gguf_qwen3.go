@@ -1,6 +1,9 @@
 package synth
 
-import "github.com/ollama/ollama/fs/ggml"
+import (
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/ollama/ollama/fs/ggml"
+)
 
 // The Qwen3 family: Ollama's qwen3 architecture (run by its Go engine),
 // byte-level BPE with Qwen2's pretokenizer, ChatML turns, thinking in
@@ -28,7 +31,7 @@ func qwen3Family() LLMFamily {
 	}
 	return LLMFamily{
 		Name:      "qwen3",
-		ModelID:   "@edgeinfer/qwen3-synthetic",
+		ModelID:   engine.SyntheticFamilyID("qwen3"),
 		OllamaTag: "edgeinfer/qwen3-synthetic:latest",
 		Arch:      "qwen3",
 		Template:  tmpl,
