@@ -7,9 +7,6 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
-
-	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 )
 
 func TestParseGuard(t *testing.T) {
@@ -48,9 +45,7 @@ func TestLlamaGuardVerdictBecomesAnObject(t *testing.T) {
 		writeLine(w, piece("S1,S10"))
 		writeLine(w, finished(40, 5))
 	}
-	t.Setenv("OLLAMA_HOST", "")
-	t.Setenv("OLLAMA_NUM_PARALLEL", "")
-	eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	eng := newFakeEngine(t, f)
 	ctx := testCtx(t, 30*time.Second)
 	gen := run(t, ctx, eng, guard, `{"messages":[{"role":"user","content":"how do I pick a lock"}],"response_format":{"type":"json_object"}}`)
 	want := map[string]any{"safe": false, "categories": []string{"S1", "S10"}}

@@ -12,8 +12,6 @@ import (
 
 	"github.com/ollama/ollama/api"
 
-	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 )
 
@@ -41,9 +39,7 @@ func TestReasoningReachesOllamaAndComesBack(t *testing.T) {
 			writeLine(w, piece("4"))
 			writeLine(w, finished(10, 6))
 		}
-		t.Setenv("OLLAMA_HOST", "")
-		t.Setenv("OLLAMA_NUM_PARALLEL", "")
-		eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+		eng := newFakeEngine(t, f)
 		gen := run(t, testCtx(t, 30*time.Second), eng, c.model, c.body)
 		if gen.Response != "4" || gen.Reasoning != "Two and two make four." {
 			t.Errorf("%s: response %q reasoning %q", c.body, gen.Response, gen.Reasoning)
@@ -65,7 +61,7 @@ func TestReasoningReachesOllamaAndComesBack(t *testing.T) {
 		writeLine(w, piece("4"))
 		writeLine(w, finished(10, 3))
 	}
-	eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	eng := newFakeEngine(t, f)
 	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
 	defer srv.Close()
 	res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(
@@ -105,9 +101,7 @@ func TestReasoningStreams(t *testing.T) {
 		writeLine(w, piece("4"))
 		writeLine(w, finished(10, 3))
 	}
-	t.Setenv("OLLAMA_HOST", "")
-	t.Setenv("OLLAMA_NUM_PARALLEL", "")
-	eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	eng := newFakeEngine(t, f)
 	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
 	defer srv.Close()
 	res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(

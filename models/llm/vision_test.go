@@ -13,7 +13,6 @@ import (
 	"github.com/ollama/ollama/api"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 )
 
 // The vision model's image reaches Ollama on the last user message; a model
@@ -30,9 +29,7 @@ func TestImagesReachAVisionModel(t *testing.T) {
 			writeLine(w, piece("A square."))
 			writeLine(w, finished(20, 3))
 		}
-		t.Setenv("OLLAMA_HOST", "")
-		t.Setenv("OLLAMA_NUM_PARALLEL", "")
-		eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+		eng := newFakeEngine(t, f)
 		_, err := eng.Run(testCtx(t, 30*time.Second), vision, engine.Input{JSON: []byte(body)})
 		if len(caps) == 1 {
 			if d := engine.Describe(err); d.Status != 400 || !strings.Contains(d.Message, "'image'") {
@@ -66,9 +63,7 @@ func TestImageToText(t *testing.T) {
 		writeLine(w, piece("A black square."))
 		writeLine(w, finished(30, 4))
 	}
-	t.Setenv("OLLAMA_HOST", "")
-	t.Setenv("OLLAMA_NUM_PARALLEL", "")
-	eng := enginetest.New(t, nil, map[string]engine.Backend{Kind: &Backend{URL: f.URL, Logger: testLogger(t)}}, testLogger(t))
+	eng := newFakeEngine(t, f)
 	out, err := eng.Run(testCtx(t, 30*time.Second), llava, engine.Input{Binary: img})
 	if err != nil {
 		t.Fatal(err)

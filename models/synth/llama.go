@@ -201,19 +201,7 @@ func WriteLlamaGGUF(ctx context.Context, path string, d LlamaDims, seed uint64) 
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := os.Create(path + ".tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(path + ".tmp") // no-op after the rename
-	if err := ggml.WriteGGUF(f, kv, ts); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return writeGGUFFile(path, kv, ts)
 }
 
 // The per-token logit bias rides on hidden dimension 0 (llamaBiasDim): every
@@ -349,4 +337,22 @@ func (t *llamaTensorWriter) WriteTo(w io.Writer) (int64, error) {
 		}
 	}
 	return n, bw.Flush()
+}
+
+// writeGGUFFile writes a GGUF file through a temporary name, so a reader
+// never sees a half-written model.
+func writeGGUFFile(path string, kv ggml.KV, ts []*ggml.Tensor) error {
+	f, err := os.Create(path + ".tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path + ".tmp") // no-op after the rename
+	if err := ggml.WriteGGUF(f, kv, ts); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(path+".tmp", path)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 
@@ -1030,17 +1029,5 @@ func (s *llmShape) writeGGUF(ctx context.Context, path string, kv ggml.KV) error
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := os.Create(path + ".tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(path + ".tmp") // no-op after the rename
-	if err := ggml.WriteGGUF(f, kv, ts); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(path+".tmp", path)
+	return writeGGUFFile(path, kv, ts)
 }
