@@ -61,6 +61,38 @@ for (const baseURL of bases) {
       assert.equal(last.usage.total_tokens, last.usage.prompt_tokens + last.usage.completion_tokens);
     });
 
+    it("a Qwen3-family model thinks: reasoning_content beside the answer", async () => {
+      const completion = await client.chat.completions.create({
+        model: "@cf/qwen/qwen3-30b-a3b-fp8",
+        messages: [{ role: "user", content: "Think, then answer." }],
+        chat_template_kwargs: { enable_thinking: true },
+        max_tokens: 96,
+        seed: 1,
+      });
+      const { message } = completion.choices[0];
+      assert.equal(typeof message.reasoning_content, "string");
+      assert.ok(message.reasoning_content.length > 0, "the synthetic Qwen3 closes its <think> block");
+    });
+
+    it("a Qwen3-family model calls a tool", async () => {
+      let calls = [];
+      for (let seed = 1; seed <= 5 && calls.length === 0; seed++) {
+        const completion = await client.chat.completions.create({
+          model: "@cf/qwen/qwen3-30b-a3b-fp8",
+          messages: [{ role: "user", content: "What is the weather in Paris?" }],
+          chat_template_kwargs: { enable_thinking: false },
+          tools: [{ type: "function", function: { name: "get_weather", description: "Weather of a city",
+            parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] } } }],
+          max_tokens: 64,
+          seed,
+        });
+        calls = completion.choices[0].message.tool_calls ?? [];
+        if (calls.length) assert.equal(completion.choices[0].finish_reason, "tool_calls");
+      }
+      assert.equal(calls[0]?.function?.name, "get_weather");
+      assert.equal(typeof JSON.parse(calls[0].function.arguments), "object");
+    });
+
     it("responses.create (gpt-oss's Responses API)", async () => {
       const response = await client.responses.create({
         model: "@cf/openai/gpt-oss-20b",
