@@ -147,7 +147,7 @@ const (
 	shapeSigmaE     = 1.0  // random logit spread read from the current token
 	shapeSigmaP     = 0.7  // ... from the previous token
 	shapeSigmaR     = 1.0  // ... from the random features
-	shapeNoise      = 0.3  // per-dimension R noise a random layer adds, relative to the embedding's
+	shapeNoise      = 0.3  // per-dimension R noise all random sublayers add together, relative to the embedding's
 	shapeGateBeta   = 20.0 // sharpness of the copy gate
 )
 
@@ -657,6 +657,20 @@ func onesRow(_ *rand.Rand, _ int, dst []float32) {
 
 func zeroRow(_ *rand.Rand, _ int, dst []float32) { clear(dst) }
 
+// noise is the R noise one random sublayer (an FFN, or the attention of a
+// random layer) adds: shapeNoise in all. A sublayer's output grows with the
+// R it reads, so a deep model (Qwen3-0.6B has 28 layers) whose sublayers
+// each added a fixed share would multiply R layer after layer.
+func (s *llmShape) noise() float64 {
+	n := s.d.Layers // FFNs
+	for l := range s.d.Layers {
+		if !s.designed(l) {
+			n++
+		}
+	}
+	return shapeNoise / math.Sqrt(float64(n))
+}
+
 // designed reports whether layer l holds the circuit.
 func (s *llmShape) designed(l int) bool {
 	return l == 0 || (l == 1 && s.spec.tools)
@@ -810,7 +824,7 @@ func (s *llmShape) oRow(l int) llamaRowFunc {
 		hd := s.d.HeadDim
 		if !s.designed(l) {
 			if r >= s.offR {
-				std := shapeNoise * s.aR / math.Sqrt(float64(len(dst)))
+				std := s.noise() * s.aR / math.Sqrt(float64(len(dst)))
 				for i := range dst {
 					dst[i] = float32(rng.NormFloat64() * std)
 				}
@@ -900,7 +914,7 @@ func (s *llmShape) ffnDownRow(l int) llamaRowFunc {
 			return
 		}
 		// silu(g)·u of unit-variance inputs has a spread of about 0.6.
-		std := shapeNoise * s.aR / (0.6 * math.Sqrt(float64(len(dst)-gated)))
+		std := s.noise() * s.aR / (0.6 * math.Sqrt(float64(len(dst)-gated)))
 		for i := gated; i < len(dst); i++ {
 			dst[i] = float32(rng.NormFloat64() * std)
 		}
@@ -954,7 +968,7 @@ func (s *llmShape) postNormRow(l int, ffn bool) llamaRowFunc {
 		clear(dst)
 		D := float64(s.d.Dim)
 		if ffn || !s.designed(l) {
-			w := shapeNoise * s.aR * math.Sqrt(float64(s.nR)/D)
+			w := s.noise() * s.aR * math.Sqrt(float64(s.nR)/D)
 			for i := range s.nR {
 				dst[s.offR+i] = float32(w)
 			}
