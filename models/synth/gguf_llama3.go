@@ -42,9 +42,12 @@ func llama3Family() LLMFamily {
 		},
 		Capabilities: []string{"completion", "tools"},
 		arch:         archLlama,
-		// Tiny: a few MB for tests. Full: Llama 3.2 1B's dimensions.
+		// Tiny: a few MB for tests. Full: Llama 3.2 1B's dimensions, except
+		// 16 heads of 128 dimensions for its 32 of 64 (and 4 kv heads for 8):
+		// the same weights, KV cache and FLOPs, and enough slowly turning
+		// RoPE dimensions for the induction head's keys.
 		tiny: LLMDims{Vocab: 2048, Dim: 384, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 128, FFN: 256, Context: 131072, F16: true},
-		full: LLMDims{Vocab: 128256, Dim: 2048, Layers: 16, Heads: 32, KVHeads: 8, HeadDim: 64, FFN: 8192, Context: 131072, F16: true},
+		full: LLMDims{Vocab: 128256, Dim: 2048, Layers: 16, Heads: 16, KVHeads: 4, HeadDim: 128, FFN: 8192, Context: 131072, F16: true},
 		vocab: func(size int) (*llmVocab, error) {
 			return newBPEVocab(size, llama3Pretokenizer, llmCorpus(tmpl), llama3Specials)
 		},

@@ -13,7 +13,7 @@ import (
 	"github.com/ollama/ollama/fs/ggml"
 )
 
-// Synthetic chat families.
+// LLMFamily is a synthetic chat family.
 //
 // Besides the synthetic Llama (llama.go), which answers in the Llama-2
 // chat format, edgeinfer can generate chat models of three families that
@@ -28,7 +28,10 @@ import (
 //	gemma3  gemma3 architecture (Go engine), SentencePiece, Gemma 3 template
 //
 // Their weights are random but shaped (llmshape.go), so JSON-schema output,
-// thinking blocks and tool calls finish within a few dozen tokens.
+// thinking blocks and tool calls finish within a few dozen tokens. A call's
+// arguments are always {}; its function name is copied from the tools
+// offered (as Ollama 0.17.4 prints them, Go structs, or as JSON), strongly
+// for a name's first three tokens; with several tools the copy picks one.
 //
 // API: LLMFamilies lists the families and LookupLLMFamily finds one by name.
 // A family's PresetDims gives its tiny (tests) and full (benchmarks)
@@ -39,8 +42,6 @@ import (
 // model.gguf, Modelfile and config.json into the model directory, the
 // layout ollamaserver.EnsureModel creates a model from); WriteLlama3GGUF,
 // WriteQwen3GGUF and WriteGemma3GGUF write a preset's GGUF directly.
-
-// LLMFamily describes one synthetic chat family.
 type LLMFamily struct {
 	// Name is the family: "llama3", "qwen3" or "gemma3".
 	Name string
@@ -110,7 +111,7 @@ func (f LLMFamily) PresetDims(p Preset) LLMDims {
 
 // ParameterCount counts a model's weights with dims d.
 func (f LLMFamily) ParameterCount(d LLMDims) int {
-	return d.ParameterCount(f.arch.qkNorm(), f.arch.postNorms())
+	return d.parameterCount(f.arch.qkNorm(), f.arch.postNorms())
 }
 
 // WriteGGUF writes a model of the family with dims d and deterministic
@@ -332,8 +333,10 @@ func baseBias(v *llmVocab, id int) float64 {
 		return -6
 	}
 	switch {
+	case strings.Trim(text, "\n") == "":
+		return -4 // newlines
 	case strings.Contains(text, "\n"):
-		return -4 // newlines, alone or after punctuation
+		return -8 // punctuation with a newline, such as ":\n", which JSON keys must not take
 	case !strings.ContainsFunc(text, func(r rune) bool { return r > ' ' }):
 		return levelNever // runs of spaces and tabs
 	case len(text) > 1 && text[0] == ' ' && isLetter(text[1]):
@@ -345,7 +348,7 @@ func baseBias(v *llmVocab, id int) float64 {
 func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
 
 func (c chatShaping) levels(L float64) map[string]float64 {
-	m := map[string]float64{c.eos: L + levelEOS, `{"`: L + c.objectOpen, `":"`: L - 6, ` "`: L - 6}
+	m := map[string]float64{c.eos: L + levelEOS, `{"`: L + c.objectOpen, `":"`: L - 6, ` "`: L - 6, ":": L - 7}
 	for _, t := range jsonClosers {
 		m[t] = L + levelCloser
 	}

@@ -14,7 +14,7 @@ import (
 // Shaped weights for the synthetic chat families (llmfamily.go).
 //
 // Random weights never close a JSON string, a thinking block or a tool call
-// on their own, so the two first layers of every model are a small circuit
+// on their own, so the first two layers of every model are a small circuit
 // written by hand, and the rest stays random. The residual stream is split
 // into blocks:
 //
@@ -23,7 +23,8 @@ import (
 //	        circuit below stays linear; the output matrix reads it as a
 //	        per-token logit bias (the synthetic Llama's trick).
 //	E       the current token's identity: a one-hot dimension for each token
-//	        a rule keys on, a random unit vector for every other token.
+//	        a rule keys on (and each special token), a random unit vector
+//	        for every other token.
 //	P1, P2  the identity of the previous token and of the one before it,
 //	        written by two layer-0 heads that attend one and two positions
 //	        back (their queries and keys are constant; RoPE's fast
@@ -33,21 +34,26 @@ import (
 //	        (RoPE's slowest frequencies, which barely rotate, carry them).
 //	N       a copied token: a layer-1 induction head finds the earlier
 //	        position whose two preceding tokens equal the current and the
-//	        previous token and copies the token there. That is how a tool
-//	        call names a function from the prompt: after `{"name":"` the
-//	        head finds `"name":"` in the tool list and copies the name,
-//	        token by token. A sink (the chat template's turn-start token)
-//	        takes the attention when only one of the two tokens matches.
+//	        previous token (match classes make some tokens equal) and copies
+//	        the token there; a sink (the template's turn-start token) takes
+//	        the attention when only one of the two matches. That is how a
+//	        tool call names a function: after `{"name":"` the head finds the
+//	        name in the tool list and copies it token by token. Layer 1's
+//	        FFN multiplies N right after `":"` (silu(gate)·up is a product),
+//	        so the copy is strong inside a name and weak elsewhere, where it
+//	        would loop over the model's own output.
 //	R       random features; the remaining layers read and write only R.
 //
 // The output matrix turns these into logits: a bias per token (dim 0),
 // rules "after token X, token Y" (E), "two/three tokens after X" (P1, P2),
-// "while the flag is set" (T, K), the copy (N), and random logits (E, P1,
-// R) that make text vary with the context. Rules are written relative to
-// L, the log of the summed probability mass of ordinary tokens, so a rule
-// that sets a token to L+δ gives it about the same probability in a tiny
-// and a full-size vocabulary; made-up filler words carry a negative bias
-// so the ordinary mass is about the same in both.
+// "while the flag is set" (T, K), the copy and "when the copy proposes X"
+// (N), and random logits (E, P1, R) that make text vary with the context;
+// tokens with a rule or a level get no random logits, so their share is
+// the same in every context. Rules are written relative to L, the log of
+// the summed probability mass of ordinary tokens, so a rule that sets a
+// token to L+δ gives it about the same probability in a tiny and a
+// full-size vocabulary; made-up filler words carry a negative bias so the
+// ordinary mass is about the same in both.
 
 // llmArch selects the layer layout of a GGUF architecture.
 type llmArch int
@@ -76,8 +82,8 @@ type LLMDims struct {
 	F16           bool `json:"-"`
 }
 
-// ParameterCount counts the weights, norms included.
-func (d LLMDims) ParameterCount(qkNorm, postNorm bool) int {
+// parameterCount counts the weights, norms included.
+func (d LLMDims) parameterCount(qkNorm, postNorm bool) int {
 	q, kv := d.Heads*d.HeadDim, d.KVHeads*d.HeadDim
 	per := 2*d.Dim + d.Dim*q + 2*d.Dim*kv + q*d.Dim + 3*d.Dim*d.FFN
 	if qkNorm {
@@ -147,7 +153,7 @@ const (
 	shapeSigmaE     = 1.0  // random logit spread read from the current token
 	shapeSigmaP     = 0.7  // ... from the previous token
 	shapeSigmaR     = 1.0  // ... from the random features
-	shapeNoise      = 0.3  // per-dimension R noise a random layer adds, relative to the embedding's
+	shapeNoise      = 0.3  // per-dimension R noise all random sublayers add together, relative to the embedding's
 	shapeGateBeta   = 20.0 // sharpness of the copy gate
 )
 
@@ -657,6 +663,20 @@ func onesRow(_ *rand.Rand, _ int, dst []float32) {
 
 func zeroRow(_ *rand.Rand, _ int, dst []float32) { clear(dst) }
 
+// noise is the R noise one random sublayer (an FFN, or the attention of a
+// random layer) adds: shapeNoise in all. A sublayer's output grows with the
+// R it reads, so a deep model (Qwen3-0.6B has 28 layers) whose sublayers
+// each added a fixed share would multiply R layer after layer.
+func (s *llmShape) noise() float64 {
+	n := s.d.Layers // FFNs
+	for l := range s.d.Layers {
+		if !s.designed(l) {
+			n++
+		}
+	}
+	return shapeNoise / math.Sqrt(float64(n))
+}
+
 // designed reports whether layer l holds the circuit.
 func (s *llmShape) designed(l int) bool {
 	return l == 0 || (l == 1 && s.spec.tools)
@@ -810,7 +830,7 @@ func (s *llmShape) oRow(l int) llamaRowFunc {
 		hd := s.d.HeadDim
 		if !s.designed(l) {
 			if r >= s.offR {
-				std := shapeNoise * s.aR / math.Sqrt(float64(len(dst)))
+				std := s.noise() * s.aR / math.Sqrt(float64(len(dst)))
 				for i := range dst {
 					dst[i] = float32(rng.NormFloat64() * std)
 				}
@@ -900,7 +920,7 @@ func (s *llmShape) ffnDownRow(l int) llamaRowFunc {
 			return
 		}
 		// silu(g)·u of unit-variance inputs has a spread of about 0.6.
-		std := shapeNoise * s.aR / (0.6 * math.Sqrt(float64(len(dst)-gated)))
+		std := s.noise() * s.aR / (0.6 * math.Sqrt(float64(len(dst)-gated)))
 		for i := gated; i < len(dst); i++ {
 			dst[i] = float32(rng.NormFloat64() * std)
 		}
@@ -954,7 +974,7 @@ func (s *llmShape) postNormRow(l int, ffn bool) llamaRowFunc {
 		clear(dst)
 		D := float64(s.d.Dim)
 		if ffn || !s.designed(l) {
-			w := shapeNoise * s.aR * math.Sqrt(float64(s.nR)/D)
+			w := s.noise() * s.aR * math.Sqrt(float64(s.nR)/D)
 			for i := range s.nR {
 				dst[s.offR+i] = float32(w)
 			}
