@@ -179,22 +179,8 @@ func newBPEVocab(size int, pattern string, corpus []string, specials []llmSpecia
 	// one merge); false when that would overflow room. Text is ASCII-safe
 	// here: one spelled rune per byte.
 	addChunk := func(text string) bool {
-		memo := map[string]int{}
-		var cost func(t string) int
-		cost = func(t string) int {
-			if len(t) == 1 || v.id(t) >= 0 {
-				return 0
-			}
-			if c, ok := memo[t]; ok {
-				return c
-			}
-			best := math.MaxInt
-			for k := len(t) - 1; k >= 1; k-- {
-				best = min(best, cost(t[:k])+cost(t[k:])+1)
-			}
-			memo[t] = best
-			return best
-		}
+		byteCost := mergeCost(func(t []byte) bool { return v.id(string(t)) >= 0 }, func(t []byte) string { return string(t) })
+		cost := func(t string) int { return byteCost([]byte(t)) }
 		if len(v.tokens)+cost(text) > room {
 			return false
 		}
@@ -313,23 +299,8 @@ func newSPMVocab(size int, corpus []string, specials []llmSpecial, unk int) (*ll
 	// Each piece with the fewest intermediate pieces that let pairwise
 	// merges reach it (children are added first, so they score higher).
 	for _, p := range order {
-		memo := map[string]int{}
-		var cost func(r []rune) int
-		cost = func(r []rune) int {
-			t := string(r)
-			if len(r) == 1 || v.id(strings.ReplaceAll(t, spaceMark, " ")) >= 0 {
-				return 0
-			}
-			if c, ok := memo[t]; ok {
-				return c
-			}
-			best := math.MaxInt
-			for k := len(r) - 1; k >= 1; k-- {
-				best = min(best, cost(r[:k])+cost(r[k:])+1)
-			}
-			memo[t] = best
-			return best
-		}
+		cost := mergeCost(func(r []rune) bool { return v.id(strings.ReplaceAll(string(r), spaceMark, " ")) >= 0 },
+			func(r []rune) string { return string(r) })
 		var build func(r []rune, kind int) bool
 		build = func(r []rune, kind int) bool {
 			c := cost(r)
@@ -424,4 +395,29 @@ func spmPieces(text string) []string {
 	}
 	flush()
 	return slices.DeleteFunc(out, func(s string) bool { return !utf8.ValidString(s) || s == "\n" })
+}
+
+// mergeCost returns a memoized count of the fewest intermediate pieces that
+// pairwise merges need to build a sequence from pieces known reports (a
+// single unit is always known; a split into two known pieces costs one);
+// key names a sequence for the memo.
+func mergeCost[T byte | rune](known func([]T) bool, key func([]T) string) func([]T) int {
+	memo := map[string]int{}
+	var cost func(u []T) int
+	cost = func(u []T) int {
+		if len(u) == 1 || known(u) {
+			return 0
+		}
+		k0 := key(u)
+		if c, ok := memo[k0]; ok {
+			return c
+		}
+		best := math.MaxInt
+		for k := len(u) - 1; k >= 1; k-- {
+			best = min(best, cost(u[:k])+cost(u[k:])+1)
+		}
+		memo[k0] = best
+		return best
+	}
+	return cost
 }
