@@ -61,15 +61,10 @@ func TestReasoningReachesOllamaAndComesBack(t *testing.T) {
 		writeLine(w, piece("4"))
 		writeLine(w, finished(10, 3))
 	}
-	eng := newFakeEngine(t, f)
-	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
+	srv := httptest.NewServer(httpapi.New(newFakeEngine(t, f), httpapi.Options{}).Handler())
 	defer srv.Close()
-	res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(
-		`{"model":"@cf/openai/gpt-oss-20b","messages":[{"role":"user","content":"2+2?"}],"reasoning_effort":"medium"}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	res := postJSON(t, srv.URL+"/v1/chat/completions",
+		`{"model":"@cf/openai/gpt-oss-20b","messages":[{"role":"user","content":"2+2?"}],"reasoning_effort":"medium"}`)
 	var out struct {
 		Choices []struct {
 			Message struct {
@@ -101,15 +96,10 @@ func TestReasoningStreams(t *testing.T) {
 		writeLine(w, piece("4"))
 		writeLine(w, finished(10, 3))
 	}
-	eng := newFakeEngine(t, f)
-	srv := httptest.NewServer(httpapi.New(eng, httpapi.Options{}).Handler())
+	srv := httptest.NewServer(httpapi.New(newFakeEngine(t, f), httpapi.Options{}).Handler())
 	defer srv.Close()
-	res, err := http.Post(srv.URL+"/v1/chat/completions", "application/json", strings.NewReader(
-		`{"model":"@cf/qwen/qwen3-30b-a3b-fp8","messages":[{"role":"user","content":"2+2?"}],"stream":true,"chat_template_kwargs":{"enable_thinking":true}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	res := postJSON(t, srv.URL+"/v1/chat/completions",
+		`{"model":"@cf/qwen/qwen3-30b-a3b-fp8","messages":[{"role":"user","content":"2+2?"}],"stream":true,"chat_template_kwargs":{"enable_thinking":true}}`)
 	var order []string
 	sc := bufio.NewScanner(res.Body)
 	for sc.Scan() {
@@ -138,14 +128,20 @@ func TestReasoningStreams(t *testing.T) {
 		t.Errorf("stream %q, want the reasoning chunks before the answer", got)
 	}
 
-	res, err = http.Post(srv.URL+"/client/v4/accounts/a/ai/run/@cf/qwen/qwen3-30b-a3b-fp8", "application/json", strings.NewReader(
-		`{"prompt":"2+2?","stream":true}`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
+	res = postJSON(t, srv.URL+"/client/v4/accounts/a/ai/run/@cf/qwen/qwen3-30b-a3b-fp8", `{"prompt":"2+2?","stream":true}`)
 	body, _ := io.ReadAll(res.Body)
 	if strings.Contains(string(body), "Hmm") || !strings.Contains(string(body), `"response":"4"`) {
 		t.Errorf("Workers AI stream %s, want the answer alone", body)
 	}
+}
+
+// postJSON posts body and returns the response, closed when the test ends.
+func postJSON(t *testing.T, url, body string) *http.Response {
+	t.Helper()
+	res, err := http.Post(url, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { res.Body.Close() })
+	return res
 }
