@@ -52,6 +52,9 @@ type RerankInput struct {
 	// TruncateInputs cuts an over-long query–context pair (or text) to the
 	// model's limit; false makes it a 413 naming the context.
 	TruncateInputs bool
+	// byEmbeddings: an embedding model (bge-m3) scores the contexts by
+	// cosine, not a cross-encoder.
+	byEmbeddings bool
 }
 
 // RerankScore is the relevance of one context: ID indexes the request's
@@ -196,7 +199,11 @@ func rank(out *RerankOutput, topK int) *RerankOutput {
 // model (bge-m3), by the cosine of the query's and each context's unit
 // vectors.
 func rerank(ctx context.Context, model Model, in *RerankInput) (*RerankOutput, error) {
-	if r, ok := model.(Reranker); ok {
+	if !in.byEmbeddings {
+		r, ok := model.(Reranker)
+		if !ok {
+			return nil, Internal(fmt.Errorf("model of type %T does not implement Reranker", model))
+		}
 		out, err := r.Rerank(ctx, in)
 		if err != nil {
 			return nil, err
@@ -208,7 +215,7 @@ func rerank(ctx context.Context, model Model, in *RerankInput) (*RerankOutput, e
 	}
 	m, ok := model.(Embedder)
 	if !ok {
-		return nil, Internal(fmt.Errorf("model of type %T does not implement Reranker or Embedder", model))
+		return nil, Internal(fmt.Errorf("model of type %T does not implement Embedder", model))
 	}
 	texts := append([]string{in.Query}, in.Contexts...)
 	emb, err := m.Embed(ctx, &EmbeddingsInput{Text: texts, Pooling: "cls", TruncateInputs: in.TruncateInputs})

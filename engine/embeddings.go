@@ -144,7 +144,12 @@ func decodeBGEM3(raw []byte) (any, error) {
 		if f.has("top_k") {
 			return nil, BadInput("top_k", "is not an input of this model")
 		}
-		return decodeRerank(f, false)
+		in, err := decodeRerank(f, false)
+		if err != nil {
+			return nil, err
+		}
+		in.byEmbeddings = true
+		return in, nil
 	}
 	in := &ContextEmbeddingsInput{EmbeddingsInput{Pooling: "cls"}}
 	if in.Text, err = decodeContexts(f); err != nil {
