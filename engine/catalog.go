@@ -106,12 +106,20 @@ type Entry struct {
 	// and with it the input forms the model takes: "bge-m3" (text, or
 	// contexts with an optional query), "qwen3-embedding" (queries and
 	// documents with an instruction), "embeddinggemma" (text, no pooling),
-	// "rerank" (query and contexts). Empty: the task's.
+	// "rerank" (query and contexts), SchemaOpenAIChat (OpenAI's chat
+	// completion in and out, streamed as chat.completion.chunk). Empty: the
+	// task's.
 	Schema string `yaml:"schema"`
 	// AnsweredBy is the successor whose Ollama tag serves a retired model
 	// that has none of its own; set when the catalog loads.
 	AnsweredBy string `yaml:"-"`
 }
+
+// SchemaOpenAIChat marks the newer text-generation models (glm-4.7-flash,
+// gemma-4, qwen3.8) whose Workers AI schema is OpenAI's chat completion:
+// /ai/run answers them with a chat.completion object, and streams
+// chat.completion.chunk events before the usual usage event and [DONE].
+const SchemaOpenAIChat = "openai-chat"
 
 // PlannedDeprecationProperty is the search property through which Workers
 // AI marks a model with a deprecation date; retired models carry it.

@@ -364,7 +364,7 @@ func startStream(ctx context.Context, g Generator, in *GenerationInput) (*TextSt
 			_ = send(StreamEvent{Err: normalizeError(err)})
 			return
 		}
-		_ = send(StreamEvent{Usage: &out.Usage})
+		_ = send(StreamEvent{Usage: &out.Usage, ToolCalls: out.ToolCalls})
 	}()
 	var first StreamEvent
 	select {

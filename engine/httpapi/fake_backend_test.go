@@ -97,6 +97,10 @@ func (fakeModel) Generate(ctx context.Context, in *engine.GenerationInput, emit 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &engine.GenerationOutput{Response: b.String(),
-		Usage: engine.Usage{PromptTokens: 3, CompletionTokens: len(words), TotalTokens: 3 + len(words)}}, nil
+	out := &engine.GenerationOutput{Response: b.String(),
+		Usage: engine.Usage{PromptTokens: 3, CompletionTokens: len(words), TotalTokens: 3 + len(words)}}
+	if len(in.Tools) > 0 && strings.Contains(text, "CALL") { // calls the first tool
+		out.ToolCalls = []engine.ToolCall{{Name: in.Tools[0].Name, Arguments: map[string]any{"q": text}}}
+	}
+	return out, nil
 }
