@@ -107,7 +107,8 @@ func buildEmbeddingGemma(d GemmaDims, w gemmaWeights) *onnxgraph.Graph {
 	x = g.Op("Mul", []string{x, g.Scalar(float32(math.Sqrt(float64(d.Hidden))))})
 
 	// Positions are 0..S-1 whatever the mask says (Hugging Face's default
-	// position_ids), so padding goes on the right.
+	// position_ids); RoPE makes scores depend only on distances, so the
+	// padding side does not matter.
 	seqLen := g.Op("Shape", []string{ids}, onnxgraph.AttrInt("start", 1), onnxgraph.AttrInt("end", 2))
 	for _, local := range []bool{true, false} {
 		kind := map[bool]string{true: "local", false: "global"}[local]
