@@ -55,6 +55,7 @@ var defaultMaxBatchSize = min(max(4*runtime.NumCPU(), 8), 64)
 var fallbackVariants = map[string][]string{
 	"fp32": {"onnx/model.onnx", "onnx/model.onnx_data"},
 	"fp16": {"onnx/model_fp16.onnx", "onnx/model_fp16.onnx_data"},
+	"int8": {"onnx/model_quantized.onnx", "onnx/model_quantized.onnx_data"},
 }
 
 // Backend loads EmbeddingGemma models.

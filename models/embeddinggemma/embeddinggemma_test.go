@@ -194,6 +194,21 @@ func TestFloat16Variant(t *testing.T) {
 	}
 }
 
+func TestInt8Variant(t *testing.T) {
+	body := `{"text":["quantized weights","and a second, longer text to pad the first"]}`
+	fp32 := embed(t, newEngine(t, engine.ModelConfig{}), body)
+	int8 := embed(t, newEngine(t, engine.ModelConfig{Variant: "int8"}), body)
+	for i := range fp32.Data {
+		var dot float64
+		for j := range fp32.Data[i] {
+			dot += float64(fp32.Data[i][j]) * float64(int8.Data[i][j])
+		}
+		if dot < 0.98 || math.IsNaN(dot) { // unit vectors: int8 weights keep the direction
+			t.Errorf("text %d: int8 vs fp32 cosine %v", i, dot)
+		}
+	}
+}
+
 func TestNotInstalled(t *testing.T) {
 	eng := newEngine(t, engine.ModelConfig{Dir: t.TempDir()})
 	_, err := run(t, eng, `{"text":"x"}`)

@@ -22,8 +22,9 @@ const EmbeddingGemmaModel = "@cf/google/embeddinggemma-300m"
 // EmbeddingGemma file names inside a model directory; each graph keeps its
 // weights in "<file>_data" beside it, as the hub repository does.
 const (
-	EmbeddingGemmaModelFile        = "onnx/model.onnx"
-	EmbeddingGemmaFloat16ModelFile = "onnx/model_fp16.onnx"
+	EmbeddingGemmaModelFile          = "onnx/model.onnx"
+	EmbeddingGemmaQuantizedModelFile = "onnx/model_quantized.onnx"
+	EmbeddingGemmaFloat16ModelFile   = "onnx/model_fp16.onnx"
 )
 
 // GemmaDims are the dimensions of an EmbeddingGemma model (config.json of
@@ -127,7 +128,7 @@ func generateEmbeddingGemma(ctx context.Context, dir string, o Options) error {
 		return err
 	}
 	w := newGemmaWeights(newWeightSource(o.Seed, EmbeddingGemmaModel), d)
-	files := []string{EmbeddingGemmaModelFile}
+	files := []string{EmbeddingGemmaModelFile, EmbeddingGemmaQuantizedModelFile}
 	if o.Float16 {
 		files = append(files, EmbeddingGemmaFloat16ModelFile)
 	}
@@ -135,7 +136,7 @@ func generateEmbeddingGemma(ctx context.Context, dir string, o Options) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		g := buildEmbeddingGemma(d, w)
+		g := buildEmbeddingGemma(d, w, file == EmbeddingGemmaQuantizedModelFile)
 		if file == EmbeddingGemmaFloat16ModelFile {
 			g.ToFloat16()
 		}
@@ -200,7 +201,7 @@ func writeEmbeddingGemmaCompanions(dir string, d GemmaDims, p Preset) error {
 		TorchDtype: "float32", TransformersVersion: "4.57.0.dev0", UseBidirectionalAttn: true,
 		UseCache: true, VocabSize: d.Vocab, Synthetic: true,
 		TransformersJSConfig: map[string]any{"use_external_data_format": map[string]bool{
-			"model.onnx": true, "model_fp16.onnx": true}},
+			"model.onnx": true, "model_quantized.onnx": true, "model_fp16.onnx": true}},
 	}
 	files := map[string]any{
 		"config.json": cfg,

@@ -71,11 +71,14 @@ func ropeTables(d GemmaDims, local bool) (cos, sin []float32) {
 	return cos, sin
 }
 
-// gemmaBuilder emits the EmbeddingGemma graph.
+// gemmaBuilder emits the EmbeddingGemma graph; quantized selects the int8
+// form of matrix products and the embedding table (ONNX Runtime's dynamic
+// quantization, as for BGE's model_quantized.onnx).
 type gemmaBuilder struct {
-	g *onnxgraph.Graph
-	d GemmaDims
-	w gemmaWeights
+	g         *onnxgraph.Graph
+	d         GemmaDims
+	w         gemmaWeights
+	quantized bool
 	// cos and sin are the RoPE tables cut to the sequence, [S, head_dim/2],
 	// by layer kind (sliding layers use the local base).
 	cos, sin map[bool]string
@@ -94,17 +97,16 @@ func (b *gemmaBuilder) weight(name string) string {
 	return b.g.Float32(name, w.dims, w.data)
 }
 
-// buildEmbeddingGemma is the graph of onnx/model.onnx.
-func buildEmbeddingGemma(d GemmaDims, w gemmaWeights) *onnxgraph.Graph {
+// buildEmbeddingGemma is the graph of onnx/model.onnx, or with quantized of
+// onnx/model_quantized.onnx.
+func buildEmbeddingGemma(d GemmaDims, w gemmaWeights, quantized bool) *onnxgraph.Graph {
 	g := onnxgraph.NewGraph("embeddinggemma")
-	b := &gemmaBuilder{g: g, d: d, w: w, cos: map[bool]string{}, sin: map[bool]string{}}
+	b := &gemmaBuilder{g: g, d: d, w: w, quantized: quantized, cos: map[bool]string{}, sin: map[bool]string{}}
 	batch, seq := onnxgraph.Dynamic("batch_size"), onnxgraph.Dynamic("sequence_length")
 	ids := g.Input("input_ids", onnxgraph.Int64, batch, seq)
 	mask := g.Input("attention_mask", onnxgraph.Int64, batch, seq)
 
-	// Scaled embeddings: Gemma multiplies looked-up rows by √hidden.
-	x := g.Op("Gather", []string{b.weight("embed_tokens.weight"), ids})
-	x = g.Op("Mul", []string{x, g.Scalar(float32(math.Sqrt(float64(d.Hidden))))})
+	x := b.embed(ids)
 
 	// Positions are 0..S-1 whatever the mask says (Hugging Face's default
 	// position_ids); RoPE makes scores depend only on distances, so the
@@ -141,8 +143,7 @@ func buildEmbeddingGemma(d GemmaDims, w gemmaWeights) *onnxgraph.Graph {
 	summed = g.Op("Squeeze", []string{summed, g.Ints(1)})
 	count := g.Op("ReduceSum", []string{maskF, g.Ints(1)}, onnxgraph.AttrInt("keepdims", 1))
 	pooled := g.Op("Div", []string{summed, g.Op("Max", []string{count, g.Scalar(1e-9)})})
-	dense := g.Op("MatMul", []string{pooled, b.weight("2.linear.weight")})
-	dense = g.Op("MatMul", []string{dense, b.weight("3.linear.weight")})
+	dense := b.linear(b.linear(pooled, "2.linear.weight"), "3.linear.weight")
 	norm := g.Op("Sqrt", []string{g.Op("ReduceSumSquare", []string{dense}, onnxgraph.AttrInts("axes", 1), onnxgraph.AttrInt("keepdims", 1))})
 	g.Node("Div", []string{dense, g.Op("Max", []string{norm, g.Scalar(1e-12)})}, []string{"sentence_embedding"})
 
@@ -189,8 +190,38 @@ func (b *gemmaBuilder) layer(x, allowed string, sliding bool, p string) string {
 	return g.Op("Add", []string{x, ff})
 }
 
+// linear is x·W. Quantized, it is DynamicQuantizeLinear on x (uint8, per
+// tensor), MatMulInteger with the int8 weight, and the int32 result rescaled
+// by x_scale·w_scale.
 func (b *gemmaBuilder) linear(x, name string) string {
-	return b.g.Op("MatMul", []string{x, b.weight(name)})
+	g := b.g
+	if !b.quantized {
+		return g.Op("MatMul", []string{x, b.weight(name)})
+	}
+	w := b.w[name]
+	q, scale := quantizeSymmetric(w.data)
+	xq := g.OpN("DynamicQuantizeLinear", []string{x}, 3) // x_quantized, x_scale, x_zero_point
+	acc := g.Op("MatMulInteger", []string{xq[0], g.Int8(name+"_quantized", w.dims, q), xq[2],
+		g.Int8(name+"_zero_point", nil, []int8{0})})
+	scales := g.Op("Mul", []string{xq[1], g.Float32(name+"_scale", nil, []float32{scale})})
+	return g.Op("Mul", []string{g.Op("Cast", []string{acc}, onnxgraph.AttrInt("to", int64(onnxgraph.Float))), scales})
+}
+
+// embed looks token rows up, scaled by √hidden (Gemma's scaled
+// embeddings). Quantized, rows come from the int8 table and only they are
+// dequantized (ONNX Runtime's GatherQuant).
+func (b *gemmaBuilder) embed(ids string) string {
+	g, name := b.g, "embed_tokens.weight"
+	var rows string
+	if !b.quantized {
+		rows = g.Op("Gather", []string{b.weight(name), ids})
+	} else {
+		w := b.w[name]
+		q, scale := quantizeSymmetric(w.data)
+		rows = g.Op("DequantizeLinear", []string{g.Op("Gather", []string{g.Int8(name+"_quantized", w.dims, q), ids}),
+			g.Float32(name+"_scale", nil, []float32{scale}), g.Int8(name+"_zero_point", nil, []int8{0})})
+	}
+	return g.Op("Mul", []string{rows, g.Scalar(float32(math.Sqrt(float64(b.d.Hidden))))})
 }
 
 // rmsNorm is Gemma's RMSNorm over the last axis: x/√(mean(x²)+ε)·(1+w).

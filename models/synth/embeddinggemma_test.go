@@ -193,6 +193,27 @@ func TestTinyEmbeddingGemmaFloat16TracksFloat32(t *testing.T) {
 	}
 }
 
+// TestTinyEmbeddingGemmaQuantizedTracksFloat bounds the int8 model's error
+// against the fp32 one: embedding cosine ≥ 0.99, no NaN.
+func TestTinyEmbeddingGemmaQuantizedTracksFloat(t *testing.T) {
+	orttest.Require(t)
+	dir := generateEmbeddingGemmaTiny(t, Options{})
+	d, err := EmbeddingGemmaDims(Tiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, mask := gemmaBatch(d.Vocab)
+	f32 := runEmbeddingGemma(t, filepath.Join(dir, filepath.FromSlash(EmbeddingGemmaModelFile)), ids, mask)
+	i8 := runEmbeddingGemma(t, filepath.Join(dir, filepath.FromSlash(EmbeddingGemmaQuantizedModelFile)), ids, mask)
+	for b := range ids {
+		c := cosine(f32.embeddings[b*d.Hidden:(b+1)*d.Hidden], i8.embeddings[b*d.Hidden:(b+1)*d.Hidden])
+		t.Logf("sequence %d: int8 vs fp32 cosine %.5f", b, c)
+		if c < 0.99 || math.IsNaN(c) {
+			t.Errorf("sequence %d: int8 vs fp32 embedding cosine %.5f (limit 0.99)", b, c)
+		}
+	}
+}
+
 func TestEmbeddingGemmaContract(t *testing.T) {
 	orttest.Require(t)
 	dir := generateEmbeddingGemmaTiny(t, Options{Float16: true})
@@ -201,7 +222,8 @@ func TestEmbeddingGemmaContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch, seq := onnxgraph.Dynamic("batch_size"), onnxgraph.Dynamic("sequence_length")
-	for file, ft := range map[string]onnxgraph.DataType{EmbeddingGemmaModelFile: onnxgraph.Float, EmbeddingGemmaFloat16ModelFile: onnxgraph.Float16} {
+	for file, ft := range map[string]onnxgraph.DataType{EmbeddingGemmaModelFile: onnxgraph.Float,
+		EmbeddingGemmaQuantizedModelFile: onnxgraph.Float, EmbeddingGemmaFloat16ModelFile: onnxgraph.Float16} {
 		path := filepath.Join(dir, filepath.FromSlash(file))
 		if _, err := os.Stat(path + "_data"); err != nil {
 			t.Errorf("%s has no external data file: %v", file, err)
