@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -245,4 +246,18 @@ func maxDiff(a, b []float32) float64 {
 		d = math.Max(d, math.Abs(float64(a[i]-b[i])))
 	}
 	return d
+}
+
+// Outputs edgeinfer does not read are sized from their declared dims, the
+// dynamic ones being batch then sequence, whatever the output is called.
+func TestOtherOutputShapes(t *testing.T) {
+	for _, tc := range []struct{ dims, want []int64 }{
+		{[]int64{-1, -1, 768}, []int64{2, 5, 768}},
+		{[]int64{-1, 768}, []int64{2, 768}},
+		{[]int64{3, -1, 8}, []int64{3, 5, 8}},
+	} {
+		if got := (otherOutput{dims: tc.dims}).shape(2, 5); !slices.Equal(got, tc.want) {
+			t.Errorf("dims %v: shape %v, want %v", tc.dims, got, tc.want)
+		}
+	}
 }

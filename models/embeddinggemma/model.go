@@ -16,19 +16,16 @@ import (
 
 // Model is a loaded EmbeddingGemma model.
 type Model struct {
-	id    string
-	tok   tokenizer
-	sess  *ort.Session
-	pad   int64
-	width int // sentence_embedding's width (768)
-	// hidden is last_hidden_state's width, an output every run produces
-	// even though only sentence_embedding is read.
-	hidden    int
+	tok       tokenizer
+	sess      *ort.Session
+	pad       int64
+	width     int // sentence_embedding's width (768)
 	maxTokens int
 	sched     *batch.Scheduler[[]int64, []float32]
-	// out indexes sentence_embedding and states last_hidden_state among
-	// the outputs.
-	out, states int
+	out       int // index of sentence_embedding among the outputs
+	// others are the outputs not read (last_hidden_state in the
+	// onnx-community export), which every run writes all the same.
+	others []otherOutput
 	// buffers holds *batchBuffers, one per batch in flight.
 	buffers sync.Pool
 }
@@ -39,20 +36,38 @@ var (
 	_ engine.Placed   = (*Model)(nil)
 )
 
+// otherOutput is a declared output edgeinfer does not read: its index and
+// shape, whose dynamic axes are the batch (first) and the sequence
+// (second), and its float type.
+type otherOutput struct {
+	index int
+	dims  []int64
+	info  ort.Info
+}
+
+// shape is the output's shape for a batch of rows × cols.
+func (o otherOutput) shape(rows, cols int) onnx.Shape {
+	shape := make(onnx.Shape, len(o.dims))
+	for i, d := range o.dims {
+		shape[i] = d
+		if d < 0 {
+			shape[i] = []int64{int64(rows), int64(cols)}[i]
+		}
+	}
+	return shape
+}
+
 // batchBuffers back one batch's tensors, reused across batches.
 type batchBuffers struct {
 	ids, mask  []int64
 	embeddings ort.Floats
-	states     ort.Floats
+	others     []ort.Floats // by position in Model.others
 }
 
 func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokCfg modelConfig) (*Model, error) {
-	out, states := sess.OutputIndex("sentence_embedding"), sess.OutputIndex("last_hidden_state")
+	out := sess.OutputIndex("sentence_embedding")
 	if out < 0 {
 		return nil, fmt.Errorf("%s declares no sentence_embedding output (has %v)", sess.Path(), sess.Outputs())
-	}
-	if len(sess.Outputs()) > 2 || (len(sess.Outputs()) == 2 && states < 0) {
-		return nil, fmt.Errorf("%s declares outputs %v; edgeinfer expects sentence_embedding and last_hidden_state", sess.Path(), sess.Outputs())
 	}
 	for _, name := range []string{"input_ids", "attention_mask"} {
 		if sess.InputIndex(name) < 0 {
@@ -69,21 +84,26 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 	if cfg.HiddenSize <= 0 {
 		return nil, fmt.Errorf("config.json has no hidden_size")
 	}
-	m := &Model{id: spec.Entry.ID, tok: tok, sess: sess, pad: tok.PadID(), width: cfg.HiddenSize, hidden: cfg.HiddenSize,
-		maxTokens: maxTokens, out: out, states: states}
-	if n := len(emb.Shape); n == 2 && emb.Shape[1] > 0 {
+	m := &Model{tok: tok, sess: sess, pad: tok.PadID(), width: cfg.HiddenSize, maxTokens: maxTokens, out: out}
+	if len(emb.Shape) != 2 {
+		return nil, fmt.Errorf("%s: sentence_embedding has shape %v, want [batch, width]", sess.Path(), emb.Shape)
+	}
+	if emb.Shape[1] > 0 {
 		m.width = int(emb.Shape[1])
 	}
-	statesType := emb.Type
-	if states >= 0 {
-		info := sess.Outputs()[states]
+	for i, info := range sess.Outputs() {
+		if i == out {
+			continue
+		}
 		if err := ort.CheckFloat(sess.Path(), info); err != nil {
 			return nil, err
 		}
-		statesType = info.Type
-		if len(info.Shape) == 3 && info.Shape[2] > 0 {
-			m.hidden = int(info.Shape[2])
+		for axis, d := range info.Shape {
+			if d < 0 && axis > 1 {
+				return nil, fmt.Errorf("%s: output %s has shape %v; edgeinfer sizes only batch and sequence axes", sess.Path(), info.Name, info.Shape)
+			}
 		}
+		m.others = append(m.others, otherOutput{index: i, dims: info.Shape, info: info})
 	}
 	for _, limit := range []int{cfg.MaxPositionEmbeddings, tokCfg.ModelMaxLength} {
 		if limit > 0 && limit < m.maxTokens {
@@ -91,7 +111,11 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 		}
 	}
 	m.buffers.New = func() any {
-		return &batchBuffers{embeddings: ort.Floats{Type: emb.Type}, states: ort.Floats{Type: statesType}}
+		b := &batchBuffers{embeddings: ort.Floats{Type: emb.Type}, others: make([]ort.Floats, len(m.others))}
+		for i, o := range m.others {
+			b.others[i].Type = o.info.Type
+		}
+		return b
 	}
 	m.sched = batch.New(schedulerConfig(spec, sess.OnGPU()), func(ids []int64) int { return len(ids) }, m.runBatch)
 	return m, nil
@@ -201,7 +225,7 @@ func (m *Model) runBatch(seqs [][]int64) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Both outputs are bound to reused buffers: the run writes
+	// Every output is bound to a reused buffer: the run writes
 	// last_hidden_state whether or not it is read, and onnxruntime_go
 	// cannot wrap a float16 tensor the runtime allocated.
 	outputs := make([]onnx.Value, len(m.sess.Outputs()))
@@ -212,14 +236,15 @@ func (m *Model) runBatch(seqs [][]int64) ([][]float32, error) {
 	}
 	defer emb.Destroy()
 	outputs[m.out] = emb
-	if m.states >= 0 {
-		buf.states.Resize(n * m.hidden)
-		st, err := buf.states.Output(onnx.NewShape(int64(rows), int64(cols), int64(m.hidden)))
+	for i, o := range m.others {
+		shape := o.shape(rows, cols)
+		buf.others[i].Resize(int(shape.FlattenedSize()))
+		v, err := buf.others[i].Output(shape)
 		if err != nil {
 			return nil, err
 		}
-		defer st.Destroy()
-		outputs[m.states] = st
+		defer v.Destroy()
+		outputs[o.index] = v
 	}
 	if err := m.sess.Run(inputs, outputs); err != nil {
 		return nil, err
