@@ -83,9 +83,23 @@ const supported = "JPEG, PNG, GIF, WebP, BMP or TIFF"
 // is read first, so empty and oversized images (decompression bombs) are
 // refused before their pixels are decoded.
 func Decode(data []byte, lim Limits) (*RGB, error) {
+	return decode(data, lim, nil)
+}
+
+// decode is Decode; fit, when non-nil, allows a JPEG to be decoded at a
+// reduced scale (see draftScale).
+func decode(data []byte, lim Limits, fit func(w, h int) (int, int)) (*RGB, error) {
 	if len(data) == 0 {
 		return nil, fail(ErrEmpty, "is empty (0 bytes)")
 	}
+	if isJPEG(data) {
+		return decodeJPEG(data, lim, fit)
+	}
+	return decodeStd(data, lim)
+}
+
+// decodeStd decodes with Go's image decoders.
+func decodeStd(data []byte, lim Limits) (*RGB, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if errors.Is(err, image.ErrFormat) {
 		return nil, fail(ErrUnsupported, "is not an image in a supported format (%s)", supported)

@@ -124,13 +124,15 @@ func (a *axis) weights(i int) (int, []int32) {
 // newAxis computes the weights of outputs from … to-1 exactly as Pillow's
 // precompute_coeffs and normalize_coeffs_8bpc do, so that resizing matches
 // PIL.Image.resize bit for bit: the filter is stretched by the downscale
-// factor (antialiasing), sample centres are at (i + 0.5) × in/out, weights
+// factor (antialiasing), sample centres are at (i + 0.5) × extent/out, where
+// extent is the inSize samples or, for a box, the part of them it spans
+// from 0 (Pillow's resize(box=(0, 0, …))); weights
 // are normalized to sum to 1 in float64 and then rounded half away from
 // zero to 2^22 fixed point. Only the outputs asked for are computed: a
 // resize target can be enormous (a 1×40,000,000 image has a shorter side
 // of 1), while the crop needs a few hundred.
-func newAxis(inSize, outSize, from, to int, k kernel) axis {
-	scale := float64(inSize) / float64(outSize)
+func newAxis(inSize int, extent float64, outSize, from, to int, k kernel) axis {
+	scale := extent / float64(outSize)
 	filterScale := max(scale, 1)
 	support := k.support * filterScale
 	ksize := int(math.Ceil(support))*2 + 1
@@ -191,6 +193,11 @@ type window struct {
 // rows and columns that the window needs are computed. Like Pillow, the
 // horizontal pass runs first and rounds to 8 bits before the vertical one,
 // and an axis whose size does not change is not resampled at all.
+//
+// A draft-decoded src (JPEG DCT scaling) is resized from the box its full
+// image covers, (0, 0, full/scale), as Pillow's thumbnail does after
+// draft: the decoded size is rounded up, so its last row and column are
+// partly outside the picture.
 func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 	dst := &RGB{W: win.w, H: win.h, Pix: make([]byte, 3*win.w*win.h)}
 	// The window clipped to the resized image; outside it dst stays zero.
@@ -199,13 +206,18 @@ func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 	if cx0 >= cx1 || cy0 >= cy1 {
 		return dst
 	}
-	needH, needV := outW != src.W, outH != src.H
+	boxW, boxH := float64(src.W), float64(src.H)
+	if s := src.draft.scale; s > 1 {
+		boxW, boxH = float64(src.draft.w)/float64(s), float64(src.draft.h)/float64(s)
+	}
+	needH := outW != src.W || boxW != float64(src.W)
+	needV := outH != src.H || boxH != float64(src.H)
 
 	// Source rows the vertical pass reads.
 	var vert axis
 	rowLo, rowHi := cy0, cy1
 	if needV {
-		vert = newAxis(src.H, outH, cy0, cy1, k)
+		vert = newAxis(src.H, boxH, outH, cy0, cy1, k)
 		first, _ := vert.weights(cy0)
 		last, w := vert.weights(cy1 - 1)
 		rowLo, rowHi = first, last+len(w)
@@ -216,7 +228,7 @@ func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 	cols := cx1 - cx0
 	tmp := &RGB{W: cols, H: rowHi - rowLo, Pix: make([]byte, 3*cols*(rowHi-rowLo))}
 	if needH {
-		horiz := newAxis(src.W, outW, cx0, cx1, k)
+		horiz := newAxis(src.W, boxW, outW, cx0, cx1, k)
 		for y := rowLo; y < rowHi; y++ {
 			in := src.Pix[3*y*src.W : 3*(y+1)*src.W]
 			out := tmp.Pix[3*(y-rowLo)*cols : 3*(y-rowLo+1)*cols]
