@@ -15,9 +15,45 @@ func isJPEG(data []byte) bool { return bytes.HasPrefix(data, []byte("\xff\xd8"))
 
 // draft records that an image was decoded at a reduced scale: it shows the
 // full w×h picture (after orientation) at 1/scale of its size, rounded up.
+// The rounding adds a partial last column and row to the stored image;
+// after orientation they may be on the left (flipX) or at the top (flipY).
 type draft struct {
-	scale int
-	w, h  int
+	scale        int
+	w, h         int
+	flipX, flipY bool
+}
+
+// box is the part of the decoded image, in its pixels, that shows the
+// picture: Pillow's resize box.
+func (d draft) box(decodedW, decodedH int) (x0, y0, x1, y1 float64) {
+	s := float64(d.scale)
+	bw, bh := float64(d.w)/s, float64(d.h)/s
+	if d.flipX {
+		x0 = float64(decodedW) - bw
+	}
+	if d.flipY {
+		y0 = float64(decodedH) - bh
+	}
+	return x0, y0, x0 + bw, y0 + bh
+}
+
+// newDraft describes a decode at 1/scale of a w×h stored image shown with
+// EXIF orientation o.
+func newDraft(scale, w, h, o int) draft {
+	d := draft{scale: scale, w: w, h: h}
+	if o >= 5 {
+		d.w, d.h = h, w
+	}
+	// Where orient puts the stored right column and bottom row.
+	switch o {
+	case 2, 6:
+		d.flipX = true
+	case 4, 8:
+		d.flipY = true
+	case 3, 7:
+		d.flipX, d.flipY = true, true
+	}
+	return d
 }
 
 // draftScale picks the JPEG DCT scaling the way Pillow's JpegImageFile.draft

@@ -25,9 +25,8 @@ struct ei_jpeg {
 	struct jpeg_error_mgr err;
 	struct jpeg_progress_mgr progress;
 	jmp_buf jump;
-	int created;   // jpeg_create_decompress succeeded
-	int finishing; // every row is out; only the trailer is left
-	int kind;      // EI_ kind of the failure
+	int created; // jpeg_create_decompress succeeded
+	int kind;    // EI_ kind of the failure
 	char msg[JMSG_LENGTH_MAX];
 };
 
@@ -57,16 +56,15 @@ static void ei_error_exit(j_common_ptr c) {
 }
 
 // Warnings (level -1) are corrupt data that libjpeg decodes around, as
-// Pillow accepts it, except the end of the input before the last row:
-// libjpeg pads that with grey, Pillow refuses it as truncated. A file that
-// ends after its last row without an EOI marker is accepted, as by Pillow.
+// Pillow accepts it, except the end of the input before the EOI marker:
+// libjpeg pads the missing data with grey, Pillow refuses the file as
+// truncated, even when only the EOI marker is missing.
 static void ei_emit_message(j_common_ptr c, int level) {
-	ei_jpeg *j = (ei_jpeg *)c->client_data;
 	if (level >= 0) {
 		return; // trace messages
 	}
 	c->err->num_warnings++;
-	if (c->err->msg_code == JWRN_JPEG_EOF && !j->finishing) {
+	if (c->err->msg_code == JWRN_JPEG_EOF) {
 		ei_error_exit(c);
 	}
 }
@@ -175,7 +173,6 @@ int ei_jpeg_read(ei_jpeg *j, unsigned char *out, size_t stride) {
 			return j->kind;
 		}
 	}
-	j->finishing = 1;
 	jpeg_finish_decompress(&j->d);
 	return 0;
 }

@@ -12,7 +12,8 @@ import "runtime"
 // JPEG pixels match Pillow's exactly.
 var jpegDecoder = C.GoString(C.ei_jpeg_version())
 
-const jpegDCTScaling = true
+// haveLibjpeg: JPEGs are decoded exactly as Pillow does, DCT scaling included.
+const haveLibjpeg = true
 
 // decodeJPEG decodes a JPEG with libjpeg-turbo. The header is read and the
 // size checked against lim before anything the size of the image is
@@ -41,11 +42,9 @@ func decodeJPEG(data []byte, lim Limits, fit func(w, h int) (int, int)) (*RGB, e
 		return nil, fail(ErrUnsupported, "uses a jpeg feature that is not supported: %d colour components", comps)
 	}
 	o := orientation(data, "jpeg")
-	denom, full := 1, draft{w: int(w), h: int(h)}
-	if o >= 5 { // shown turned by a quarter
-		full.w, full.h = full.h, full.w
-	}
+	denom := 1
 	if fit != nil {
+		full := newDraft(1, int(w), int(h), o)
 		denom = draftScale(full.w, full.h, fit)
 	}
 	cmyk := C.int(0)
@@ -71,8 +70,7 @@ func decodeJPEG(data []byte, lim Limits, fit func(w, h int) (int, int)) (*RGB, e
 	}
 	img = orient(img, o)
 	if denom > 1 {
-		full.scale = denom
-		img.draft = full
+		img.draft = newDraft(denom, int(w), int(h), o)
 	}
 	return img, nil
 }

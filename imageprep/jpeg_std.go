@@ -7,7 +7,8 @@ package imageprep
 // levels off libjpeg-turbo's pixels (Go's inverse DCT rounds differently).
 const jpegDecoder = "Go image/jpeg (slower; build with cgo and libjpeg-turbo's headers, Debian/Ubuntu package libjpeg-dev, for the fast decoder)"
 
-const jpegDCTScaling = false
+// haveLibjpeg: no DCT scaling, pixels within 3 levels of Pillow's.
+const haveLibjpeg = false
 
 func decodeJPEG(data []byte, lim Limits, _ func(w, h int) (int, int)) (*RGB, error) {
 	return decodeStd(data, lim)
