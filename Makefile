@@ -16,6 +16,13 @@ COMPAT_TEST ?= bash compat/run.sh
 # no crashing input (golang/go#75804).
 FUZZTIME ?= 2000x
 
+# imageprep decodes JPEG with libjpeg-turbo through cgo where its headers are
+# installed (libjpeg-dev; `make setup` installs it), else with Go's slower
+# image/jpeg: the same test as scripts/setup.sh's jpeg_build_tags.
+ifneq ($(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && printf '\043include <stdio.h>\n\043include <jpeglib.h>\n' | $$($(GO) env CC) -E -x c - >/dev/null 2>&1 && echo yes),yes)
+export GOFLAGS += -tags=nolibjpeg
+endif
+
 .PHONY: setup build run test test-deps test-cuda-core fuzz fmt fmt-check vet synth-full clean
 
 setup:

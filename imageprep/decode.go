@@ -2,7 +2,8 @@
 // Face's Python image processors do on Pillow: decode (JPEG, PNG, GIF's
 // first frame, WebP, BMP, TIFF), apply the EXIF orientation, convert to RGB
 // dropping alpha, resize (Pillow's antialiased filters, bit for bit), centre
-// crop, rescale and normalize into CHW float32.
+// crop, rescale and normalize into CHW float32. JPEG goes through
+// libjpeg-turbo, as in Pillow, where the build has it (JPEGDecoder).
 //
 // Decode refuses what it cannot or should not decode with an *Error whose
 // Kind says why; Processor.Prepare does the rest on the decoded pixels.
