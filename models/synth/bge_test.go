@@ -85,7 +85,7 @@ func TestTinyBGEMatchesReferenceBERT(t *testing.T) {
 		if want := []int64{2, 7, int64(d.Hidden)}; !slices.Equal(shape, want) {
 			t.Fatalf("%s: last_hidden_state shape %v, want %v", id, shape, want)
 		}
-		want := loadBertReference(t, path, d).forward(ids, mask, types)
+		want := loadBertReference(t, path, d, bertArch).forward(ids, mask, types)
 		var worst float64
 		for b := range want {
 			for s := range want[b] {
