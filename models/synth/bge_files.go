@@ -91,6 +91,12 @@ func writeBGECompanions(dir string, v bgeVariant, d BertDims) error {
 			return err
 		}
 	}
+	return writeWordPieceTokenizer(dir)
+}
+
+// writeWordPieceTokenizer writes the uncased WordPiece tokenizer.json and
+// vocab.txt that BGE and DistilBERT share.
+func writeWordPieceTokenizer(dir string) error {
 	tok, vocab, err := bgeTokenizerFiles()
 	if err != nil {
 		return err
