@@ -32,7 +32,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, []string{small, base, omni, distil}, os.Stderr); err != nil {
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, []string{small, base, omni, distil, synth.RerankerModelID, synth.BGEM3ModelID}, os.Stderr); err != nil {
 		panic(err)
 	}
 	modelsDir = dir
