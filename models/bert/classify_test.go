@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
 	"path/filepath"
 	"slices"
@@ -223,6 +224,44 @@ func TestHeadMustFitTheTask(t *testing.T) {
 		_, err := run(eng, id, `{"text":"x"}`)
 		if d := engine.Describe(err); d.Status != 503 || !strings.Contains(d.Message, want) {
 			t.Errorf("%s on the other's files: %+v", id, d)
+		}
+	}
+}
+
+// The half-precision exports of the logits heads (float16 logits) answer
+// like their fp32 files.
+func TestFloat16LogitsHeads(t *testing.T) {
+	orttest.Require(t)
+	dir := t.TempDir()
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir, Float16: true}, []string{distil, synth.RerankerModelID}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	for id, body := range map[string]string{
+		distil:                `{"text":"half precision logits"}`,
+		synth.RerankerModelID: `{"query":"what pet","contexts":[{"text":"cat"},{"text":"a dog and a bird"},{"text":"the river"}]}`,
+	} {
+		var scores [2][]float64
+		for i, variant := range []string{"fp32", "fp16"} {
+			got, err := run(serve(t, id, engine.ModelConfig{Dir: filepath.Join(dir, filepath.FromSlash(id)), Variant: variant}), id, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch out := got.(type) {
+			case *engine.TextClassificationOutput:
+				for _, l := range out.Labels {
+					scores[i] = append(scores[i], float64(l.Score))
+				}
+			case *engine.RerankOutput:
+				scores[i] = make([]float64, len(out.Response))
+				for _, s := range out.Response {
+					scores[i][s.ID] = s.Score
+				}
+			}
+		}
+		for j := range scores[0] {
+			if d := math.Abs(scores[0][j] - scores[1][j]); d > 5e-3 || math.IsNaN(scores[1][j]) {
+				t.Errorf("%s: score %d is %v in fp16, %v in fp32", id, j, scores[1][j], scores[0][j])
+			}
 		}
 	}
 }

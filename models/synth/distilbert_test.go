@@ -83,7 +83,9 @@ func TestDistilBERTContract(t *testing.T) {
 			{Name: "attention_mask", Type: onnxgraph.Int64, Dims: []onnxgraph.Dim{batch, seq}},
 		}
 		wantOut := []onnxfile.Value{{Name: "logits", Type: float, Dims: []onnxgraph.Dim{batch, onnxgraph.Fixed(2)}}}
-		same := func(a, b onnxfile.Value) bool { return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims) }
+		same := func(a, b onnxfile.Value) bool {
+			return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims)
+		}
 		if !slices.EqualFunc(ins, wantIn, same) || !slices.EqualFunc(outs, wantOut, same) {
 			t.Errorf("%s declares %v -> %v, want %v -> %v", file, ins, outs, wantIn, wantOut)
 		}

@@ -105,16 +105,23 @@ type bertWeight struct {
 	data []float32
 }
 
-// newEncoderWeights draws every parameter under Hugging Face's names. Linear
+// encoderParam is one parameter of an encoder: its Hugging Face name,
+// dims, and the center and spread its values are drawn with.
+type encoderParam struct {
+	name        string
+	dims        []int64
+	center, std float64
+}
+
+// encoderParams lists every parameter under Hugging Face's names. Linear
 // weights are stored [in, out], the layout an ONNX export's MatMul reads.
 // Scales keep each sublayer's output near unit variance: projections have
 // std 1/√fan_in, so attention scores q·k/√d_head are ~N(0,1) and the softmax
 // is neither uniform nor one-hot, and LayerNorm bounds the residual stream.
-// Each tensor's values depend only on the seed, the model and its name.
-func newEncoderWeights(ws weightSource, d BertDims, a encoderArch) map[string]bertWeight {
-	w := map[string]bertWeight{}
+func encoderParams(d BertDims, a encoderArch) []encoderParam {
+	var ps []encoderParam
 	add := func(name string, center, std float64, dims ...int64) {
-		w[name] = bertWeight{dims: dims, data: ws.uniform(name, int(onnxgraph.NumElements(dims)), center, std)}
+		ps = append(ps, encoderParam{name, dims, center, std})
 	}
 	h, in := int64(d.Hidden), int64(d.Intermediate)
 	layerNorm := func(prefix string) {
@@ -148,6 +155,16 @@ func newEncoderWeights(ws weightSource, d BertDims, a encoderArch) map[string]be
 		first, second := a.headParams()
 		linear(first, h, h)
 		linear(second, h, int64(a.labels))
+	}
+	return ps
+}
+
+// newEncoderWeights draws every parameter of encoderParams. Each tensor's
+// values depend only on the seed, the model and its name.
+func newEncoderWeights(ws weightSource, d BertDims, a encoderArch) map[string]bertWeight {
+	w := map[string]bertWeight{}
+	for _, p := range encoderParams(d, a) {
+		w[p.name] = bertWeight{dims: p.dims, data: ws.uniform(p.name, int(onnxgraph.NumElements(p.dims)), p.center, p.std)}
 	}
 	return w
 }

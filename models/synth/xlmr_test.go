@@ -124,7 +124,9 @@ func TestXLMRContract(t *testing.T) {
 		t.Fatal(err)
 	}
 	batch, seq := onnxgraph.Dynamic("batch_size"), onnxgraph.Dynamic("sequence_length")
-	same := func(a, b onnxfile.Value) bool { return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims) }
+	same := func(a, b onnxfile.Value) bool {
+		return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims)
+	}
 	for _, id := range []string{RerankerModelID, BGEM3ModelID} {
 		v := xlmrVariantOf(t, id)
 		d, _ := XLMRDims(id, Tiny)
@@ -195,4 +197,36 @@ func TestXLMRContract(t *testing.T) {
 			t.Errorf("%s: tokenizer.json model %s with %d pieces (%v)", id, tok.Model.Type, len(tok.Model.Vocab), err)
 		}
 	}
+}
+
+// The full presets have the real models' sizes: their fp32 weights match
+// the Xenova exports' fp32 files as the hub lists them (within 1%), without
+// writing gigabytes.
+func TestFullPresetsHaveTheRealSizes(t *testing.T) {
+	for _, tc := range []struct {
+		id    string
+		d     BertDims
+		arch  encoderArch
+		bytes float64 // the hub's listing of the fp32 weights
+	}{
+		{DistilBERTModelID, DistilBERTDims(Full), distilBERTArch, 268e6},                                    // onnx/model.onnx
+		{RerankerModelID, mustXLMRDims(t, RerankerModelID), xlmrVariantOf(t, RerankerModelID).arch, 1.11e9}, // onnx/model.onnx
+		{BGEM3ModelID, mustXLMRDims(t, BGEM3ModelID), xlmrVariantOf(t, BGEM3ModelID).arch, 2.27e9},          // onnx/model.onnx_data
+	} {
+		var n int64
+		for _, p := range encoderParams(tc.d, tc.arch) {
+			n += onnxgraph.NumElements(p.dims)
+		}
+		if got := float64(4 * n); math.Abs(got/tc.bytes-1) > 0.01 {
+			t.Errorf("%s: full preset holds %d parameters (%.3g bytes), the real export %.3g", tc.id, n, got, tc.bytes)
+		}
+	}
+}
+
+func mustXLMRDims(t *testing.T, id string) BertDims {
+	d, ok := XLMRDims(id, Full)
+	if !ok || d.Vocab != xlmrVocab {
+		t.Fatalf("%s: full dims %+v", id, d)
+	}
+	return d
 }
