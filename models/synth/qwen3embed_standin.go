@@ -45,7 +45,7 @@ func qwen3EmbeddingTokenizerJSON(p Preset) ([]byte, error) {
 	eot := added[0]["id"].(int)
 	tj := map[string]any{
 		"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": added,
-		"normalizer": map[string]any{"type": "NFC"},
+		"normalizer":    map[string]any{"type": "NFC"},
 		"pre_tokenizer": map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": false, "use_regex": true},
 		"post_processor": map[string]any{
 			"type":   "TemplateProcessing",
