@@ -32,9 +32,10 @@ test: setup test-deps vet fmt-check
 	$(MAKE) fuzz
 	$(COMPAT_TEST)
 
-# Node packages the Go tests drive (the transformers.js preprocessing parity check).
+# Node packages the Go tests drive (the transformers.js preprocessing parity check,
+# the tokenizer parity checks against Hugging Face tokenizers and transformers.js).
 test-deps:
-	@[ -d compat/imageprep-parity/node_modules ] || (cd compat/imageprep-parity && npm ci --ignore-scripts --no-audit --no-fund)
+	@[ -f compat/imageprep-parity/node_modules/tokenizers/package.json ] || (cd compat/imageprep-parity && npm ci --ignore-scripts --no-audit --no-fund)
 
 # The ONNX tests on the core of the CUDA build (ONNX Runtime 1.29.0), on the
 # CPU: what a GPU machine loads, checked on any machine. Not part of `test`:
