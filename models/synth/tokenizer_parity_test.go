@@ -284,3 +284,33 @@ func TestXLMRTokenizerParityFull(t *testing.T) {
 	dir := writeXLMRTokenizer(t, Full)
 	checkTokenizerParity(t, dir, corpus(t), xlmrJSDiffers)
 }
+
+// xlmrTestdata is the tiny synthetic XLM-R tokenizer.json, compacted, that
+// tokenize/hf's own tests and fuzz target read (they may not import synth).
+const xlmrTestdata = "../../tokenize/hf/testdata/xlmr-tiny.tokenizer.json"
+
+// TestXLMRTokenizerTestdataCurrent keeps that copy equal to the generator's
+// output; EDGEINFER_UPDATE_TESTDATA=1 rewrites it.
+func TestXLMRTokenizerTestdataCurrent(t *testing.T) {
+	raw, err := XLMRTokenizerJSON(Tiny)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		t.Fatal(err)
+	}
+	b.WriteByte('\n')
+	if os.Getenv("EDGEINFER_UPDATE_TESTDATA") == "1" {
+		if err := os.WriteFile(xlmrTestdata, b.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	have, err := os.ReadFile(xlmrTestdata)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(have, b.Bytes()) {
+		t.Fatalf("%s is stale: rerun with EDGEINFER_UPDATE_TESTDATA=1", xlmrTestdata)
+	}
+}
