@@ -42,6 +42,9 @@ type addedMatcher struct {
 	// trie over the tokens' bytes: node 0 is the root.
 	next []map[byte]int32
 	tok  []int32 // token index ending at the node, or -1
+	// starts marks the bytes a token can start with: other positions are
+	// skipped without a trie walk.
+	starts [256]bool
 }
 
 func newAddedMatcher(tokens []addedToken) *addedMatcher {
@@ -50,6 +53,7 @@ func newAddedMatcher(tokens []addedToken) *addedMatcher {
 	}
 	m := &addedMatcher{tokens: tokens, next: []map[byte]int32{{}}, tok: []int32{-1}}
 	for i, a := range tokens {
+		m.starts[a.Content[0]] = true
 		n := int32(0)
 		for j := 0; j < len(a.Content); j++ {
 			c, ok := m.next[n][a.Content[j]]
@@ -93,6 +97,10 @@ func (m *addedMatcher) split(text string) []part {
 	var parts []part
 	startOffset := 0
 	for pos := 0; pos < len(text); {
+		if !m.starts[text[pos]] {
+			pos++
+			continue
+		}
 		tok, l := m.longestAt(text[pos:])
 		if tok < 0 {
 			pos++
