@@ -59,6 +59,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzHFParse$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenizer$$' -fuzztime=$(FUZZTIME) ./models/m2m100
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGuard$$' -fuzztime=$(FUZZTIME) ./models/llm
+	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./models/qwen3embed
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')
