@@ -27,7 +27,6 @@ var xlmrSentences string
 // XLM-RoBERTa's vocabulary layout: fairseq's four specials first, <mask>
 // last (250,001 in the real checkpoints).
 const (
-	xlmrFullVocab = 250002
 	xlmrTinyVocab = 5000
 	xlmrUnkID     = 3
 )
@@ -42,13 +41,13 @@ type xlmrPiece struct {
 	score float64
 }
 
-// xlmrVocabs memoizes xlmrVocab by preset: learning is the slow part.
+// xlmrVocabs memoizes xlmrPieces by preset: learning is the slow part.
 var xlmrVocabs sync.Map // Preset → []xlmrPiece
 
-// xlmrVocab is the Unigram vocabulary: the specials, the learnt pieces by
+// xlmrPieces is the Unigram vocabulary: the specials, the learnt pieces by
 // descending score as spm_train orders them, filler pieces up to the real
 // size for the full preset, and <mask>.
-func xlmrVocab(p Preset) ([]xlmrPiece, error) {
+func xlmrPieces(p Preset) ([]xlmrPiece, error) {
 	if v, ok := xlmrVocabs.Load(p); ok {
 		return v.([]xlmrPiece), nil
 	}
@@ -56,7 +55,7 @@ func xlmrVocab(p Preset) ([]xlmrPiece, error) {
 	switch p {
 	case Tiny:
 	case Full:
-		size = xlmrFullVocab
+		size = xlmrVocab
 	default:
 		return nil, fmt.Errorf("synth: unknown preset %q", p)
 	}
@@ -177,7 +176,7 @@ func xlmrLearnPieces(lines []string, max int) (pieces []xlmrPiece, chars []strin
 // and a Unigram model learnt from the embedded text (tiny: 5,000 pieces,
 // full: the real 250,002).
 func XLMRTokenizerJSON(p Preset) ([]byte, error) {
-	vocab, err := xlmrVocab(p)
+	vocab, err := xlmrPieces(p)
 	if err != nil {
 		return nil, err
 	}
