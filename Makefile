@@ -39,9 +39,10 @@ test: setup test-deps vet fmt-check
 	$(MAKE) fuzz
 	$(COMPAT_TEST)
 
-# Node packages the Go tests drive (the transformers.js preprocessing parity check).
+# Node packages the Go tests drive (the transformers.js preprocessing parity check,
+# the tokenizer parity checks against Hugging Face tokenizers and transformers.js).
 test-deps:
-	@[ -d compat/imageprep-parity/node_modules ] || (cd compat/imageprep-parity && npm ci --ignore-scripts --no-audit --no-fund)
+	@[ -f compat/imageprep-parity/node_modules/tokenizers/package.json ] || (cd compat/imageprep-parity && npm ci --ignore-scripts --no-audit --no-fund)
 
 # The ONNX tests on the core of the CUDA build (ONNX Runtime 1.29.0), on the
 # CPU: what a GPU machine loads, checked on any machine. Not part of `test`:
@@ -61,6 +62,8 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzBERTEncode$$' -fuzztime=$(FUZZTIME) ./tokenize
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./tokenize/spm
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./tokenize/spm
+	$(GO) test -run='^$$' -fuzz='^FuzzHFEncode$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
+	$(GO) test -run='^$$' -fuzz='^FuzzHFParse$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenizer$$' -fuzztime=$(FUZZTIME) ./models/m2m100
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGuard$$' -fuzztime=$(FUZZTIME) ./models/llm
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./models/qwen3embed
