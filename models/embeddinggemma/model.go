@@ -117,7 +117,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 		}
 		return b
 	}
-	m.sched = batch.New(schedulerConfig(spec, sess.OnGPU()), func(ids []int64) int { return len(ids) }, m.runBatch)
+	m.sched = batch.New(batch.TextConfig(spec, sess.OnGPU(), batch.TextGPUMaxBatchTokens), func(ids []int64) int { return len(ids) }, m.runBatch)
 	return m, nil
 }
 
@@ -161,13 +161,13 @@ func (m *Model) Embed(ctx context.Context, in *engine.EmbeddingsInput) (*engine.
 
 // encode tokenizes under the shared worker bound.
 func (m *Model) encode(ctx context.Context, text, field string) ([]int64, int, bool, error) {
-	select {
-	case tokenizeWorkers <- struct{}{}:
-	case <-ctx.Done():
-		return nil, 0, false, ctx.Err()
+	var ids []int64
+	var full int
+	var truncated bool
+	var err error
+	if werr := batch.Prepare(ctx, func() { ids, full, truncated, err = m.tok.Encode(text, m.maxTokens) }); werr != nil {
+		return nil, 0, false, werr
 	}
-	defer func() { <-tokenizeWorkers }()
-	ids, full, truncated, err := m.tok.Encode(text, m.maxTokens)
 	if err != nil {
 		return nil, 0, false, engine.BadInput(field, "could not be tokenized: %v", err)
 	}
