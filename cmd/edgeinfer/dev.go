@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgeinfer/edgeinfer/cmd/edgeinfer/devworker"
+	"github.com/edgeinfer/edgeinfer/devworker"
 	"github.com/spf13/cobra"
 )
 
