@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -115,6 +117,7 @@ func runDev(ctx context.Context, g *globalFlags, o devOptions) (int, error) {
 	defer stopEngine()
 
 	args := o.args
+	var extraEnv []string
 	var cleanups []func()
 	defer func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
@@ -126,21 +129,38 @@ func runDev(ctx context.Context, g *globalFlags, o devOptions) (int, error) {
 	}
 	if tool.Name != "wrangler" || tool.Major() != "3" {
 		// wrangler 4, the Vite plugin and vitest-pool-workers: bind AI to the local AI worker.
-		derived, workerConfig, cleanup, err := prepareAIWorker(o.args, dir, engineURL, o.token)
+		derived, workerConfig, cleanup, err := prepareAIWorker(o.args, dir, engineURL, o.token, tool.Name == "wrangler")
 		if err != nil {
 			return 0, err
 		}
 		cleanups = append(cleanups, cleanup)
-		if derived != "" && tool.Name == "wrangler" {
+		switch {
+		case derived == "":
+		case tool.Name == "wrangler":
 			_, rest := wranglerConfigArg(o.args)
 			args = withWranglerConfigs(rest, derived, workerConfig)
 			say("AI binding → edgeinfer at %s (wrangler config %s + %s)", engineURL, filepath.Base(derived), workerConfig)
+		default:
+			// The Vite plugin, vitest-pool-workers, getPlatformProxy: the AI
+			// worker runs in a wrangler dev of its own, which their sessions
+			// reach through wrangler's dev registry; the derived config is
+			// handed over by variable (the Vite plugin reads its own).
+			stop, err := startAIWorkerSession(ctx, dir, workerConfig, engineURL, o.token, say)
+			if err != nil {
+				return 0, err
+			}
+			cleanups = append(cleanups, stop)
+			extraEnv = append(extraEnv, "EDGEINFER_WRANGLER_CONFIG="+derived)
+			if os.Getenv("CLOUDFLARE_VITE_WRANGLER_CONFIG_PATH") == "" {
+				extraEnv = append(extraEnv, "CLOUDFLARE_VITE_WRANGLER_CONFIG_PATH="+derived)
+			}
+			say("AI binding → edgeinfer at %s (wrangler config %s, AI worker in its own wrangler dev session)", engineURL, filepath.Base(derived))
 		}
 	}
 
 	c := exec.CommandContext(ctx, args[0], args[1:]...)
 	c.Stdin, c.Stdout, c.Stderr = os.Stdin, o.stdout, o.stderr
-	c.Env = devEnvironment(os.Environ(), engineURL, o.token)
+	c.Env = append(devEnvironment(os.Environ(), engineURL, o.token), extraEnv...)
 	c.Cancel = func() error { return c.Process.Signal(syscall.SIGTERM) }
 	c.WaitDelay = 10 * time.Second
 	if err := c.Start(); err != nil {
@@ -173,7 +193,7 @@ func runDev(ctx context.Context, g *globalFlags, o devOptions) (int, error) {
 // project's wrangler config declares an AI binding, the derived config
 // beside it. It returns their paths ("" for the derived one when the config
 // has no AI binding) and a cleanup that removes both.
-func prepareAIWorker(args []string, dir, engineURL, token string) (derived, workerConfig string, cleanup func(), err error) {
+func prepareAIWorker(args []string, dir, engineURL, token string, sameSession bool) (derived, workerConfig string, cleanup func(), err error) {
 	userConfig, _ := wranglerConfigArg(args)
 	if userConfig == "" {
 		if userConfig, err = devworker.FindConfig(dir); err != nil {
@@ -193,7 +213,9 @@ func prepareAIWorker(args []string, dir, engineURL, token string) (derived, work
 	cleanup = func() { _ = os.RemoveAll(tmp) }
 	date, flags := cfg.DevWorkerCompatibility()
 	workerConfig, err = devworker.WriteWorker(filepath.Join(tmp, "ai-worker"), devworker.WorkerOptions{
-		EngineURL: engineURL, APIToken: token, ErrorNames: cfg.ErrorNames(),
+		// Across sessions a call passes wrangler's dev-registry proxy, which
+		// folds an error's name into its message: plain Errors keep the message.
+		EngineURL: engineURL, APIToken: token, ErrorNames: sameSession && cfg.ErrorNames(),
 		CompatibilityDate: date, CompatibilityFlags: flags,
 	})
 	if err != nil || cfg.AIBinding() == "" {
@@ -357,4 +379,78 @@ func seedWranglerUpdateCheck(installed string, now time.Time) {
 	if os.MkdirAll(filepath.Dir(path), 0o755) == nil {
 		_ = os.WriteFile(path, data, 0o644)
 	}
+}
+
+// startAIWorkerSession runs the AI worker in a `wrangler dev` of its own,
+// with the project's wrangler, and returns what stops it. Sessions of the
+// Vite plugin, vitest-pool-workers and getPlatformProxy find it through
+// wrangler's dev registry by its name.
+func startAIWorkerSession(ctx context.Context, dir, workerConfig, engineURL, token string, say func(string, ...any)) (func(), error) {
+	wrangler, ok := findUp(dir, filepath.Join("node_modules", ".bin", "wrangler"))
+	if !ok {
+		return nil, fmt.Errorf("the AI worker runs under your project's wrangler, and none is installed under %s (npm install --save-dev wrangler)", dir)
+	}
+	port, err := freeLoopbackPort()
+	if err != nil {
+		return nil, err
+	}
+	inspector, err := freeLoopbackPort()
+	if err != nil {
+		return nil, err
+	}
+	logPath := filepath.Join(filepath.Dir(workerConfig), "wrangler-dev.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	c := exec.Command(wrangler, "dev", "-c", workerConfig, "--ip", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--inspector-port", strconv.Itoa(inspector), "--show-interactive-dev-session=false")
+	c.Dir = filepath.Dir(workerConfig)
+	c.Env = devEnvironment(os.Environ(), engineURL, token)
+	c.Stdout, c.Stderr = logFile, logFile
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stop wrangler and its workerd together
+	if err := c.Start(); err != nil {
+		_ = logFile.Close()
+		return nil, err
+	}
+	exited := make(chan struct{})
+	go func() { _ = c.Wait(); close(exited) }()
+	stop := func() {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
+		}
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL) // whatever outlived wrangler
+		_ = logFile.Close()
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	deadline := time.Now().Add(90 * time.Second)
+	for !get(url) {
+		select {
+		case <-exited:
+			stop()
+			log, _ := os.ReadFile(logPath)
+			return nil, fmt.Errorf("the AI worker's wrangler dev exited:\n%s", log)
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			stop()
+			return nil, fmt.Errorf("the AI worker's wrangler dev did not answer within 90 s (log: %s)", logPath)
+		}
+	}
+	say("AI worker %s ready at %s (log: %s)", devworker.WorkerName, url, logPath)
+	return stop, nil
+}
+
+func freeLoopbackPort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }
