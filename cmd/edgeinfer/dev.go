@@ -127,7 +127,10 @@ func runDev(ctx context.Context, g *globalFlags, o devOptions) (int, error) {
 	if tool.Name == "wrangler" && tool.Major() == "4" && tool.Version != "" {
 		seedWranglerUpdateCheck(tool.Version, time.Now())
 	}
-	if tool.Name != "wrangler" || tool.Major() != "3" {
+	// wrangler 3 forwards env.AI to the API base; vitest-pool-workers takes
+	// miniflare's own ai option, pointed at $EDGEINFER_URL in vitest.config
+	// (README): neither needs the AI worker.
+	if !(tool.Name == "wrangler" && tool.Major() == "3") && tool.Name != "vitest" {
 		// wrangler 4, the Vite plugin and vitest-pool-workers: bind AI to the local AI worker.
 		derived, workerConfig, cleanup, err := prepareAIWorker(o.args, dir, engineURL, o.token, tool.Name == "wrangler")
 		if err != nil {
