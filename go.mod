@@ -7,6 +7,7 @@ require (
 	github.com/dlclark/regexp2 v1.11.4
 	github.com/google/uuid v1.6.0
 	github.com/ollama/ollama v0.17.4
+	github.com/pelletier/go-toml/v2 v2.2.2
 	github.com/prometheus/client_golang v1.25.0
 	github.com/prometheus/client_model v0.6.3
 	github.com/prometheus/common v0.72.0

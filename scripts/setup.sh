@@ -9,6 +9,9 @@
 set -euo pipefail
 
 readonly ORT_VERSION=1.30.0
+# Node for the compat tier: wrangler 4, the Vite plugin and vitest-pool-workers
+# need node >= 22.12; npm serves the official binary as node-linux-<arch>.
+readonly NODE_VERSION=22.23.5
 readonly OLLAMA_VERSION=0.17.4
 readonly MALGO_VERSION=v0.11.24 # ships miniaudio.h 0.11.23, which llama.cpp's vendor/ expects
 # libstb-dev and nlohmann-json3-dev stand in for the vendor/ headers that the
@@ -104,6 +107,38 @@ install_onnxruntime() {
 	mv "$lib.tmp" "$lib"
 	echo "$ORT_VERSION" >"$stamp"
 	info "installed $lib ($(du -h "$lib" | cut -f1))"
+}
+
+# install_node puts node $NODE_VERSION at $EDGEINFER_HOME/node/bin/node, taken
+# from the npm package node-linux-<arch> (the official build, nothing else in
+# the package is used). The system node stays what it is.
+install_node() {
+	step "node $NODE_VERSION (for the compat tier)"
+	local bin=$EDGEINFER_HOME/node/bin/node
+	local stamp=$EDGEINFER_HOME/node/node.version
+	if [[ -x $bin && -f $stamp && $(<"$stamp") == "$NODE_VERSION" ]]; then
+		info "already installed: $bin"
+		return
+	fi
+	local pkg=node-linux-$(ort_arch)
+	local tgz=$DOWNLOADS/$pkg-$NODE_VERSION.tgz
+	if [[ ! -f $tgz ]]; then
+		info "downloading $pkg@$NODE_VERSION with npm pack"
+		mkdir -p "$DOWNLOADS"
+		local tmp
+		tmp=$(mktemp -d "$DOWNLOADS/.npm-pack.XXXXXX")
+		(cd "$tmp" && npm pack --silent "$pkg@$NODE_VERSION" >/dev/null)
+		mv "$tmp/$pkg-$NODE_VERSION.tgz" "$tgz"
+		rmdir "$tmp"
+	else
+		info "using cached $tgz"
+	fi
+	mkdir -p "$(dirname "$bin")"
+	tar -xzOf "$tgz" package/bin/node >"$bin.tmp" || die "package/bin/node not found in $tgz"
+	chmod +x "$bin.tmp"
+	mv "$bin.tmp" "$bin"
+	echo "$NODE_VERSION" >"$stamp"
+	info "installed $bin ($("$bin" --version))"
 }
 
 # ollama_cflags prints the flags Ollama is compiled with. A plain `go build`
@@ -241,6 +276,7 @@ main() {
 	echo "edgeinfer setup: EDGEINFER_HOME=$EDGEINFER_HOME, cache=$CACHE_DIR"
 	install_system_packages
 	install_onnxruntime
+	install_node
 	if [[ ${GPU:-0} == 1 ]]; then "$REPO_ROOT/scripts/setup-gpu.sh"; fi # CUDA build of ONNX Runtime
 	install_ollama
 	build_edgeinfer_and_models
