@@ -67,7 +67,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenizer$$' -fuzztime=$(FUZZTIME) ./models/m2m100
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGuard$$' -fuzztime=$(FUZZTIME) ./models/llm
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./models/qwen3embed
-	$(GO) test -run='^$$' -fuzz='^FuzzStripJSONC$$' -fuzztime=$(FUZZTIME) ./devworker
+	$(GO) test -run='^$$' -fuzz='^FuzzStripJSONC$$' -fuzztime=$(FUZZTIME) ./engine/devworker
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')

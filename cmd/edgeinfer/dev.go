@@ -19,7 +19,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgeinfer/edgeinfer/devworker"
+	"github.com/edgeinfer/edgeinfer/engine/devworker"
 	"github.com/spf13/cobra"
 )
 
