@@ -6,7 +6,8 @@ import { existsSync } from "node:fs";
 import net from "node:net";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { createRequire } from "node:module";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { compatDir } from "./edgeinfer.mjs";
 
 export const toolchainDir = path.join(compatDir, "toolchain");
@@ -54,4 +55,10 @@ export function assertLoopbackOnly(entries) {
   const outside = entries.filter((e) => (e.kind === "connect" && e.host !== undefined && !isLoopback(e.host)) ||
     (e.kind === "lookup" && !isLoopback(e.host) && net.isIP(e.host) === 0));
   assert.deepEqual(outside, [], "requests that left loopback");
+}
+
+/** Imports a package installed in compat/toolchain (the tier's own node_modules cannot hold it). */
+export async function importToolchain(name) {
+  const resolved = createRequire(path.join(toolchainDir, "package.json")).resolve(name);
+  return import(pathToFileURL(resolved).href);
 }
