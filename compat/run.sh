@@ -26,8 +26,8 @@ SYSTEM_NODE=$(command -v node)
 NODE22_DIR=$EDGEINFER_HOME/node/bin
 [[ -x $NODE22_DIR/node ]] || die "no node 22 at $NODE22_DIR/node: run \`make setup\` (wrangler 4 and vitest-pool-workers need node >= 22.12)"
 export PATH=$NODE22_DIR:$PATH
-# wrangler 3 is what node 20 users run: its test keeps the system node covered.
-SYSTEM_NODE_TESTS=(test/wrangler.test.mjs)
+# wrangler 3 is what node 20 users run: its tests keep the system node covered.
+SYSTEM_NODE_TESTS=(test/wrangler.test.mjs test/wrangler3-dev.test.mjs)
 
 # npm ci, not install: the pinned lock file is the contract. --ignore-scripts
 # skips postinstall downloads; workerd's binary comes as the optional

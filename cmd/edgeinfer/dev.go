@@ -117,14 +117,14 @@ func runDev(ctx context.Context, g *globalFlags, o devOptions) (int, error) {
 	defer stopEngine()
 
 	args := o.args
-	var extraEnv []string
+	extraEnv := toolEnvironment(tool, os.LookupEnv)
 	var cleanups []func()
 	defer func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
 	}()
-	if tool.Name == "wrangler" && tool.Major() == "4" && tool.Version != "" {
+	if tool.Name == "wrangler" && (tool.Major() == "3" || tool.Major() == "4") && fullVersion(tool.Version) {
 		seedWranglerUpdateCheck(tool.Version, time.Now())
 	}
 	// wrangler 3 forwards env.AI to the API base; vitest-pool-workers takes

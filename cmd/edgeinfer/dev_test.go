@@ -59,6 +59,10 @@ func TestDetectDevTool(t *testing.T) {
 		{[]string{"npx", "wrangler", "dev"}, project, devTool{"wrangler", "4.164.0"}, true},
 		{[]string{"wrangler", "dev"}, sub, devTool{"wrangler", "4.164.0"}, true},
 		{[]string{"npx", "wrangler@4", "dev"}, project, devTool{"wrangler", "4.164.0"}, true},
+		{[]string{"npx", "wrangler@4.164.0", "dev"}, project, devTool{"wrangler", "4.164.0"}, true},
+		{[]string{"npx", "wrangler@3", "dev"}, project, devTool{"wrangler", "3"}, false},
+		{[]string{"npx", "wrangler@3.114.17", "dev"}, project, devTool{"wrangler", "3.114.17"}, true},
+		{[]string{"npx", "wrangler@latest", "dev"}, project, devTool{"wrangler", "4.164.0"}, true},
 		{[]string{"npm", "run", "dev"}, project, devTool{"wrangler", "4.164.0"}, true},
 		{[]string{"pnpm", "start"}, project, devTool{"vite", "7.0.0"}, false},
 		{[]string{"npm", "test"}, project, devTool{"vitest", ""}, false},
@@ -128,6 +132,26 @@ func TestDevEnvironment(t *testing.T) {
 	}
 	if env := devEnvironment(nil, "http://e", "tok"); !slices.Contains(env, "CLOUDFLARE_API_TOKEN=tok") {
 		t.Errorf("edgeinfer's token not passed on: %v", env)
+	}
+}
+
+func TestToolEnvironment(t *testing.T) {
+	unset := func(string) (string, bool) { return "", false }
+	set := func(k string) (string, bool) { return "production", k == "NODE_ENV" }
+	for _, tc := range []struct {
+		tool   devTool
+		lookup func(string) (string, bool)
+		want   []string
+	}{
+		{devTool{"wrangler", "3.114.17"}, unset, []string{"NODE_ENV=test"}},
+		{devTool{"wrangler", "3"}, unset, []string{"NODE_ENV=test"}},
+		{devTool{"wrangler", "3.114.17"}, set, nil}, // the user's NODE_ENV wins
+		{devTool{"wrangler", "4.164.0"}, unset, nil},
+		{devTool{"vite", "8.4.1"}, unset, nil},
+	} {
+		if got := toolEnvironment(tc.tool, tc.lookup); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%+v: got %v, want %v", tc.tool, got, tc.want)
+		}
 	}
 }
 

@@ -54,7 +54,34 @@ func detectDevTool(args []string, dir string) devTool {
 	if version == "" {
 		version = installedVersion(name, dir)
 	}
+	// `npx wrangler@3 dev` runs the version asked for, whatever is installed.
+	if _, spec, ok := strings.Cut(filepath.Base(word), "@"); ok && spec != "" && spec[0] >= '0' && spec[0] <= '9' &&
+		version != spec && !strings.HasPrefix(version, spec+".") {
+		version = spec
+	}
 	return devTool{Name: name, Version: version}
+}
+
+// fullVersion reports whether v is a whole version (4.164.0), not a major
+// number or a range from `npx wrangler@4`.
+func fullVersion(v string) bool {
+	return strings.Count(v, ".") == 2
+}
+
+// toolEnvironment returns what a tool needs in its environment beyond what
+// devEnvironment sets for all of them; lookup reads the user's environment.
+// wrangler 3's miniflare downloads Request.cf from workers.cloudflare.com
+// unless NODE_ENV is "test" (it has no CLOUDFLARE_CF_FETCH_ENABLED), so
+// NODE_ENV=test is set for it as README's manual setup does, unless the user
+// set NODE_ENV; wrangler 3 also writes it into the Worker's bundle as
+// process.env.NODE_ENV.
+func toolEnvironment(t devTool, lookup func(string) (string, bool)) []string {
+	if t.Name == "wrangler" && t.Major() == "3" {
+		if _, set := lookup("NODE_ENV"); !set {
+			return []string{"NODE_ENV=test"}
+		}
+	}
+	return nil
 }
 
 func toolInWords(words []string) string {

@@ -12,7 +12,7 @@ const file = process.env.EDGEINFER_NETLOG;
 if (file) {
   const record = (entry) => {
     try {
-      fs.appendFileSync(file, JSON.stringify({ pid: process.pid, ...entry }) + "\n");
+      fs.appendFileSync(file, JSON.stringify({ pid: process.pid, node: process.version, ...entry }) + "\n");
     } catch {
       // a log that cannot be written must not break the tool under test
     }
