@@ -1,9 +1,11 @@
 // A real `vitest run` of a Worker project's tests (compat/vitest/) in
-// @cloudflare/vitest-pool-workers under `edgeinfer dev`: vitest.config.js gives
-// miniflare's own ai option edgeinfer's URL, so env.AI in the tests is
-// workerd's genuine Ai class talking to edgeinfer. No login, no internet.
+// @cloudflare/vitest-pool-workers under `edgeinfer dev`, and again in its
+// renamed successor @cloudflare/vitest-plugin (same cloudflareTest options; it
+// brings its own wrangler and miniflare 5): vitest.config.js gives miniflare's
+// own ai option edgeinfer's URL, so env.AI in the tests is workerd's genuine Ai
+// class talking to edgeinfer. No login, no internet.
 import assert from "node:assert/strict";
-import { cp, mkdir, mkdtemp, rm, symlink } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
@@ -12,13 +14,18 @@ import { start } from "./lib/procs.mjs";
 import { startRecorder } from "./lib/recorder.mjs";
 import { assertLoopbackOnly, netlogEnv, readNetlog, requireToolchain, toolchainDir } from "./lib/toolchain.mjs";
 
-describe("vitest run (vitest-pool-workers) under edgeinfer dev", () => {
+for (const pkg of ["@cloudflare/vitest-pool-workers", "@cloudflare/vitest-plugin"]) describe(`vitest run (${pkg}) under edgeinfer dev`, () => {
   it("runs the project's tests with env.AI backed by edgeinfer", async () => {
     requireToolchain();
     const recorder = await startRecorder();
     const root = await mkdtemp(path.join(os.tmpdir(), "edgeinfer-vitest-"));
     try {
       for (const sub of ["workers", "vitest"]) await cp(path.join(compatDir, sub), path.join(root, sub), { recursive: true });
+      // The fixture's config imports vitest-pool-workers; the plugin takes the same options.
+      const config = path.join(root, "vitest", "vitest.config.js");
+      const source = await readFile(config, "utf8");
+      assert.ok(source.includes('from "@cloudflare/vitest-pool-workers"'));
+      await writeFile(config, source.replace('from "@cloudflare/vitest-pool-workers"', `from "${pkg}"`));
       await symlink(path.join(toolchainDir, "node_modules"), path.join(root, "vitest", "node_modules"));
       await mkdir(path.join(root, "config"));
       const netlog = path.join(root, "netlog.jsonl");
