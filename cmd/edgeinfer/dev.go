@@ -218,7 +218,7 @@ func prepareAIWorker(args []string, dir, engineURL, token string, sameSession bo
 	workerConfig, err = devworker.WriteWorker(filepath.Join(tmp, "ai-worker"), devworker.WorkerOptions{
 		// Across sessions a call passes wrangler's dev-registry proxy, which
 		// folds an error's name into its message: plain Errors keep the message.
-		EngineURL: engineURL, APIToken: token, ErrorNames: sameSession && cfg.ErrorNames(),
+		EngineURL: engineURL, APIToken: token, ErrorNames: sameSession && cfg.ErrorNames(wranglerRuntimeDate(args, dir)),
 		CompatibilityDate: date, CompatibilityFlags: flags,
 	})
 	if err != nil || cfg.AIBinding() == "" {

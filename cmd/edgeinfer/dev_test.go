@@ -186,3 +186,37 @@ func TestSeedWranglerUpdateCheck(t *testing.T) {
 		t.Errorf("stale cache kept: %+v", c)
 	}
 }
+
+func TestWranglerRuntimeDate(t *testing.T) {
+	// workerd beside wrangler (npm's flat layout).
+	project := t.TempDir()
+	writePackage(t, project, "wrangler", "4.164.0")
+	writePackage(t, project, "workerd", "1.20261117.1")
+	// workerd nested under wrangler, reached by a binary's path.
+	other := t.TempDir()
+	writePackage(t, other, "wrangler", "4.60.0")
+	writePackage(t, other, "workerd", "1.20261117.1") // the project's own, not wrangler's
+	writePackage(t, filepath.Join(other, "node_modules", "wrangler"), "workerd", "1.20260120.0")
+	bin := filepath.Join(other, "node_modules", "wrangler", "bin", "wrangler.js")
+	if err := os.WriteFile(bin, nil, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args []string
+		dir  string
+		want string
+	}{
+		{[]string{"npx", "wrangler", "dev"}, project, "2026-11-17"},
+		{[]string{bin, "dev"}, project, "2026-01-20"},
+		{[]string{"npx", "wrangler", "dev"}, t.TempDir(), ""},
+	} {
+		if got := wranglerRuntimeDate(tc.args, tc.dir); got != tc.want {
+			t.Errorf("%v in %s: %q, want %q", tc.args, tc.dir, got, tc.want)
+		}
+	}
+	for in, want := range map[string]string{"1.20260426.1": "2026-04-26", "1.2026042.1": "", "1.2026o426.0": "", "": "", "3.20260426.0.1": ""} {
+		if got := workerdDate(in); got != want {
+			t.Errorf("workerdDate(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

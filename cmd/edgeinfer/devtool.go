@@ -111,15 +111,22 @@ func toolWord(words []string) (string, string) {
 // versionAt reads the version of the package whose binary a path names
 // (node_modules/.bin/wrangler links to node_modules/wrangler/bin/...).
 func versionAt(name, word, dir string) string {
+	_, version := packageAt(name, word, dir)
+	return version
+}
+
+// packageAt returns the folder and version of the package named name whose
+// binary the path word names, or "" when word is not a path into one.
+func packageAt(name, word, dir string) (string, string) {
 	if !strings.Contains(word, "/") {
-		return ""
+		return "", ""
 	}
 	if !filepath.IsAbs(word) {
 		word = filepath.Join(dir, word)
 	}
 	real, err := filepath.EvalSymlinks(word)
 	if err != nil {
-		return ""
+		return "", ""
 	}
 	for d := filepath.Dir(real); ; d = filepath.Dir(d) {
 		var pkg struct {
@@ -127,12 +134,56 @@ func versionAt(name, word, dir string) string {
 			Version string `json:"version"`
 		}
 		if data, err := os.ReadFile(filepath.Join(d, "package.json")); err == nil && json.Unmarshal(data, &pkg) == nil && pkg.Name == name {
-			return pkg.Version
+			return d, pkg.Version
 		}
 		if filepath.Dir(d) == d {
+			return "", ""
+		}
+	}
+}
+
+// wranglerRuntimeDate returns the newest compatibility date of the workerd
+// the command's wrangler runs (workerd 1.20260426.1 → "2026-04-26"), or ""
+// when it cannot be found. A Worker's date beyond it gets only what that
+// runtime has: wrangler 4 releases before April 2026 have no
+// enhanced_error_serialization whatever the date asks for.
+func wranglerRuntimeDate(args []string, dir string) string {
+	_, word := toolWord(args)
+	pkgDir, _ := packageAt("wrangler", word, dir)
+	if pkgDir == "" {
+		p, ok := findUp(dir, filepath.Join("node_modules", "wrangler", "package.json"))
+		if !ok {
+			return ""
+		}
+		pkgDir = filepath.Dir(p)
+	}
+	// workerd is nested under wrangler or beside it.
+	p, ok := findUp(pkgDir, filepath.Join("node_modules", "workerd", "package.json"))
+	if !ok {
+		return ""
+	}
+	var pkg struct {
+		Version string `json:"version"`
+	}
+	if data, err := os.ReadFile(p); err != nil || json.Unmarshal(data, &pkg) != nil {
+		return ""
+	}
+	return workerdDate(pkg.Version)
+}
+
+// workerdDate turns a workerd package version (1.YYYYMMDD.N) into its date.
+func workerdDate(version string) string {
+	parts := strings.Split(version, ".")
+	if len(parts) != 3 || len(parts[1]) != 8 {
+		return ""
+	}
+	d := parts[1]
+	for _, c := range d {
+		if c < '0' || c > '9' {
 			return ""
 		}
 	}
+	return d[:4] + "-" + d[4:6] + "-" + d[6:]
 }
 
 // scriptOf returns the package.json script `npm run NAME` (or `pnpm NAME`,

@@ -179,8 +179,16 @@ func TestErrorNamesAndCompatibility(t *testing.T) {
 		if tc.flags != nil {
 			cfg.Raw["compatibility_flags"] = tc.flags
 		}
-		if got := cfg.ErrorNames(); got != tc.names {
+		if got := cfg.ErrorNames(""); got != tc.names {
 			t.Errorf("%s %v: ErrorNames = %v", tc.date, tc.flags, got)
+		}
+		// A runtime from before enhanced_error_serialization folds names
+		// into messages whatever the config asks; a newer one follows it.
+		if got := cfg.ErrorNames("2026-01-20"); got {
+			t.Errorf("%s %v: ErrorNames on a January 2026 workerd = true", tc.date, tc.flags)
+		}
+		if got := cfg.ErrorNames("2026-06-30"); got != tc.names {
+			t.Errorf("%s %v: ErrorNames on a June 2026 workerd = %v", tc.date, tc.flags, got)
 		}
 		date, flags := cfg.DevWorkerCompatibility()
 		if date != tc.wantDate || !reflect.DeepEqual(flags, tc.wantFlags) {

@@ -88,8 +88,14 @@ func aiBindingName(section map[string]any) string {
 }
 
 // ErrorNames reports whether the Worker's runtime receives an RPC error's
-// name intact (enhanced_error_serialization, by flag or by date).
-func (c *Config) ErrorNames() bool {
+// name intact (enhanced_error_serialization, by flag or by date). runtimeDate
+// is the newest compatibility date the installed workerd supports ("" when
+// unknown): a runtime older than the feature does not have it, whatever the
+// config asks.
+func (c *Config) ErrorNames(runtimeDate string) bool {
+	if runtimeDate != "" && runtimeDate < enhancedErrorsDate {
+		return false
+	}
 	flags := c.flags()
 	if slices.Contains(flags, "enhanced_error_serialization") {
 		return true
