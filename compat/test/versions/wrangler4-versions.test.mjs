@@ -102,7 +102,7 @@ for (const v of versions) {
     it("starts on the derived config, without logging in", async () => {
       assert.equal(JSON.parse(await readFile(path.join(cache, v, "node_modules", "wrangler", "package.json"), "utf8")).version, v);
       assert.doesNotMatch(proc.output(), /wrangler login|You are not authenticated|remote proxy session/i);
-      assert.match(proc.output(), /env\.AI \(edgeinfer-ai#EdgeinferAI\)/);
+      assert.match(proc.output(), /env\.AI \(edgeinfer-ai#EdgeinferAI\)|AI: edgeinfer-ai#EdgeinferAI/); // wrangler 4.0 words its banner so
     });
 
     describe("streaming-chat.js", () => streamingWorkerCases(() => `${url}/stream`));
