@@ -69,10 +69,14 @@ func (s ModelSpec) Dir() string {
 	return filepath.Join(s.Paths.Home, "models", filepath.FromSlash(s.Entry.ID))
 }
 
-// Variant is the configured weight variant, fp32 by default.
+// Variant is the configured weight variant, else the catalog's default
+// (artifacts.default_variant), else fp32.
 func (s ModelSpec) Variant() string {
 	if s.Config.Variant != "" {
 		return s.Config.Variant
+	}
+	if s.Entry.Artifacts.DefaultVariant != "" {
+		return s.Entry.Artifacts.DefaultVariant
 	}
 	return "fp32"
 }

@@ -23,6 +23,7 @@ const (
 	TaskTextEmbeddings      Task = "text-embeddings"
 	TaskImageClassification Task = "image-classification"
 	TaskTranslation         Task = "translation"
+	TaskTextClassification  Task = "text-classification"
 )
 
 // TaskInfo is the Workers AI description of a task.
@@ -39,6 +40,10 @@ type Artifacts struct {
 	HFRepo   string              `yaml:"hf_repo,omitempty"`
 	Files    []string            `yaml:"files,omitempty"`
 	Variants map[string][]string `yaml:"variants,omitempty"`
+	// DefaultVariant is the variant served unless the config picks one
+	// (models."<id>".variant); empty: fp32. distilbert-sst-2-int8 serves
+	// its int8 file, as its name says.
+	DefaultVariant string `yaml:"default_variant,omitempty"`
 }
 
 // SyntheticLlamaID is the directory name (under $EDGEINFER_HOME/models) of
@@ -96,10 +101,25 @@ type Entry struct {
 	// categories such as "S1,S10"; in JSON mode that becomes
 	// {safe, categories}).
 	Output string `yaml:"output"`
+	// Schema names the model's own Workers AI schema document
+	// (catalogdata/schemas/<name>.json) where it differs from its task's,
+	// and with it the input forms the model takes: "bge-m3" (text, or
+	// contexts with an optional query), "qwen3-embedding" (queries and
+	// documents with an instruction), "embeddinggemma" (text, no pooling),
+	// "rerank" (query and contexts), SchemaOpenAIChat (OpenAI's chat
+	// completion in and out, streamed as chat.completion.chunk). Empty: the
+	// task's.
+	Schema string `yaml:"schema"`
 	// AnsweredBy is the successor whose Ollama tag serves a retired model
 	// that has none of its own; set when the catalog loads.
 	AnsweredBy string `yaml:"-"`
 }
+
+// SchemaOpenAIChat marks the newer text-generation models (glm-4.7-flash,
+// gemma-4, qwen3.8) whose Workers AI schema is OpenAI's chat completion:
+// /ai/run answers them with a chat.completion object, and streams
+// chat.completion.chunk events before the usual usage event and [DONE].
+const SchemaOpenAIChat = "openai-chat"
 
 // PlannedDeprecationProperty is the search property through which Workers
 // AI marks a model with a deprecation date; retired models carry it.
@@ -109,8 +129,8 @@ const PlannedDeprecationProperty = "planned_deprecation_date"
 type Catalog struct {
 	Tasks   map[Task]TaskInfo
 	entries []*Entry
-	byID    map[string]*Entry // IDs and aliases, lower-cased
-	schemas map[Task]json.RawMessage
+	byID    map[string]*Entry          // IDs and aliases, lower-cased
+	schemas map[string]json.RawMessage // by task, and by Entry.Schema
 }
 
 // modelIDPattern is the shape of a model ID: @scope/author/name as Workers
@@ -144,13 +164,22 @@ func LoadCatalog() (*Catalog, error) {
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
-	c := &Catalog{Tasks: doc.Tasks, byID: map[string]*Entry{}, schemas: map[Task]json.RawMessage{}}
-	for task := range doc.Tasks {
-		s, err := catalogFS.ReadFile("catalogdata/schemas/" + string(task) + ".json")
-		if err != nil {
-			return nil, fmt.Errorf("catalog: schema for %s: %w", task, err)
+	c := &Catalog{Tasks: doc.Tasks, byID: map[string]*Entry{}, schemas: map[string]json.RawMessage{}}
+	names := c.taskNames()
+	for _, e := range doc.Models {
+		if e.Schema != "" {
+			names = append(names, e.Schema)
 		}
-		c.schemas[task] = s
+	}
+	for _, name := range names {
+		if _, ok := c.schemas[name]; ok {
+			continue
+		}
+		s, err := catalogFS.ReadFile("catalogdata/schemas/" + name + ".json")
+		if err != nil {
+			return nil, fmt.Errorf("catalog: schema %s: %w", name, err)
+		}
+		c.schemas[name] = s
 	}
 	for _, e := range doc.Models {
 		if err := c.Add(e); err != nil {
@@ -219,13 +248,16 @@ func (c *Catalog) Lookup(id string) (*Entry, bool) {
 func (c *Catalog) Entries() []*Entry { return slices.Clone(c.entries) }
 
 // Schema returns the JSON Schema document {input, output} of a task.
-func (c *Catalog) Schema(t Task) json.RawMessage { return c.schemas[t] }
+func (c *Catalog) Schema(t Task) json.RawMessage { return c.schemas[string(t)] }
 
 // ModelSchema is the schema document of one model: its task's, marked
 // with JSON Schema's "deprecated" keyword (and the retirement in the
 // input's description) when Workers AI retired the model.
 func (c *Catalog) ModelSchema(e *Entry) (json.RawMessage, error) {
-	raw := c.schemas[e.Task]
+	raw := c.schemas[string(e.Task)]
+	if e.Schema != "" {
+		raw = c.schemas[e.Schema]
+	}
 	if e.Retired == "" {
 		return raw, nil
 	}

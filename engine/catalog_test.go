@@ -36,6 +36,8 @@ var catalogIDs = []string{
 	"@hf/google/gemma-7b-it", "@cf/google/gemma-3-12b-it", "@hf/nousresearch/hermes-2-pro-mistral-7b",
 	"@cf/defog/sqlcoder-7b-2", "@cf/baai/bge-small-en-v1.5", "@cf/baai/bge-base-en-v1.5",
 	"@cf/baai/bge-large-en-v1.5", "@cf/microsoft/resnet-50", "@cf/meta/m2m100-1.2b",
+	"@cf/baai/omni-bge-base-en-v1.5", "@cf/baai/bge-m3", "@cf/qwen/qwen3-embedding-0.6b",
+	"@cf/google/embeddinggemma-300m", "@cf/baai/bge-reranker-base", "@cf/huggingface/distilbert-sst-2-int8",
 }
 
 func mustCatalog(t *testing.T) *Catalog {
@@ -117,10 +119,11 @@ func TestSearchFilters(t *testing.T) {
 		q    SearchQuery
 		want int
 	}{
-		{SearchQuery{}, 76},
-		{SearchQuery{Task: "Text Embeddings"}, 3},
+		{SearchQuery{}, 82},
+		{SearchQuery{Task: "Text Embeddings"}, 7},
+		{SearchQuery{Task: "Text Classification"}, 2},
 		{SearchQuery{Task: "text-generation"}, 70},
-		{SearchQuery{Author: "baai"}, 3},
+		{SearchQuery{Author: "baai"}, 6},
 		{SearchQuery{Search: "resnet"}, 1},
 		{SearchQuery{Search: "@cf/meta/codellama-7b-instruct-awq"}, 1}, // by alias
 		{SearchQuery{Task: "Translation", Author: "baai"}, 0},

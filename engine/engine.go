@@ -250,7 +250,24 @@ func decodeInput(entry *Entry, in Input) (any, error) {
 	}
 	switch task {
 	case TaskTextEmbeddings:
+		switch entry.Schema {
+		case "bge-m3":
+			return decodeBGEM3(in.JSON)
+		case "qwen3-embedding":
+			return decodeQwen3Embedding(in.JSON)
+		case "embeddinggemma":
+			return decodeEmbeddingGemma(in.JSON)
+		}
 		return decodeEmbeddings(in.JSON)
+	case TaskTextClassification:
+		if entry.Schema == "rerank" {
+			f, err := parseObject("", in.JSON)
+			if err != nil {
+				return nil, err
+			}
+			return decodeRerank(f, true)
+		}
+		return decodeTextClassification(in.JSON)
 	case TaskImageClassification:
 		return decodeImageJSON(in.JSON)
 	case TaskTranslation:
@@ -275,6 +292,24 @@ func dispatch(ctx context.Context, model Model, value any) (any, error) {
 			return nil, wrong("Embedder")
 		}
 		return m.Embed(ctx, v)
+	case *ContextEmbeddingsInput:
+		m, ok := model.(Embedder)
+		if !ok {
+			return nil, wrong("Embedder")
+		}
+		emb, err := m.Embed(ctx, &v.EmbeddingsInput)
+		if err != nil {
+			return nil, renameTextField(err, func(i int) string { return indexPath("contexts", i) + ".text" })
+		}
+		return &ContextEmbeddingsOutput{Response: emb.Data, Shape: emb.Shape, Pooling: emb.Pooling, PromptTokens: emb.PromptTokens}, nil
+	case *RerankInput:
+		return rerank(ctx, model, v)
+	case *TextClassificationInput:
+		m, ok := model.(TextClassifier)
+		if !ok {
+			return nil, wrong("TextClassifier")
+		}
+		return m.ClassifyText(ctx, v)
 	case *ImageInput:
 		m, ok := model.(Classifier)
 		if !ok {
@@ -329,7 +364,7 @@ func startStream(ctx context.Context, g Generator, in *GenerationInput) (*TextSt
 			_ = send(StreamEvent{Err: normalizeError(err)})
 			return
 		}
-		_ = send(StreamEvent{Usage: &out.Usage})
+		_ = send(StreamEvent{Usage: &out.Usage, ToolCalls: out.ToolCalls})
 	}()
 	var first StreamEvent
 	select {

@@ -96,6 +96,9 @@ type Generator interface {
 // event with Usage, or an Err that ends the stream.
 type StreamEvent struct {
 	Response string
+	// ToolCalls come with the final (Usage) event: the calls the model
+	// made, parsed once its output is complete.
+	ToolCalls []ToolCall
 	// Reasoning is a piece of what a reasoning model thinks, streamed
 	// before its answer; an event carries either Reasoning or Response.
 	Reasoning string
@@ -283,6 +286,13 @@ func decodeSampling(f *fields, in *GenerationInput) error {
 		return err
 	}
 	if v, ok, err := f.integer("max_tokens", 1, 1<<31-1); err != nil {
+		return err
+	} else if ok {
+		in.MaxTokens = int(v)
+	}
+	// The OpenAI-shaped models' name for it (max_tokens is deprecated
+	// there); it wins when both are sent.
+	if v, ok, err := f.integer("max_completion_tokens", 1, 1<<31-1); err != nil {
 		return err
 	} else if ok {
 		in.MaxTokens = int(v)

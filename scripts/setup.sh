@@ -14,7 +14,9 @@ readonly MALGO_VERSION=v0.11.24 # ships miniaudio.h 0.11.23, which llama.cpp's v
 # libstb-dev and nlohmann-json3-dev stand in for the vendor/ headers that the
 # Ollama module zip leaves out of llama.cpp (stb_image.h, nlohmann/json*.hpp).
 # redis-server backs the gateway's fleet tests (a throwaway server per test).
-readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server)
+# libjpeg-dev (libjpeg62-turbo-dev on Debian, libjpeg-turbo8-dev on Ubuntu)
+# gives imageprep libjpeg-turbo's headers, for its fast JPEG decoder.
+readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server libjpeg-dev)
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
@@ -192,14 +194,34 @@ synth_stamp() {
 	(cd "$REPO_ROOT" && find models/synth -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
+# jpeg_build_tags prints the build tags that pick imageprep's JPEG decoder
+# (the same test as the Makefile's): libjpeg-turbo through cgo when its
+# headers are there, else Go's image/jpeg (-tags nolibjpeg).
+jpeg_build_tags() {
+	local cc
+	read -ra cc <<<"$("$GO" env CC)" # may carry flags
+	if [[ $("$GO" env CGO_ENABLED) == 1 ]] &&
+		printf '#include <stdio.h>\n#include <jpeglib.h>\n' | "${cc[@]}" -E -x c - >/dev/null 2>&1; then
+		return
+	fi
+	echo "-tags=nolibjpeg"
+}
+
 build_edgeinfer_and_models() {
 	step "edgeinfer binary and synthetic demo models"
 	if [[ ! -d $REPO_ROOT/cmd/edgeinfer ]]; then
 		info "./cmd/edgeinfer does not exist yet: nothing to build or generate (no-op for now)"
 		return
 	fi
-	(cd "$REPO_ROOT" && "$GO" build -o bin/edgeinfer ./cmd/edgeinfer)
+	local tags
+	tags=$(jpeg_build_tags)
+	(cd "$REPO_ROOT" && "$GO" build ${tags:+"$tags"} -o bin/edgeinfer ./cmd/edgeinfer)
 	info "built $REPO_ROOT/bin/edgeinfer"
+	if [[ -z $tags ]]; then
+		info "JPEG decoder: libjpeg-turbo (cgo)"
+	else
+		info "JPEG decoder: Go's image/jpeg, about 5x slower: install libjpeg-dev (Debian's libjpeg62-turbo-dev) with cgo enabled and rerun for libjpeg-turbo"
+	fi
 	local models=$EDGEINFER_HOME/models
 	local stamp=$models/.synth-tiny.stamp
 	local want

@@ -260,7 +260,9 @@ func engineCall(ctx context.Context, eng *engine.Engine, model string, seed, max
 			err = ev.Err
 		case ev.Usage != nil:
 			tokens = ev.Usage.CompletionTokens
-		case ttft == 0:
+		case ttft == 0 && ev.Response != "":
+			// The first piece of the answer, as the other paths time it: a
+			// thinking model's reasoning comes first and does not count.
 			ttft = time.Since(start)
 		}
 	}

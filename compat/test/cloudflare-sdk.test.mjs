@@ -54,6 +54,55 @@ describe("cloudflare SDK: client.ai.run", () => {
     );
   });
 
+  it("JSON mode through client.ai.run: the parsed object comes back in response", async () => {
+    const out = await client.ai.run("@cf/meta/llama-3.1-8b-instruct-fp8", {
+      account_id: accountId,
+      messages: [{ role: "user", content: "A city as JSON." }],
+      response_format: {
+        type: "json_schema",
+        json_schema: { type: "object", properties: { name: { type: "string" }, summary: { type: "string" } }, required: ["name", "summary"] },
+      },
+      max_tokens: 128,
+      seed: 1,
+    });
+    assert.equal(typeof out.response, "object");
+    assert.equal(typeof out.response.name, "string");
+    assert.equal(typeof out.response.summary, "string");
+  });
+
+  it("an OpenAI-shaped model (glm-4.7-flash) answers client.ai.run with a chat.completion", async () => {
+    const out = await client.ai.run("@cf/zai-org/glm-4.7-flash", {
+      account_id: accountId,
+      messages: [{ role: "user", content: "Say hi." }],
+      chat_template_kwargs: { enable_thinking: false },
+      max_completion_tokens: 16,
+      seed: 1,
+    });
+    assert.equal(out.object, "chat.completion");
+    assert.equal(out.choices[0].message.role, "assistant");
+    assert.equal(typeof out.choices[0].message.content, "string");
+    assert.equal(out.usage.total_tokens, out.usage.prompt_tokens + out.usage.completion_tokens);
+  });
+
+  it("vision through client.ai.run: llama-3.2-11b-vision takes the image as bytes", async () => {
+    const out = await client.ai.run("@cf/meta/llama-3.2-11b-vision-instruct", {
+      account_id: accountId,
+      messages: [{ role: "user", content: "What is in this picture?" }],
+      image: [...gradientPNG()],
+      max_tokens: 16,
+    });
+    assert.equal(typeof out.response, "string");
+    await assert.rejects(
+      client.ai.run("@cf/meta/llama-3.2-11b-vision-instruct", {
+        account_id: accountId,
+        messages: [{ role: "user", content: "What is in this picture?" }],
+        image: [1, 2, 3, 4],
+        max_tokens: 16,
+      }),
+      (err) => err instanceof Cloudflare.BadRequestError && /image/.test(err.message),
+    );
+  });
+
   it("a bad input throws BadRequestError carrying code 5006", async () => {
     await assert.rejects(client.ai.run(MODELS.embeddingsBase, { account_id: accountId, text: [] }), (err) => {
       assert.ok(err instanceof Cloudflare.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
@@ -83,8 +132,15 @@ describe("cloudflare SDK: the model catalog", () => {
   it("models.list filters by task and by search", async () => {
     const page = await client.ai.models.list({ account_id: accountId, task: "Text Embeddings" });
     const names = page.result.map((m) => m.name).sort();
-    assert.deepEqual(names, ["@cf/baai/bge-base-en-v1.5", "@cf/baai/bge-large-en-v1.5", "@cf/baai/bge-small-en-v1.5"]);
+    assert.deepEqual(names, [
+      "@cf/baai/bge-base-en-v1.5", "@cf/baai/bge-large-en-v1.5", "@cf/baai/bge-m3", "@cf/baai/bge-small-en-v1.5",
+      "@cf/baai/omni-bge-base-en-v1.5", "@cf/google/embeddinggemma-300m", "@cf/qwen/qwen3-embedding-0.6b",
+    ]);
     assert.ok(page.result.every((m) => m.task.name === "Text Embeddings"));
+
+    const classifiers = await client.ai.models.list({ account_id: accountId, task: "Text Classification" });
+    assert.deepEqual(classifiers.result.map((m) => m.name).sort(), ["@cf/baai/bge-reranker-base", "@cf/huggingface/distilbert-sst-2-int8"]);
+    assert.ok(classifiers.result.every((m) => m.task.id === "19606750-23ed-4371-aab2-c20349b53a60"));
 
     const found = await client.ai.models.list({ account_id: accountId, search: "resnet" });
     assert.deepEqual(found.result.map((m) => m.name), [MODELS.image]);

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import OpenAI from "openai";
 import { accountId, engineURL, MODELS } from "./lib/edgeinfer.mjs";
+import { gradientPNG } from "./lib/png.mjs";
 
 // Both base URLs Workers AI documents: edgeinfer's /v1 and the account-scoped one.
 const bases = [`${engineURL}/v1`, `${engineURL}/client/v4/accounts/${accountId}/ai/v1`];
@@ -91,6 +92,49 @@ for (const baseURL of bases) {
       }
       assert.equal(calls[0]?.function?.name, "get_weather");
       assert.equal(typeof JSON.parse(calls[0].function.arguments), "object");
+    });
+
+    it("JSON mode: a json_schema with free-text strings on a Llama 3 family model", async () => {
+      const completion = await client.chat.completions.create({
+        model: "@cf/meta/llama-3.1-8b-instruct-fp8",
+        messages: [{ role: "user", content: "Describe a city as JSON." }],
+        response_format: {
+          type: "json_schema",
+          json_schema: { name: "city", schema: { type: "object", properties: { name: { type: "string" }, summary: { type: "string" } }, required: ["name", "summary"] } },
+        },
+        max_tokens: 128,
+        seed: 1,
+      });
+      const city = JSON.parse(completion.choices[0].message.content);
+      assert.equal(typeof city.name, "string");
+      assert.equal(typeof city.summary, "string");
+    });
+
+    it("vision: an image_url data URL part is accepted, an http URL is a 400 naming the field", async () => {
+      const png = Buffer.from(gradientPNG()).toString("base64");
+      const content = (url) => [
+        { type: "text", text: "What is in this picture?" },
+        { type: "image_url", image_url: { url } },
+      ];
+      const completion = await client.chat.completions.create({
+        model: "@cf/mistralai/mistral-small-3.1-24b-instruct",
+        messages: [{ role: "user", content: content(`data:image/png;base64,${png}`) }],
+        max_tokens: 16,
+        seed: 1,
+      });
+      assert.equal(typeof completion.choices[0].message.content, "string");
+      await assert.rejects(
+        client.chat.completions.create({
+          model: "@cf/mistralai/mistral-small-3.1-24b-instruct",
+          messages: [{ role: "user", content: content("https://example.com/cat.png") }],
+          max_tokens: 16,
+        }),
+        (err) => {
+          assert.equal(err.status, 400);
+          assert.match(err.message, /image_url/);
+          return true;
+        },
+      );
     });
 
     it("responses.create (gpt-oss's Responses API)", async () => {

@@ -52,6 +52,10 @@ var neuronRates = map[string]neuronRate{
 	"@cf/microsoft/resnet-50":              {perMImages: 228055},
 	"@cf/meta/m2m100-1.2b":                 {perMIn: 31050, perMOut: 31050},
 	"@cf/mistral/mistral-7b-instruct-v0.1": {perMIn: 10000, perMOut: 17300},
+	// The newer models' JSONs give a dollar price per million input tokens;
+	// at $0.011 per 1,000 neurons: bge-m3 $0.0118, qwen3-embedding $0.012.
+	"@cf/baai/bge-m3":               {perMIn: 1073},
+	"@cf/qwen/qwen3-embedding-0.6b": {perMIn: 1091},
 }
 
 // assumedLLMRate prices the text-generation models whose rate the docs
@@ -83,6 +87,12 @@ func usageOf(entry *engine.Entry, in, out any) Usage {
 	u := Usage{Requests: 1}
 	switch o := out.(type) {
 	case *engine.EmbeddingsOutput:
+		u.PromptTokens = int64(o.PromptTokens)
+	case *engine.ContextEmbeddingsOutput:
+		u.PromptTokens = int64(o.PromptTokens)
+	case *engine.RerankOutput:
+		u.PromptTokens = int64(o.PromptTokens)
+	case *engine.TextClassificationOutput:
 		u.PromptTokens = int64(o.PromptTokens)
 	case []engine.Classification:
 		u.Images = 1

@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/gateway"
@@ -47,11 +49,39 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, model string, in
 	if res.CacheStatus != "" {
 		w.Header().Set("cf-aig-cache-status", res.CacheStatus)
 	}
+	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Schema == engine.SchemaOpenAIChat {
+		answerChat(w, res, cancel, model, in, f)
+		return
+	}
 	if res.Stream != nil {
 		writeSSE(w, res.Stream, cancel)
 		return
 	}
 	f.result(w, resultOf(res))
+}
+
+// answerChat answers a model whose Workers AI schema is OpenAI's chat
+// completion: a chat.completion object, or chat.completion.chunk events
+// followed by Workers AI's usage event and [DONE].
+func answerChat(w http.ResponseWriter, res gateway.Response, cancel func(), model string, in engine.Input, f framing) {
+	id, created := "chatcmpl-"+newRequestID(), time.Now().Unix()
+	if res.Stream != nil {
+		var opts struct {
+			StreamOptions struct {
+				IncludeUsage bool `json:"include_usage"`
+			} `json:"stream_options"`
+		}
+		_ = json.Unmarshal(in.JSON, &opts) // the engine validated the input
+		writeChatChunks(w, res.Stream, cancel, chunkStream{id: id, created: created, model: model,
+			includeUsage: opts.StreamOptions.IncludeUsage, workersUsage: true})
+		return
+	}
+	gen, ok := openAIOutput[engine.GenerationOutput](res)
+	if !ok {
+		f.result(w, resultOf(res))
+		return
+	}
+	f.result(w, chatCompletion(gen, id, created, model))
 }
 
 // batchCall handles the Batch API: {request_id} polls a job (with or

@@ -40,18 +40,23 @@ func openAIShape(body []byte) bool {
 // fuzzHandler serves the real engine and catalog over the fake backend, as
 // newTestServer does, but in process: the fuzzer runs thousands of
 // requests a second through it.
-func fuzzHandler(f *testing.F, home string) (http.Handler, map[engine.Task]string) {
+//
+// It also returns one model per decoder: per task, and per model-specific
+// schema (the reranker, bge-m3, qwen3-embedding, embeddinggemma).
+func fuzzHandler(f *testing.F, home string) (http.Handler, []string) {
 	cat, err := engine.LoadCatalog()
 	if err != nil {
 		f.Fatal(err)
 	}
 	cfg := engine.DefaultConfig()
 	cfg.Home = home
-	byTask := map[engine.Task]string{}
+	seen := map[string]bool{}
+	var models []string
 	for _, e := range cat.Entries() {
 		cfg.Models[e.ID] = engine.ModelConfig{Backend: "fake"}
-		if _, ok := byTask[e.Task]; !ok {
-			byTask[e.Task] = e.ID
+		if decoder := string(e.Task) + "/" + e.Schema; !seen[decoder] {
+			seen[decoder] = true
+			models = append(models, e.ID)
 		}
 	}
 	eng, err := engine.New(cat, cfg, map[string]engine.Backend{"fake": fakeBackend{}}, nil)
@@ -61,7 +66,7 @@ func fuzzHandler(f *testing.F, home string) (http.Handler, map[engine.Task]strin
 	f.Cleanup(func() { eng.Close() })
 	// A small body limit keeps "no unbounded allocation" checkable: nothing
 	// past it is read.
-	return New(eng, Options{MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second}).Handler(), byTask
+	return New(eng, Options{MaxBodyBytes: 64 << 10, RequestTimeout: 10 * time.Second}).Handler(), models
 }
 
 // FuzzDecoders sends arbitrary bodies, content types and model IDs through
@@ -72,20 +77,19 @@ func fuzzHandler(f *testing.F, home string) (http.Handler, map[engine.Task]strin
 // under the engine's home.
 func FuzzDecoders(f *testing.F) {
 	home := f.TempDir()
-	h, byTask := fuzzHandler(f, home)
-	tasks := []engine.Task{engine.TaskTextEmbeddings, engine.TaskImageClassification, engine.TaskTranslation, engine.TaskTextGeneration}
+	h, decoders := fuzzHandler(f, home)
 	pick := func(model string, i int) string {
 		if model != "" {
 			return model
 		}
-		return byTask[tasks[i%len(tasks)]]
+		return decoders[i%len(decoders)]
 	}
 	routes := []fuzzRoute{}
-	for i, task := range tasks {
-		routes = append(routes, fuzzRoute{name: "rest " + string(task), shape: restShape,
+	for _, id := range decoders {
+		routes = append(routes, fuzzRoute{name: "rest " + id, shape: restShape,
 			build: func(model, ct string, body []byte) *http.Request {
 				if model == "" {
-					model = byTask[tasks[i]]
+					model = id
 				}
 				return httptest.NewRequest(http.MethodPost, runPath+url.PathEscape(model), bytes.NewReader(body))
 			}})
@@ -111,6 +115,8 @@ func FuzzDecoders(f *testing.F) {
 		`{"inputs":{"prompt":"x"},"options":{"keep_alive":"5m"}}`, `{"model":"@cf/baai/bge-base-en-v1.5","input":["a"]}`,
 		`{"model":"@cf/meta/llama-3.1-8b-instruct","messages":[{"role":"user","content":[{"type":"text","text":"hi"}]}]}`,
 		`{"prompt":"x","tools":[{"name":"f","parameters":{"type":"object"}}],"response_format":{"type":"json_object"}}`,
+		`{"query":"q","contexts":[{"text":"a"},{"text":"q b"}],"top_k":1}`, `{"contexts":[{"text":"a"}]}`,
+		`{"queries":["q"],"documents":"d","instruction":"i"}`, `{"text":"good","truncate_inputs":false}`,
 		"\x89PNG\r\n\x1a\n", "", "null", "[]", `{"text":` + strings.Repeat("[", 500),
 	}
 	for i, s := range seeds {

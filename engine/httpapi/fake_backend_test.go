@@ -38,6 +38,31 @@ func (fakeModel) Embed(_ context.Context, in *engine.EmbeddingsInput) (*engine.E
 	return out, nil
 }
 
+// Rerank scores a context by its share of the query's words.
+func (fakeModel) Rerank(_ context.Context, in *engine.RerankInput) (*engine.RerankOutput, error) {
+	out := &engine.RerankOutput{}
+	for i, c := range in.Contexts {
+		shared := 0
+		for _, w := range strings.Fields(in.Query) {
+			if strings.Contains(c, w) {
+				shared++
+			}
+		}
+		out.Response = append(out.Response, engine.RerankScore{ID: i, Score: float64(shared) / float64(len(strings.Fields(in.Query))+1)})
+		out.PromptTokens += len(strings.Fields(in.Query)) + len(strings.Fields(c)) + 4
+	}
+	return out, nil
+}
+
+func (fakeModel) ClassifyText(_ context.Context, in *engine.TextClassificationInput) (*engine.TextClassificationOutput, error) {
+	pos := 0.25
+	if strings.Contains(in.Text, "good") {
+		pos = 0.75
+	}
+	return &engine.TextClassificationOutput{Labels: []engine.Classification{{Label: "NEGATIVE", Score: float32(1 - pos)}, {Label: "POSITIVE", Score: float32(pos)}},
+		PromptTokens: len(strings.Fields(in.Text)) + 2}, nil
+}
+
 func (fakeModel) Classify(_ context.Context, in *engine.ImageInput) ([]engine.Classification, error) {
 	return []engine.Classification{{Label: fmt.Sprintf("BYTES %d", len(in.Image)), Score: 0.75}, {Label: "OTHER", Score: 0.25}}, nil
 }
@@ -72,6 +97,10 @@ func (fakeModel) Generate(ctx context.Context, in *engine.GenerationInput, emit 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return &engine.GenerationOutput{Response: b.String(),
-		Usage: engine.Usage{PromptTokens: 3, CompletionTokens: len(words), TotalTokens: 3 + len(words)}}, nil
+	out := &engine.GenerationOutput{Response: b.String(),
+		Usage: engine.Usage{PromptTokens: 3, CompletionTokens: len(words), TotalTokens: 3 + len(words)}}
+	if len(in.Tools) > 0 && strings.Contains(text, "CALL") { // calls the first tool
+		out.ToolCalls = []engine.ToolCall{{Name: in.Tools[0].Name, Arguments: map[string]any{"q": text}}}
+	}
+	return out, nil
 }

@@ -121,7 +121,7 @@ func (s *Server) handleChatCompletions(w http.ResponseWriter, r *http.Request) {
 	}
 	id, created := "chatcmpl-"+newRequestID(), time.Now().Unix()
 	if res.Stream != nil {
-		writeChatChunks(w, res.Stream, cancel, id, created, req.Model, req.StreamOptions.IncludeUsage)
+		writeChatChunks(w, res.Stream, cancel, chunkStream{id: id, created: created, model: req.Model, includeUsage: req.StreamOptions.IncludeUsage})
 		return
 	}
 	gen, ok := openAIOutput[engine.GenerationOutput](res)
@@ -185,6 +185,18 @@ type chatUsage struct {
 	TotalTokens      int `json:"total_tokens"`
 }
 
+// openAIToolCalls are calls as OpenAI's message.tool_calls: arguments as a
+// JSON string, ids call_0, call_1, ….
+func openAIToolCalls(calls []engine.ToolCall) []map[string]any {
+	out := make([]map[string]any, len(calls))
+	for i, tc := range calls {
+		args, _ := json.Marshal(tc.Arguments)
+		out[i] = map[string]any{"id": "call_" + strconv.Itoa(i), "type": "function",
+			"function": map[string]any{"name": tc.Name, "arguments": string(args)}}
+	}
+	return out
+}
+
 func chatCompletion(gen *engine.GenerationOutput, id string, created int64, model string) map[string]any {
 	content := gen.Response
 	if _, isString := content.(string); !isString {
@@ -197,13 +209,7 @@ func chatCompletion(gen *engine.GenerationOutput, id string, created int64, mode
 	}
 	finish := "stop"
 	if len(gen.ToolCalls) > 0 {
-		calls := make([]map[string]any, len(gen.ToolCalls))
-		for i, tc := range gen.ToolCalls {
-			args, _ := json.Marshal(tc.Arguments)
-			calls[i] = map[string]any{"id": "call_" + strconv.Itoa(i), "type": "function",
-				"function": map[string]any{"name": tc.Name, "arguments": string(args)}}
-		}
-		message["tool_calls"] = calls
+		message["tool_calls"] = openAIToolCalls(gen.ToolCalls)
 		finish = "tool_calls"
 	}
 	return map[string]any{
@@ -213,10 +219,23 @@ func chatCompletion(gen *engine.GenerationOutput, id string, created int64, mode
 	}
 }
 
-// writeChatChunks streams chat.completion.chunk objects, then the finish
-// chunk (with the usage, as Workers AI sends it), then with includeUsage
-// OpenAI's usage chunk (no choices), then [DONE].
-func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel func(), id string, created int64, model string, includeUsage bool) {
+// chunkStream is how one chat.completion.chunk stream is labelled and ended.
+type chunkStream struct {
+	id      string
+	created int64
+	model   string
+	// includeUsage adds OpenAI's usage chunk (no choices) after the finish
+	// chunk (stream_options.include_usage).
+	includeUsage bool
+	// workersUsage adds Workers AI's {"response":"","usage":…} event before
+	// [DONE], as /ai/run streams of the OpenAI-shaped models end.
+	workersUsage bool
+}
+
+// writeChatChunks streams chat.completion.chunk objects, then the calls the
+// model made as a tool_calls delta, then the finish chunk (with the usage,
+// as Workers AI sends it), then the usage events cs asks for, then [DONE].
+func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel func(), cs chunkStream) {
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
@@ -228,7 +247,10 @@ func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel fu
 		}
 	}()
 	send := func(v any) bool {
-		b, _ := json.Marshal(v)
+		b, ok := v.([]byte)
+		if !ok {
+			b, _ = json.Marshal(v)
+		}
 		if _, err := w.Write(append(append([]byte("data: "), b...), "\n\n"...)); err != nil {
 			return false
 		}
@@ -238,7 +260,7 @@ func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel fu
 		return true
 	}
 	chunk := func(delta map[string]any, finish any) map[string]any {
-		return map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+		return map[string]any{"id": cs.id, "object": "chat.completion.chunk", "created": cs.created, "model": cs.model,
 			"choices": []map[string]any{{"index": 0, "delta": delta, "finish_reason": finish}}}
 	}
 	if !send(chunk(map[string]any{"role": "assistant", "content": ""}, nil)) {
@@ -251,18 +273,25 @@ func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel fu
 			send(map[string]any{"error": map[string]any{"message": d.Message, "code": d.Code}})
 			return
 		case ev.Usage != nil:
-			final := chunk(map[string]any{}, "stop")
+			finish := "stop"
+			if len(ev.ToolCalls) > 0 {
+				if !send(chunk(map[string]any{"tool_calls": toolCallDeltas(ev.ToolCalls)}, nil)) {
+					return
+				}
+				finish = "tool_calls"
+			}
+			final := chunk(map[string]any{}, finish)
 			final["usage"] = chatUsage(*ev.Usage)
 			ok := send(final)
-			if ok && includeUsage {
-				ok = send(map[string]any{"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+			if ok && cs.includeUsage {
+				ok = send(map[string]any{"id": cs.id, "object": "chat.completion.chunk", "created": cs.created, "model": cs.model,
 					"choices": []any{}, "usage": chatUsage(*ev.Usage)})
 			}
+			if ok && cs.workersUsage {
+				ok = send(map[string]any{"response": "", "usage": ev.Usage})
+			}
 			if ok {
-				_, _ = w.Write([]byte("data: [DONE]\n\n"))
-				if flusher != nil {
-					flusher.Flush()
-				}
+				send([]byte("[DONE]"))
 			}
 			return
 		case ev.Reasoning != "":
@@ -275,6 +304,17 @@ func writeChatChunks(w http.ResponseWriter, stream *engine.TextStream, cancel fu
 			}
 		}
 	}
+}
+
+// toolCallDeltas are calls as a chat.completion.chunk delta carries them:
+// each whole, with its index.
+func toolCallDeltas(calls []engine.ToolCall) []map[string]any {
+	out := make([]map[string]any, len(calls))
+	for i, c := range openAIToolCalls(calls) {
+		c["index"] = i
+		out[i] = c
+	}
+	return out
 }
 
 // handleEmbeddings serves OpenAI embeddings over text-embeddings models.

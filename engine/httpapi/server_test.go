@@ -307,7 +307,7 @@ func TestModelsSearch(t *testing.T) {
 	if len(all) != min(total, 50) || info.TotalCount != total {
 		t.Fatalf("search lists %d models (total %d), want the first 50 of %d", len(all), info.TotalCount, total)
 	}
-	if objs, _ := search("?task=Text%20Embeddings"); len(objs) != 3 {
+	if objs, _ := search("?task=Text%20Embeddings"); len(objs) != 7 {
 		t.Fatalf("task filter: %d", len(objs))
 	}
 	if objs, _ := search("?search=@cf/meta/llama-2-13b-chat-awq"); len(objs) != 1 || objs[0].Name != "@hf/thebloke/llama-2-13b-chat-awq" {

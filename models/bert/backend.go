@@ -1,26 +1,32 @@
-// Package bert serves BERT-family text-embedding models (BGE) on ONNX
-// Runtime: WordPiece tokenization, a token-budget batch scheduler that owns
-// the session, mean or CLS pooling and L2 normalization.
+// Package bert serves BERT-family encoders (BERT, DistilBERT, XLM-RoBERTa)
+// on ONNX Runtime: text embeddings (BGE, bge-m3: mean or CLS pooling and L2
+// normalization), text classification (DistilBERT SST-2: softmax over the
+// config's labels) and cross-encoder reranking (bge-reranker: sigmoid of
+// one logit per query-context pair). A token-budget batch scheduler owns the
+// session; the head follows the model file's output (last_hidden_state or
+// logits) and config.json.
 package bert
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
-	"github.com/edgeinfer/edgeinfer/tokenize"
 )
 
 // Kind is the catalog backend name.
 const Kind = "onnx-bert"
 
 // Scheduler defaults for CPU: up to 8192 padded tokens, and up to
-// defaultMaxBatchSize texts.
+// defaultMaxBatchSize texts. defaultMaxTokens is the input limit of a model
+// whose config.json and tokenizer_config.json set none.
 const (
 	defaultMaxBatchTokens        = 8192
 	defaultMaxConcurrentRequests = 512
@@ -63,7 +69,7 @@ var fallbackVariants = map[string][]string{
 	"fp32": {"onnx/model.onnx"}, "int8": {"onnx/model_quantized.onnx"}, "fp16": {"onnx/model_fp16.onnx"},
 }
 
-// Backend loads BERT embedding models.
+// Backend loads BERT-family encoders.
 type Backend struct{}
 
 // Backend is registered as an engine.Backend; the build fails if a method
@@ -78,6 +84,17 @@ func files(spec engine.ModelSpec) ([]string, error) {
 	return append([]string{"config.json", "tokenizer.json"}, weights...), nil
 }
 
+// modelFile is the graph among a variant's files (the others are its
+// external data, as in bge-m3's model.onnx + model.onnx_data).
+func modelFile(weights []string) (string, error) {
+	for _, f := range weights {
+		if strings.HasSuffix(f, ".onnx") {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("no .onnx file among %v", weights)
+}
+
 // Check implements engine.Backend.
 func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installation, error) {
 	fs, err := files(spec)
@@ -89,9 +106,46 @@ func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installat
 
 // modelConfig is what edgeinfer reads from config.json and tokenizer_config.json.
 type modelConfig struct {
-	HiddenSize            int `json:"hidden_size"`
-	MaxPositionEmbeddings int `json:"max_position_embeddings"`
-	ModelMaxLength        int `json:"model_max_length"`
+	ModelType             string `json:"model_type"`
+	HiddenSize            int    `json:"hidden_size"`
+	Dim                   int    `json:"dim"` // DistilBERT's name for hidden_size
+	MaxPositionEmbeddings int    `json:"max_position_embeddings"`
+	PadTokenID            *int64 `json:"pad_token_id"`
+	// ID2Label names a classifier's outputs: {"0": "NEGATIVE", ...}.
+	ID2Label       map[string]string `json:"id2label"`
+	ModelMaxLength int               `json:"model_max_length"`
+}
+
+// hidden is the encoder's width.
+func (c modelConfig) hidden() int { return max(c.HiddenSize, c.Dim) }
+
+// padID is the id padded positions get: pad_token_id (1 for XLM-R), else 0.
+func (c modelConfig) padID() int64 {
+	if c.PadTokenID != nil {
+		return *c.PadTokenID
+	}
+	return 0
+}
+
+// maxTokens is the longest input the model takes, special tokens included:
+// the smaller of its position table and the tokenizer's model_max_length.
+// RoBERTa-style models number positions from pad_token_id+1, so their table
+// holds that many rows fewer (514 rows, 512 tokens).
+func maxTokens(cfg, tokCfg modelConfig) int {
+	positions := cfg.MaxPositionEmbeddings
+	if positions > 0 && (cfg.ModelType == "xlm-roberta" || cfg.ModelType == "roberta") {
+		positions -= int(cfg.padID()) + 1
+	}
+	limit := 0
+	for _, l := range []int{positions, tokCfg.ModelMaxLength} {
+		if l > 0 && (limit == 0 || l < limit) {
+			limit = l
+		}
+	}
+	if limit == 0 {
+		return defaultMaxTokens
+	}
+	return limit
 }
 
 // Load implements engine.Backend.
@@ -100,17 +154,21 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	if err != nil {
 		return nil, err
 	}
+	file, err := modelFile(fs[2:])
+	if err != nil {
+		return nil, onnxdir.LoadError(spec, err)
+	}
 	dir := spec.Dir()
 	var cfg, tokCfg modelConfig
 	if err := onnxdir.ReadJSON(dir, "config.json", &cfg); err != nil {
 		return nil, onnxdir.LoadError(spec, err)
 	}
 	_ = onnxdir.ReadJSON(dir, "tokenizer_config.json", &tokCfg) // optional
-	tok, err := tokenize.LoadBERT(filepath.Join(dir, "tokenizer.json"))
+	tok, err := loadTokenizer(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		return nil, onnxdir.LoadError(spec, err)
 	}
-	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(fs[len(fs)-1])), onnxdir.SessionOptions(spec.Config))
+	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(file)), onnxdir.SessionOptions(spec.Config))
 	if err != nil {
 		return nil, onnxdir.LoadError(spec, err)
 	}

@@ -18,7 +18,12 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
 
-const small = "@cf/baai/bge-small-en-v1.5"
+const (
+	small  = "@cf/baai/bge-small-en-v1.5"
+	base   = "@cf/baai/bge-base-en-v1.5"
+	omni   = "@cf/baai/omni-bge-base-en-v1.5"
+	distil = synth.DistilBERTModelID
+)
 
 var modelsDir string
 
@@ -27,7 +32,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, []string{small}, os.Stderr); err != nil {
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, []string{small, base, omni, distil, synth.RerankerModelID, synth.BGEM3ModelID}, os.Stderr); err != nil {
 		panic(err)
 	}
 	modelsDir = dir
@@ -294,7 +299,7 @@ func TestConcurrentBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := loaded.(*Model)
+	m := loaded.(embedder).Model
 	defer m.Close()
 	batches := make([][]sequence, 4)
 	for i := range batches {

@@ -89,6 +89,23 @@ func (b *Backend) Check(ctx context.Context, spec engine.ModelSpec) (engine.Inst
 	if err != nil {
 		return engine.Installation{}, err
 	}
+	// A model the Ollama in use is too old for is not installed, whatever
+	// stands in for it: asked of the server in use, or, without one, read
+	// from the managed binary's recorded version, so listing starts nothing.
+	err = refuseOldOllama(spec, func() (string, error) {
+		client, err := b.clientForCheck(ctx, spec.Paths)
+		if err != nil || client == nil {
+			return installedOllamaVersion(spec.Paths), nil
+		}
+		have, err := client.Version(ctx)
+		if err != nil {
+			return "", ollamaUnreachable(err)
+		}
+		return have, nil
+	})
+	if err != nil {
+		return engine.Installation{}, err
+	}
 	return engine.Installation{Synthetic: src.Synthetic, Source: "ollama:" + src.Tag, Bytes: src.Bytes}, nil
 }
 

@@ -3,12 +3,14 @@ package llm
 import (
 	"context"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/ollama/ollama/api"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/home"
 )
 
 // exampleLocalModel is the local model the no-local-path message suggests.
@@ -28,20 +30,39 @@ func noLocalPath(spec engine.ModelSpec) error {
 // checkOllamaVersion refuses a model whose architecture needs a newer
 // Ollama than the server in use, naming both versions.
 func checkOllamaVersion(ctx context.Context, client *api.Client, spec engine.ModelSpec) error {
+	return refuseOldOllama(spec, func() (string, error) {
+		have, err := client.Version(ctx)
+		if err != nil {
+			return "", ollamaUnreachable(err)
+		}
+		return have, nil
+	})
+}
+
+// refuseOldOllama is checkOllamaVersion's rule with the version from
+// version, asked only when the model names a minimum.
+func refuseOldOllama(spec engine.ModelSpec, version func() (string, error)) error {
 	need := spec.Entry.MinOllama
 	if need == "" || spec.Config.Ollama != "" && spec.Config.Ollama != spec.Entry.Artifacts.Ollama {
 		return nil // a configured substitute is the user's choice
 	}
-	have, err := client.Version(ctx)
-	if err != nil {
-		return ollamaUnreachable(err)
-	}
-	if !olderVersion(have, need) {
-		return nil
+	have, err := version()
+	if err != nil || have == "" || !olderVersion(have, need) {
+		return err
 	}
 	return &engine.Error{Kind: engine.KindNotInstalled, Message: fmt.Sprintf(
 		"Model %s needs Ollama %s or newer; the Ollama in use is %s: point OLLAMA_HOST (or server.ollama_host) at a newer Ollama, or map the model onto another in the config file: models.%q: {ollama: \"<tag>\"}",
 		spec.Entry.ID, need, have, spec.Entry.ID)}
+}
+
+// installedOllamaVersion is the version `make setup` recorded next to the
+// managed Ollama binary (bin/ollama.version); "" when it recorded none.
+func installedOllamaVersion(paths home.Paths) string {
+	raw, err := os.ReadFile(paths.OllamaBin + ".version")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(raw))
 }
 
 // olderVersion reports whether version a is older than b, comparing the

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/edgeinfer/edgeinfer/tokenize/hf"
 )
 
 type hfFileForTest struct {
@@ -143,7 +145,7 @@ func TestHFTokenizerPipelines(t *testing.T) {
 
 // tokenize/hf's tests and fuzz target read the tiny presets from its
 // testdata (a leaf package cannot import this one); those copies must be
-// what the generators write. UPDATE_HF_TESTDATA=1 rewrites them.
+// what the generators write. EDGEINFER_UPDATE_TESTDATA=1 rewrites them.
 func TestHFTokenizerTestdataCurrent(t *testing.T) {
 	dir := filepath.Join("..", "..", "tokenize", "hf", "testdata")
 	for name, build := range map[string]func(Preset) ([]byte, error){
@@ -155,7 +157,7 @@ func TestHFTokenizerTestdataCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		path := filepath.Join(dir, name)
-		if os.Getenv("UPDATE_HF_TESTDATA") != "" {
+		if os.Getenv("EDGEINFER_UPDATE_TESTDATA") == "1" {
 			var b bytes.Buffer
 			zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
 			zw.Write(want)
@@ -169,7 +171,7 @@ func TestHFTokenizerTestdataCurrent(t *testing.T) {
 		}
 		f, err := os.Open(path)
 		if err != nil {
-			t.Fatalf("%v (UPDATE_HF_TESTDATA=1 go test -run TestHFTokenizerTestdataCurrent ./models/synth writes it)", err)
+			t.Fatalf("%v (EDGEINFER_UPDATE_TESTDATA=1 go test -run TestHFTokenizerTestdataCurrent ./models/synth writes it)", err)
 		}
 		zr, err := gzip.NewReader(f)
 		if err != nil {
@@ -181,7 +183,60 @@ func TestHFTokenizerTestdataCurrent(t *testing.T) {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is not the generator's output (UPDATE_HF_TESTDATA=1 go test -run TestHFTokenizerTestdataCurrent ./models/synth rewrites it)", path)
+			t.Errorf("%s is not the generator's output (EDGEINFER_UPDATE_TESTDATA=1 go test -run TestHFTokenizerTestdataCurrent ./models/synth rewrites it)", path)
 		}
 	}
+}
+
+// writeBPETokenizer writes a preset's tokenizer.json and tokenizer_config.json.
+func writeBPETokenizer(t *testing.T, name string, p Preset) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name+"-"+string(p))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var tok, cfg []byte
+	var err error
+	switch name {
+	case "qwen3":
+		if tok, err = Qwen3TokenizerJSON(p); err == nil {
+			cfg, err = Qwen3TokenizerConfigJSON(p)
+		}
+	case "gemma":
+		if tok, err = GemmaTokenizerJSON(p); err == nil {
+			cfg, err = GemmaTokenizerConfigJSON()
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, b := range map[string][]byte{"tokenizer.json": tok, "tokenizer_config.json": cfg} {
+		if err := os.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// bpeJSDiffers: the one place transformers.js departs from the Rust library
+// on these files is a pair whose second text is empty, which it
+// (text_pair || null) encodes as no pair.
+func bpeJSDiffers(*hf.Tokenizer) func(parityCase) bool {
+	return func(c parityCase) bool { return c.B != nil && *c.B == "" }
+}
+
+func TestQwen3TokenizerParityTiny(t *testing.T) {
+	checkTokenizerParity(t, writeBPETokenizer(t, "qwen3", Tiny), corpus(t), bpeJSDiffers)
+}
+
+func TestQwen3TokenizerParityFull(t *testing.T) {
+	checkTokenizerParity(t, writeBPETokenizer(t, "qwen3", Full), corpus(t), bpeJSDiffers)
+}
+
+func TestGemmaTokenizerParityTiny(t *testing.T) {
+	checkTokenizerParity(t, writeBPETokenizer(t, "gemma", Tiny), corpus(t), bpeJSDiffers)
+}
+
+func TestGemmaTokenizerParityFull(t *testing.T) {
+	checkTokenizerParity(t, writeBPETokenizer(t, "gemma", Full), corpus(t), bpeJSDiffers)
 }

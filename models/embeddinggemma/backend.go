@@ -1,0 +1,146 @@
+// Package embeddinggemma serves Google's EmbeddingGemma-300m
+// (@cf/google/embeddinggemma-300m) from the onnx-community export on ONNX
+// Runtime: Gemma tokenization with <bos> and <eos>, a token-budget batch
+// scheduler that owns the session, and the export's own sentence_embedding
+// output, whose graph already mean-pools, applies the two dense heads and
+// L2-normalizes.
+//
+// Texts are embedded as given: Workers AI's schema for the model takes only
+// text, with no query/document switch, so no task prompt ("task: search
+// result | query: ", "title: none | text: ") is added; callers who want the
+// model card's prompts put them in the text.
+package embeddinggemma
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/onnxdir"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+)
+
+// Kind is the catalog backend name.
+const Kind = "onnx-embeddinggemma"
+
+// maxTokens is the model's context, <bos> and <eos> included (the model
+// card's 2048 tokens, config.json's max_position_embeddings).
+const maxTokens = 2048
+
+// Scheduler defaults, as for BERT on a CPU (models/bert): a token budget of
+// 8192 padded positions holds four texts of the full 2048 tokens, a short
+// queue delay lets concurrent callers share batches, and batches keep to
+// texts of similar length.
+const (
+	defaultMaxBatchTokens        = 8192
+	defaultMaxConcurrentRequests = 512
+	defaultMaxQueueDelay         = 5 * time.Millisecond
+	maxPaddingRatio              = 0.15
+	gpuMaxBatchTokens            = 65536
+	gpuMaxBatchSize              = 256
+	gpuMaxConcurrentRequests     = 2048
+)
+
+// defaultMaxBatchSize is 4 texts per core, between 8 and 64 (models/bert
+// measures why).
+var defaultMaxBatchSize = min(max(4*runtime.NumCPU(), 8), 64)
+
+// fallbackVariants are the onnx-community file names, for a model directory
+// the catalog does not describe.
+var fallbackVariants = map[string][]string{
+	"fp32": {"onnx/model.onnx", "onnx/model.onnx_data"},
+	"fp16": {"onnx/model_fp16.onnx", "onnx/model_fp16.onnx_data"},
+	"int8": {"onnx/model_quantized.onnx", "onnx/model_quantized.onnx_data"},
+}
+
+// Backend loads EmbeddingGemma models.
+type Backend struct{}
+
+var _ engine.Backend = Backend{}
+
+func files(spec engine.ModelSpec) ([]string, error) {
+	weights, err := onnxdir.VariantFiles(spec, fallbackVariants)
+	if err != nil {
+		return nil, err
+	}
+	return append([]string{"config.json", "tokenizer.json"}, weights...), nil
+}
+
+// Check implements engine.Backend.
+func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installation, error) {
+	fs, err := files(spec)
+	if err != nil {
+		return engine.Installation{}, err
+	}
+	return onnxdir.Inspect(spec, fs)
+}
+
+// modelConfig is what edgeinfer reads from config.json and
+// tokenizer_config.json.
+type modelConfig struct {
+	HiddenSize            int `json:"hidden_size"`
+	MaxPositionEmbeddings int `json:"max_position_embeddings"`
+	ModelMaxLength        int `json:"model_max_length"`
+}
+
+// Load implements engine.Backend.
+func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, error) {
+	fs, err := files(spec)
+	if err != nil {
+		return nil, err
+	}
+	graph := ""
+	for _, f := range fs {
+		if strings.HasSuffix(f, ".onnx") {
+			graph = f
+		}
+	}
+	if graph == "" {
+		return nil, onnxdir.LoadError(spec, fmt.Errorf("variant %q lists no .onnx file", spec.Variant()))
+	}
+	dir := spec.Dir()
+	var cfg, tokCfg modelConfig
+	if err := onnxdir.ReadJSON(dir, "config.json", &cfg); err != nil {
+		return nil, onnxdir.LoadError(spec, err)
+	}
+	_ = onnxdir.ReadJSON(dir, "tokenizer_config.json", &tokCfg) // optional
+	tok, err := loadTokenizer(filepath.Join(dir, "tokenizer.json"))
+	if err != nil {
+		return nil, onnxdir.LoadError(spec, err)
+	}
+	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(graph)), onnxdir.SessionOptions(spec.Config))
+	if err != nil {
+		return nil, onnxdir.LoadError(spec, err)
+	}
+	m, err := newModel(spec, sess, tok, cfg, tokCfg)
+	if err != nil {
+		sess.Close()
+		return nil, onnxdir.LoadError(spec, err)
+	}
+	return m, nil
+}
+
+// schedulerConfig applies the model config over the defaults for the
+// device the session runs on.
+func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
+	cfg := batch.Config{
+		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize, MaxPaddingRatio: maxPaddingRatio},
+		MaxQueueDelay:         defaultMaxQueueDelay,
+		MaxConcurrentRequests: defaultMaxConcurrentRequests,
+	}
+	if onGPU {
+		cfg.Limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize, MaxPaddingRatio: maxPaddingRatio}
+		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
+		cfg.Instances = batch.GPUInstances
+	}
+	return cfg.ForModel(spec)
+}
+
+// tokenizeWorkers bounds concurrent tokenization to the cores, so a burst of
+// requests does not starve the session goroutine.
+var tokenizeWorkers = make(chan struct{}, runtime.NumCPU())
