@@ -64,6 +64,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./tokenize/spm
 	$(GO) test -run='^$$' -fuzz='^FuzzHFEncode$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
 	$(GO) test -run='^$$' -fuzz='^FuzzHFParse$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
+	$(GO) test -run='^$$' -fuzz='^FuzzHFBPE$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenizer$$' -fuzztime=$(FUZZTIME) ./models/m2m100
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGuard$$' -fuzztime=$(FUZZTIME) ./models/llm
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./models/qwen3embed

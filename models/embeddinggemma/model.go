@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"unicode/utf8"
 
 	onnx "github.com/yalue/onnxruntime_go"
 
@@ -161,6 +162,9 @@ func (m *Model) Embed(ctx context.Context, in *engine.EmbeddingsInput) (*engine.
 
 // encode tokenizes under the shared worker bound.
 func (m *Model) encode(ctx context.Context, text, field string) ([]int64, int, bool, error) {
+	if !utf8.ValidString(text) {
+		return nil, 0, false, engine.BadInput(field, "must be valid UTF-8 text")
+	}
 	var ids []int64
 	var full int
 	var truncated bool

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"unicode/utf8"
 
 	onnx "github.com/yalue/onnxruntime_go"
 
@@ -146,6 +147,9 @@ func (m *Model) Embed(ctx context.Context, in *engine.EmbeddingsInput) (*engine.
 // Qwen's fix of June 2025), an older one does not and the model card's code
 // then appended it by hand, truncating the text to one token less.
 func (m *Model) encode(ctx context.Context, text, field string) ([]int64, int, bool, error) {
+	if !utf8.ValidString(text) {
+		return nil, 0, false, engine.BadInput(field, "must be valid UTF-8 text")
+	}
 	var ids []int64
 	var full int
 	var truncated bool

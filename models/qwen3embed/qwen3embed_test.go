@@ -277,11 +277,15 @@ func TestEndOfTextAppendedOnce(t *testing.T) {
 			t.Errorf("%q: %v (%d) with the post-processor, %v (%d) without", text, a, fa, b, fb)
 		}
 	}
-	long := strings.Repeat("the dog ", 20) // 41 pieces and <|endoftext|>
+	long := strings.Repeat("the dog ", 20)
+	whole, _, _, err := with.encode(context.Background(), long, "text")
+	if err != nil {
+		t.Fatal(err)
+	}
 	with.maxTokens, without.maxTokens = 8, 8
 	a, fa, ta, _ := with.encode(context.Background(), long, "text")
 	b, fb, tb, err := without.encode(context.Background(), long, "text")
-	if err != nil || len(b) != 8 || b[7] != without.eot || !slices.Equal(a, b) || fa != 42 || fb != fa || !ta || !tb {
+	if err != nil || len(b) != 8 || b[7] != without.eot || !slices.Equal(a, b) || fa != len(whole) || fb != fa || !ta || !tb {
 		t.Errorf("truncated: %v (%d) with the post-processor, %v (%d, %v) without", a, fa, b, fb, err)
 	}
 }

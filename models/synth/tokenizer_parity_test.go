@@ -181,7 +181,11 @@ func clip(ids []int64) string {
 // case, truncation included; against transformers.js on the untruncated
 // cases, except those jsDiffers accepts — constructs where transformers.js
 // itself departs from the Rust library, which must differ there too.
+//
+// The checks run in parallel with each other and with the package's other
+// tests: most of their time is the two node processes.
 func checkTokenizerParity(t *testing.T, dir string, texts []string, jsDiffers func(*hf.Tokenizer) func(parityCase) bool) {
+	t.Parallel()
 	t.Helper()
 	node := requireTokenizerPeers(t)
 	tok, err := hf.Load(filepath.Join(dir, "tokenizer.json"))

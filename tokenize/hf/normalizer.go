@@ -53,13 +53,13 @@ func newNormalizer(raw json.RawMessage) (normalizer, error) {
 	case "Precompiled":
 		return newPrecompiled(raw)
 	case "NFC":
-		return norm.NFC.String, nil
+		return unicodeForm(norm.NFC), nil
 	case "NFD":
-		return norm.NFD.String, nil
+		return unicodeForm(norm.NFD), nil
 	case "NFKC":
-		return norm.NFKC.String, nil
+		return unicodeForm(norm.NFKC), nil
 	case "NFKD":
-		return norm.NFKD.String, nil
+		return unicodeForm(norm.NFKD), nil
 	case "Lowercase":
 		// Go's simple case mapping: Rust's to_lowercase differs on final
 		// sigma and the few characters that lowercase to two.
