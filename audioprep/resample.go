@@ -4,13 +4,15 @@ import (
 	"math"
 )
 
-// The resampling filter: a Kaiser-windowed sinc low-pass whose pass band
-// ends at passBand × the lower Nyquist frequency and whose stop band starts
-// at that Nyquist frequency with stopBandDB of attenuation, sox's "very
-// high quality" band edges (sox rate -v: 95 %) at a 16-bit-plus floor.
+// The resampling filter: a Kaiser-windowed sinc low-pass, flat to
+// passBand × the lower Nyquist frequency, stopBandDB down from stopBand ×
+// it. The edges follow sox's very-high-quality resampler (rate -v), as
+// measured from 48 kHz: -0.006 dB at 92.5 %, -3 dB at 95 %, -31 dB at
+// 97.5 %, -67 dB at 98.75 % of Nyquist.
 const (
-	passBand   = 0.95
-	stopBandDB = 100.0
+	passBand   = 0.92
+	stopBand   = 0.99
+	stopBandDB = 120.0
 	// maxBank bounds the precomputed polyphase bank (floats); ratios that
 	// would need more phases interpolate a finely sampled kernel instead.
 	maxBank = 1 << 21
@@ -43,8 +45,8 @@ func NewResampler(from, to int) *Resampler {
 		return r
 	}
 	nyquist := float64(min(from, to)) / 2
-	fc := nyquist * (1 + passBand) / 2 / float64(from) // cycles per input sample
-	width := nyquist * (1 - passBand) / float64(from)
+	fc := nyquist * (stopBand + passBand) / 2 / float64(from) // cycles per input sample
+	width := nyquist * (stopBand - passBand) / float64(from)
 	beta := 0.1102 * (stopBandDB - 8.7)
 	taps := (stopBandDB-7.95)/(2.285*2*math.Pi*width) + 1
 	r.half = int(math.Ceil(taps / 2))
