@@ -14,7 +14,8 @@ readonly MALGO_VERSION=v0.11.24 # ships miniaudio.h 0.11.23, which llama.cpp's v
 # libstb-dev and nlohmann-json3-dev stand in for the vendor/ headers that the
 # Ollama module zip leaves out of llama.cpp (stb_image.h, nlohmann/json*.hpp).
 # redis-server backs the gateway's fleet tests (a throwaway server per test).
-readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server)
+# libopus0 decodes Opus audio (audioprep loads it at run time).
+readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server libopus0)
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
