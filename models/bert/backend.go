@@ -11,12 +11,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
@@ -24,45 +21,8 @@ import (
 // Kind is the catalog backend name.
 const Kind = "onnx-bert"
 
-// Scheduler defaults for CPU: up to 8192 padded tokens, and up to
-// defaultMaxBatchSize texts. defaultMaxTokens is the input limit of a model
-// whose config.json and tokenizer_config.json set none.
-const (
-	defaultMaxBatchTokens        = 8192
-	defaultMaxConcurrentRequests = 512
-	defaultMaxTokens             = 512
-	// defaultMaxQueueDelay lets a batch wait briefly for company. Without it,
-	// callers whose results were just delivered have not come back yet when
-	// the next batch is packed, so batches alternate between a handful of
-	// texts and the rest and throughput stays near batch-1 rates (measured on
-	// full bge-base with 64 callers: 65 requests in 8 s with no delay, 128
-	// with 5 ms, on a loaded 2-core machine). 5 ms is a tenth of one
-	// single-text inference here.
-	defaultMaxQueueDelay = 5 * time.Millisecond
-	// maxPaddingRatio keeps batches to texts of similar length: ONNX Runtime
-	// pays for padded positions like real ones, and on 2 CPU cores batches
-	// of 4 or more already run at full speed, so a ragged batch of 64 (a
-	// third padding) was slower than well-grouped batches of 8.
-	maxPaddingRatio = 0.15
-)
-
-// defaultMaxBatchSize grows with the cores: a batch needs rows for every
-// ONNX Runtime thread, but past that a bigger batch is slower per text on a
-// CPU (its activations leave the caches). On 2 cores, whole passes over a
-// length-sorted sample of the benchmark corpus ran full bge-base at 22.8
-// texts/s at batch 1, 32.4 at 4, 30.6 at 16 and 26.3 at 64, and 64 callers
-// through the engine got 33.6 texts/s with batches of up to 8 against 22.1
-// with up to 64 (benchmarks/embeddings). 4 per core, between 8 and 64.
-var defaultMaxBatchSize = min(max(4*runtime.NumCPU(), 8), 64)
-
-// Scheduler defaults on a GPU, which needs far larger batches than a CPU to
-// keep busy; admission grows with them so a full batch can queue behind
-// the running one.
-const (
-	gpuMaxBatchTokens        = 65536
-	gpuMaxBatchSize          = 256
-	gpuMaxConcurrentRequests = 2048
-)
+// defaultMaxTokens is the token limit of a model whose config gives none.
+const defaultMaxTokens = 512
 
 // fallbackVariants are the file names of the optimum/Xenova layout.
 var fallbackVariants = map[string][]string{
@@ -179,23 +139,3 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	}
 	return m, nil
 }
-
-// schedulerConfig applies the model config over the defaults for the
-// device the session runs on.
-func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
-	cfg := batch.Config{
-		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize, MaxPaddingRatio: maxPaddingRatio},
-		MaxQueueDelay:         defaultMaxQueueDelay,
-		MaxConcurrentRequests: defaultMaxConcurrentRequests,
-	}
-	if onGPU {
-		cfg.Limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize, MaxPaddingRatio: maxPaddingRatio}
-		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
-		cfg.Instances = batch.GPUInstances
-	}
-	return cfg.ForModel(spec)
-}
-
-// tokenizeWorkers bounds concurrent tokenization to the cores, so a burst of
-// requests does not starve the session goroutine.
-var tokenizeWorkers = make(chan struct{}, runtime.NumCPU())

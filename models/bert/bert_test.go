@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
@@ -215,31 +214,6 @@ func TestCorruptModelFileIsAClearError(t *testing.T) {
 	d := engine.Describe(err)
 	if d.Status != 503 || !strings.Contains(d.Message, "onnx/model.onnx") || strings.Contains(d.Message, dir) {
 		t.Fatalf("corrupt file: %+v", d)
-	}
-}
-
-func TestSchedulerBudgetsFollowTheDevice(t *testing.T) {
-	entry := &engine.Entry{ID: small}
-	for _, tc := range []struct {
-		onGPU              bool
-		mc                 engine.ModelConfig
-		tokens, size, conc int
-	}{
-		{false, engine.ModelConfig{}, defaultMaxBatchTokens, defaultMaxBatchSize, defaultMaxConcurrentRequests},
-		{true, engine.ModelConfig{}, gpuMaxBatchTokens, gpuMaxBatchSize, gpuMaxConcurrentRequests},
-		{true, engine.ModelConfig{MaxBatchTokens: 4096, MaxBatchSize: 16, MaxConcurrentRequests: 8}, 4096, 16, 8},
-	} {
-		c := schedulerConfig(engine.ModelSpec{Entry: entry, Config: tc.mc}, tc.onGPU)
-		if c.MaxBatchTokens != tc.tokens || c.MaxBatchSize != tc.size || c.MaxConcurrentRequests != tc.conc {
-			t.Errorf("onGPU=%v config %+v: got %d tokens, %d items, %d requests; want %d, %d, %d",
-				tc.onGPU, tc.mc, c.MaxBatchTokens, c.MaxBatchSize, c.MaxConcurrentRequests, tc.tokens, tc.size, tc.conc)
-		}
-		if want := map[bool]int{false: 0, true: batch.GPUInstances}[tc.onGPU]; c.Instances != want {
-			t.Errorf("onGPU=%v: %d instances, want %d", tc.onGPU, c.Instances, want)
-		}
-	}
-	if gpuMaxBatchTokens <= defaultMaxBatchTokens || gpuMaxBatchSize <= defaultMaxBatchSize {
-		t.Error("GPU budgets must be larger than the CPU ones")
 	}
 }
 

@@ -131,7 +131,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 	}
 	outType := sess.Outputs()[m.out].Type
 	m.buffers.New = func() any { return &batchBuffers{out: ort.Floats{Type: outType}} }
-	m.sched = batch.New(schedulerConfig(spec, sess.OnGPU()), func(s sequence) int { return len(s.ids) }, m.runBatch)
+	m.sched = batch.New(batch.TextConfig(spec, sess.OnGPU(), batch.TextGPUMaxBatchTokens), func(s sequence) int { return len(s.ids) }, m.runBatch)
 	return model, nil
 }
 
@@ -173,13 +173,13 @@ func (m *Model) Close() error {
 
 // encode tokenizes under the shared worker bound.
 func (m *Model) encode(ctx context.Context, field string, tokenize func() ([]int64, int, bool, error)) ([]int64, int, bool, error) {
-	select {
-	case tokenizeWorkers <- struct{}{}:
-	case <-ctx.Done():
-		return nil, 0, false, ctx.Err()
+	var ids []int64
+	var full int
+	var truncated bool
+	var err error
+	if werr := batch.Prepare(ctx, func() { ids, full, truncated, err = tokenize() }); werr != nil {
+		return nil, 0, false, werr
 	}
-	defer func() { <-tokenizeWorkers }()
-	ids, full, truncated, err := tokenize()
 	if err != nil {
 		return nil, 0, false, engine.BadInput(field, "could not be tokenized: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/edgeinfer/edgeinfer/tokenize"
+	"github.com/edgeinfer/edgeinfer/tokenize/hf"
 )
 
 // tokenizer turns a text into ids with the model's special tokens, cut to
@@ -23,12 +24,9 @@ type pairTokenizer interface {
 	EncodePair(a, b string, maxTokens int) (ids []int64, full int, truncated bool, err error)
 }
 
-// loadUnigram loads a SentencePiece Unigram tokenizer.json (XLM-R's).
-// Nil until the Unigram tokenizer lands; tests set a stand-in.
-var loadUnigram func(path string) (pairTokenizer, error)
-
 // loadTokenizer loads tokenizer.json by its model type: WordPiece (BERT,
-// DistilBERT) or Unigram (XLM-R).
+// DistilBERT; the fast direct path) or Unigram (XLM-R, through
+// tokenize/hf).
 func loadTokenizer(path string) (tokenizer, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -50,10 +48,15 @@ func loadTokenizer(path string) (tokenizer, error) {
 		}
 		return tok, nil
 	case "Unigram":
-		if loadUnigram == nil {
-			return nil, fmt.Errorf("tokenizer.json: Unigram tokenizers are not supported by this build")
+		tok, err := hf.Load(path)
+		if err != nil {
+			return nil, err
 		}
-		return loadUnigram(path)
+		return tok, nil
 	}
 	return nil, fmt.Errorf("tokenizer.json: model type %q is not supported (want WordPiece or Unigram)", doc.Model.Type)
 }
+
+// hf.Tokenizer encodes XLM-R's texts and pairs; the build fails if a
+// method goes missing.
+var _ pairTokenizer = (*hf.Tokenizer)(nil)

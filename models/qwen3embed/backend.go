@@ -19,12 +19,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
@@ -37,26 +34,13 @@ const Kind = "onnx-qwen3-embedding"
 // itself has 32,768 positions).
 const maxTokens = 8192
 
-// Scheduler defaults, as for BERT on a CPU (models/bert): a token budget
-// of 8192 padded positions (one text of the full length), a short queue
-// delay so concurrent callers share batches, and batches of texts of
-// similar length. Attention memory grows with rows·S², which the budget
-// bounds by one full-length text: its scores, [1, 16, 8192, 8192] in
-// float32, take 4 GiB per layer in the export's unfused attention. On a
-// GPU the budget is 4 such texts (16 GiB of scores per layer at worst).
-const (
-	defaultMaxBatchTokens        = 8192
-	defaultMaxConcurrentRequests = 512
-	defaultMaxQueueDelay         = 5 * time.Millisecond
-	maxPaddingRatio              = 0.15
-	gpuMaxBatchTokens            = 32768
-	gpuMaxBatchSize              = 256
-	gpuMaxConcurrentRequests     = 2048
-)
-
-// defaultMaxBatchSize is 4 texts per core, between 8 and 64 (models/bert
-// measures why).
-var defaultMaxBatchSize = min(max(4*runtime.NumCPU(), 8), 64)
+// gpuMaxBatchTokens is the token budget on a GPU. On the CPU it is the
+// text encoders' 8192 padded positions (engine/batch), one text of the full
+// length: attention memory grows with rows·S², and its scores, [1, 16,
+// 8192, 8192] in float32, take 4 GiB per layer in the export's unfused
+// attention. On a GPU the budget is 4 such texts (16 GiB of scores per
+// layer at worst), not the fused encoders' 65,536.
+const gpuMaxBatchTokens = 32768
 
 // fallbackVariants are Qdrant's file names, for a model directory the
 // catalog does not describe.
@@ -131,23 +115,3 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	}
 	return m, nil
 }
-
-// schedulerConfig applies the model config over the defaults for the
-// device the session runs on.
-func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
-	cfg := batch.Config{
-		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize, MaxPaddingRatio: maxPaddingRatio},
-		MaxQueueDelay:         defaultMaxQueueDelay,
-		MaxConcurrentRequests: defaultMaxConcurrentRequests,
-	}
-	if onGPU {
-		cfg.Limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize, MaxPaddingRatio: maxPaddingRatio}
-		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
-		cfg.Instances = batch.GPUInstances
-	}
-	return cfg.ForModel(spec)
-}
-
-// tokenizeWorkers bounds concurrent tokenization to the cores, so a burst of
-// requests does not starve the session goroutine.
-var tokenizeWorkers = make(chan struct{}, runtime.NumCPU())

@@ -6,6 +6,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"unicode/utf8"
 
 	onnx "github.com/yalue/onnxruntime_go"
 
@@ -89,7 +90,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 		}
 	}
 	m.buffers.New = func() any { return &batchBuffers{states: ort.Floats{Type: states.Type}} }
-	m.sched = batch.New(schedulerConfig(spec, sess.OnGPU()), func(ids []int64) int { return len(ids) }, m.runBatch)
+	m.sched = batch.New(batch.TextConfig(spec, sess.OnGPU(), gpuMaxBatchTokens), func(ids []int64) int { return len(ids) }, m.runBatch)
 	return m, nil
 }
 
@@ -146,16 +147,21 @@ func (m *Model) Embed(ctx context.Context, in *engine.EmbeddingsInput) (*engine.
 // Qwen's fix of June 2025), an older one does not and the model card's code
 // then appended it by hand, truncating the text to one token less.
 func (m *Model) encode(ctx context.Context, text, field string) ([]int64, int, bool, error) {
-	select {
-	case tokenizeWorkers <- struct{}{}:
-	case <-ctx.Done():
-		return nil, 0, false, ctx.Err()
+	if !utf8.ValidString(text) {
+		return nil, 0, false, engine.BadInput(field, "must be valid UTF-8 text")
 	}
-	defer func() { <-tokenizeWorkers }()
-	ids, full, truncated, err := m.tok.Encode(text, m.maxTokens)
-	if err == nil && (len(ids) == 0 || ids[len(ids)-1] != m.eot) {
-		ids, full, truncated, err = m.tok.Encode(text, m.maxTokens-1)
-		ids, full = append(ids, m.eot), full+1
+	var ids []int64
+	var full int
+	var truncated bool
+	var err error
+	if werr := batch.Prepare(ctx, func() {
+		ids, full, truncated, err = m.tok.Encode(text, m.maxTokens)
+		if err == nil && (len(ids) == 0 || ids[len(ids)-1] != m.eot) {
+			ids, full, truncated, err = m.tok.Encode(text, m.maxTokens-1)
+			ids, full = append(ids, m.eot), full+1
+		}
+	}); werr != nil {
+		return nil, 0, false, werr
 	}
 	if err != nil {
 		return nil, 0, false, engine.BadInput(field, "could not be tokenized: %v", err)

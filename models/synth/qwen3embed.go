@@ -2,6 +2,8 @@ package synth
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 
@@ -74,7 +76,7 @@ func Qwen3EmbeddingDims(p Preset) (Qwen3Dims, error) {
 	if p == Full {
 		d = qwen3EmbeddingFull
 	}
-	tok, err := qwen3EmbeddingTokenizerJSON(p)
+	tok, err := Qwen3TokenizerJSON(p)
 	if err != nil {
 		return Qwen3Dims{}, err
 	}
@@ -178,9 +180,32 @@ func writeQwen3EmbeddingCompanions(dir string, d Qwen3Dims, p Preset) error {
 			return err
 		}
 	}
-	tok, err := qwen3EmbeddingTokenizerJSON(p)
+	tok, err := Qwen3TokenizerJSON(p)
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "tokenizer.json"), tok, 0o644)
+}
+
+// qwen3EndOfTextID is <|endoftext|>'s id in a preset's tokenizer.json.
+func qwen3EndOfTextID(p Preset) (int, error) {
+	raw, err := Qwen3TokenizerJSON(p)
+	if err != nil {
+		return 0, err
+	}
+	var tj struct {
+		AddedTokens []struct {
+			ID      int    `json:"id"`
+			Content string `json:"content"`
+		} `json:"added_tokens"`
+	}
+	if err := json.Unmarshal(raw, &tj); err != nil {
+		return 0, err
+	}
+	for _, t := range tj.AddedTokens {
+		if t.Content == "<|endoftext|>" {
+			return t.ID, nil
+		}
+	}
+	return 0, fmt.Errorf("qwen3 tokenizer.json has no <|endoftext|>")
 }

@@ -2,7 +2,6 @@ package synth
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -89,7 +88,7 @@ const BGEM3DataFile = BGEModelFile + "_data"
 
 func generateXLMR(ctx context.Context, dir string, v xlmrVariant, o Options) error {
 	d, _ := XLMRDims(v.id, o.Preset)
-	tok, err := xlmrTokenizerJSON(o.Preset)
+	tok, err := XLMRTokenizerJSON(o.Preset)
 	if err != nil {
 		return err
 	}
@@ -106,13 +105,6 @@ func generateXLMR(ctx context.Context, dir string, v xlmrVariant, o Options) err
 		return err
 	}
 	return writeXLMRCompanions(dir, v, d)
-}
-
-// xlmrSpecialTokens are tokenizer_config.json's and
-// special_tokens_map.json's special tokens of XLM-R.
-var xlmrSpecialTokens = map[string]string{
-	"bos_token": "<s>", "cls_token": "<s>", "eos_token": "</s>", "mask_token": "<mask>",
-	"pad_token": "<pad>", "sep_token": "</s>", "unk_token": "<unk>",
 }
 
 // writeXLMRCompanions writes config.json, tokenizer_config.json and
@@ -133,13 +125,14 @@ func writeXLMRCompanions(dir string, v xlmrVariant, d BertDims) error {
 		cfg.Architectures = []string{"XLMRobertaForSequenceClassification"}
 		cfg.ID2Label, cfg.Label2ID = map[string]string{"0": "LABEL_0"}, map[string]int{"LABEL_0": 0}
 	}
-	tokCfg := map[string]any{"clean_up_tokenization_spaces": true, "model_max_length": v.maxLength,
-		"tokenizer_class": "XLMRobertaTokenizer"}
-	for k, s := range xlmrSpecialTokens {
-		tokCfg[k] = s
+	if err := writeJSONFile(filepath.Join(dir, "config.json"), cfg); err != nil {
+		return err
 	}
-	for name, v := range map[string]any{"config.json": cfg, "tokenizer_config.json": tokCfg, "special_tokens_map.json": xlmrSpecialTokens} {
-		if err := writeJSONFile(filepath.Join(dir, name), v); err != nil {
+	for name, b := range map[string][]byte{
+		"tokenizer_config.json":   XLMRTokenizerConfigJSON(v.maxLength),
+		"special_tokens_map.json": XLMRSpecialTokensMapJSON(),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return err
 		}
 	}
@@ -148,17 +141,9 @@ func writeXLMRCompanions(dir string, v xlmrVariant, d BertDims) error {
 
 // xlmrVocabSize is the number of pieces of the preset's tokenizer.
 func xlmrVocabSize(p Preset) int {
-	raw, err := xlmrTokenizerJSON(p)
+	v, err := xlmrPieces(p)
 	if err != nil {
-		panic(err) // generated from constants: a bug, not an input error
+		panic(fmt.Sprintf("synth: XLM-R tokenizer: %v", err)) // presets are constants: a bug
 	}
-	var doc struct {
-		Model struct {
-			Vocab []json.RawMessage `json:"vocab"`
-		} `json:"model"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		panic(fmt.Sprintf("synth: XLM-R tokenizer: %v", err))
-	}
-	return len(doc.Model.Vocab)
+	return len(v)
 }
