@@ -19,7 +19,8 @@ readonly MALGO_VERSION=v0.11.24 # ships miniaudio.h 0.11.23, which llama.cpp's v
 # redis-server backs the gateway's fleet tests (a throwaway server per test).
 # libjpeg-dev (libjpeg62-turbo-dev on Debian, libjpeg-turbo8-dev on Ubuntu)
 # gives imageprep libjpeg-turbo's headers, for its fast JPEG decoder.
-readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server libjpeg-dev)
+# libopus0 decodes Opus audio (audioprep loads it at run time).
+readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server libjpeg-dev libopus0)
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
