@@ -56,7 +56,7 @@ test-cuda-core:
 # under testdata/fuzz for the regression corpus.
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./imageprep
-	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAudio$$' -fuzztime=$(FUZZTIME) ./audioprep
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAudio$$' -fuzztime=$(FUZZTIME) ./models/audioprep
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoders$$' -fuzztime=$(FUZZTIME) ./engine/httpapi
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./engine
 	$(GO) test -run='^$$' -fuzz='^FuzzJSONSchema$$' -fuzztime=$(FUZZTIME) ./engine

@@ -14,7 +14,7 @@ import (
 )
 
 // parityDir is the node project that runs transformers.js offline.
-const parityDir = "../compat/imageprep-parity"
+const parityDir = "../../compat/imageprep-parity"
 
 // requireTransformersJS finds node and the installed npm packages, or fails
 // the test saying how to get them: without the peer there is no parity.
