@@ -12,6 +12,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
+	"github.com/edgeinfer/edgeinfer/engine"
 )
 
 // Options configure a benchmark run.
@@ -175,4 +176,20 @@ func Histogram(families map[string]*dto.MetricFamily, name, model string) *dto.H
 		}
 	}
 	return nil
+}
+
+// BatchStats reads the mean size and padding ratio of a model's batches
+// from the engine's histograms.
+func BatchStats(eng *engine.Engine, model string) (size, padding float64, err error) {
+	families, err := (&EngineTarget{Engine: eng}).Metrics(context.Background())
+	if err != nil {
+		return 0, 0, err
+	}
+	mean := func(name string) float64 {
+		if h := Histogram(families, name, model); h.GetSampleCount() > 0 {
+			return h.GetSampleSum() / float64(h.GetSampleCount())
+		}
+		return 0
+	}
+	return mean("edgeinfer_batch_size"), mean("edgeinfer_batch_padding_ratio"), nil
 }

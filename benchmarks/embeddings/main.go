@@ -68,7 +68,8 @@ func main() {
 		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[pk.pick(w)%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
 		return 1, err
 	})
-	batchSize, padding := batchStats(eng)
+	batchSize, padding, err := bench.BatchStats(eng, model)
+	check(err)
 	single := loadgen.ClosedLoop(ctx, 1, time.Second, *duration/2, func(ctx context.Context, w int) (int, error) {
 		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[pk.pick(w)%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
 		return 1, err
@@ -250,20 +251,6 @@ func httpRun(ctx context.Context, eng *engine.Engine, texts []string, concurrenc
 		}
 		return 1, nil
 	})
-}
-
-// batchStats reads the mean size and padding ratio of the engine's batches
-// from its histograms.
-func batchStats(eng *engine.Engine) (size, padding float64) {
-	families, err := (&bench.EngineTarget{Engine: eng}).Metrics(context.Background())
-	check(err)
-	mean := func(name string) float64 {
-		if h := bench.Histogram(families, name, model); h.GetSampleCount() > 0 {
-			return h.GetSampleSum() / float64(h.GetSampleCount())
-		}
-		return 0
-	}
-	return mean("edgeinfer_batch_size"), mean("edgeinfer_batch_padding_ratio")
 }
 
 type peerResult struct {

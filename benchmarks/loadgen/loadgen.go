@@ -124,3 +124,37 @@ func OpenLoop(ctx context.Context, rate float64, d time.Duration, call Call) Res
 		}
 	}
 }
+
+// Drained is a closed loop whose calls are never cut short, for calls as
+// long as the window itself (a rerank request queued behind hundreds of
+// pairs): every worker makes one unmeasured call, all wait for each other,
+// then they call back to back until d has passed, each finishing the call
+// in hand. Elapsed runs to the last completion, so every item counted was
+// done inside it, and a window holding only a few rounds of calls is not
+// biased by the calls a deadline would cut off (ClosedLoop cancels them).
+func Drained(ctx context.Context, concurrency int, d time.Duration, call Call) Result {
+	var wg sync.WaitGroup
+	for w := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = call(ctx, w)
+		}()
+	}
+	wg.Wait()
+	rec := &recorder{}
+	start := time.Now()
+	deadline := start.Add(d)
+	for w := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				rec.do(ctx, call, w)
+			}
+		}()
+	}
+	wg.Wait()
+	rec.res.Elapsed = time.Since(start)
+	return rec.res
+}

@@ -41,3 +41,30 @@ func TestClosedLoopCountsItemsAndErrors(t *testing.T) {
 		t.Fatalf("%+v", res)
 	}
 }
+
+// Drained finishes every call it starts, however long past the window, and
+// counts only the calls after the unmeasured first round.
+func TestDrainedFinishesEveryCall(t *testing.T) {
+	var mu sync.Mutex
+	calls, cut := 0, 0
+	res := Drained(context.Background(), 3, 50*time.Millisecond, func(ctx context.Context, w int) (int, error) {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		select {
+		case <-time.After(40 * time.Millisecond): // most of the window
+		case <-ctx.Done():
+			mu.Lock()
+			cut++
+			mu.Unlock()
+			return 0, ctx.Err()
+		}
+		return 2, nil
+	})
+	if cut != 0 || res.Errors != 0 || res.Requests != calls-3 || res.Items != 2*res.Requests || res.Requests < 3 {
+		t.Fatalf("calls %d (3 unmeasured), cut %d, result %+v", calls, cut, res)
+	}
+	if res.Elapsed < 80*time.Millisecond {
+		t.Fatalf("elapsed %v: the calls in hand at the deadline were not waited for", res.Elapsed)
+	}
+}
