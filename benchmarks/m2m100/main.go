@@ -39,9 +39,14 @@ func main() {
 	tokens := flag.Int("tokens", 64, "tokens generated per request at most (max_length = tokens + 1, the decoder start)")
 	duration := flag.Duration("duration", 30*time.Second, "time per configuration during which requests start; the last ones finish after it")
 	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in benchmarks/m2m100/peer)")
+	variants := flag.Int("compare-variants", 0, "instead of the benchmark, compare the int8 files with the fp32 ones on this many sentences: first-step logits, greedy outputs, one caller's tokens/s")
 	flag.Parse()
 
 	texts := corpus.Sentences(512, 8, 16, 7)
+	if *variants > 0 {
+		compareVariants(*dir, *threads, *tokens, *variants, texts)
+		return
+	}
 	fmt.Printf("# Translation benchmark: %s, %d threads, up to %d generated tokens per request, %s per run\n\n",
 		filepath.Base(*dir), *threads, *tokens, *duration)
 	fmt.Printf("machine: %s, %d CPUs; ONNX Runtime %s\n\n", machine.CPUModel(), runtime.NumCPU(), ort.ExpectedVersion())
