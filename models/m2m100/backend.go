@@ -217,7 +217,9 @@ func (c *modelConfig) merge(g modelConfig) {
 	}
 }
 
-// Load implements engine.Backend.
+// Load implements engine.Backend. Without a configured variant the CPU
+// loads the catalog's default and a CUDA device fp32, each taking the other
+// variant when only that one is installed (see locate).
 func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, error) {
 	files, _, err := locate(spec)
 	if err != nil {
