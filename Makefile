@@ -16,6 +16,13 @@ COMPAT_TEST ?= bash compat/run.sh
 # no crashing input (golang/go#75804).
 FUZZTIME ?= 2000x
 
+# imageprep decodes JPEG with libjpeg-turbo through cgo where its headers are
+# installed (libjpeg-dev; `make setup` installs it), else with Go's slower
+# image/jpeg: the same test as scripts/setup.sh's jpeg_build_tags.
+ifneq ($(shell [ "$$($(GO) env CGO_ENABLED)" = 1 ] && printf '\043include <stdio.h>\n\043include <jpeglib.h>\n' | $$($(GO) env CC) -E -x c - >/dev/null 2>&1 && echo yes),yes)
+export GOFLAGS += -tags=nolibjpeg
+endif
+
 .PHONY: setup build run test test-deps test-cuda-core fuzz fmt fmt-check vet synth-full clean
 
 setup:
@@ -32,9 +39,10 @@ test: setup test-deps vet fmt-check
 	$(MAKE) fuzz
 	$(COMPAT_TEST)
 
-# Node packages the Go tests drive (the transformers.js preprocessing parity check).
+# Node packages the Go tests drive (the transformers.js preprocessing parity check,
+# the tokenizer parity checks against Hugging Face tokenizers and transformers.js).
 test-deps:
-	@[ -d compat/imageprep-parity/node_modules ] || (cd compat/imageprep-parity && npm ci --ignore-scripts --no-audit --no-fund)
+	@[ -f compat/imageprep-parity/node_modules/tokenizers/package.json ] || (cd compat/imageprep-parity && npm ci --ignore-scripts --no-audit --no-fund)
 
 # The ONNX tests on the core of the CUDA build (ONNX Runtime 1.29.0), on the
 # CPU: what a GPU machine loads, checked on any machine. Not part of `test`:
@@ -48,14 +56,20 @@ test-cuda-core:
 # under testdata/fuzz for the regression corpus.
 fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./imageprep
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeAudio$$' -fuzztime=$(FUZZTIME) ./models/audioprep
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoders$$' -fuzztime=$(FUZZTIME) ./engine/httpapi
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./engine
 	$(GO) test -run='^$$' -fuzz='^FuzzJSONSchema$$' -fuzztime=$(FUZZTIME) ./engine
 	$(GO) test -run='^$$' -fuzz='^FuzzBERTEncode$$' -fuzztime=$(FUZZTIME) ./tokenize
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./tokenize/spm
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./tokenize/spm
+	$(GO) test -run='^$$' -fuzz='^FuzzHFEncode$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
+	$(GO) test -run='^$$' -fuzz='^FuzzHFParse$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
+	$(GO) test -run='^$$' -fuzz='^FuzzHFBPE$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenizer$$' -fuzztime=$(FUZZTIME) ./models/m2m100
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGuard$$' -fuzztime=$(FUZZTIME) ./models/llm
+	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./models/qwen3embed
+	$(GO) test -run='^$$' -fuzz='^FuzzStripJSONC$$' -fuzztime=$(FUZZTIME) ./engine/devworker
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')

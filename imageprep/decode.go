@@ -2,7 +2,8 @@
 // Face's Python image processors do on Pillow: decode (JPEG, PNG, GIF's
 // first frame, WebP, BMP, TIFF), apply the EXIF orientation, convert to RGB
 // dropping alpha, resize (Pillow's antialiased filters, bit for bit), centre
-// crop, rescale and normalize into CHW float32.
+// crop, rescale and normalize into CHW float32. JPEG goes through
+// libjpeg-turbo, as in Pillow, where the build has it (JPEGDecoder).
 //
 // Decode refuses what it cannot or should not decode with an *Error whose
 // Kind says why; Processor.Prepare does the rest on the decoded pixels.
@@ -83,9 +84,23 @@ const supported = "JPEG, PNG, GIF, WebP, BMP or TIFF"
 // is read first, so empty and oversized images (decompression bombs) are
 // refused before their pixels are decoded.
 func Decode(data []byte, lim Limits) (*RGB, error) {
+	return decode(data, lim, nil)
+}
+
+// decode is Decode; fit, when non-nil, allows a JPEG to be decoded at a
+// reduced scale (see draftScale).
+func decode(data []byte, lim Limits, fit func(w, h int) (int, int)) (*RGB, error) {
 	if len(data) == 0 {
 		return nil, fail(ErrEmpty, "is empty (0 bytes)")
 	}
+	if isJPEG(data) {
+		return decodeJPEG(data, lim, fit)
+	}
+	return decodeStd(data, lim)
+}
+
+// decodeStd decodes with Go's image decoders.
+func decodeStd(data []byte, lim Limits) (*RGB, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if errors.Is(err, image.ErrFormat) {
 		return nil, fail(ErrUnsupported, "is not an image in a supported format (%s)", supported)

@@ -8,10 +8,13 @@ import (
 )
 
 // FuzzDecode feeds arbitrary bytes through the whole path a request takes,
-// Decode then Prepare, seeded with every test image (testdata/images) and
-// a few crafted headers. It must never panic; every failure must be an
-// *Error of a known kind; every success must be a consistent image within
-// the pixel limit. CI runs it briefly:
+// Decode then Prepare, seeded with every test image (testdata/images and
+// the truncated ones in testdata/refused) and a few crafted headers. It
+// must never panic or crash in C; every failure must be an *Error of a
+// known kind; every success must be a consistent image within the pixel
+// limit. JPEGs go through libjpeg-turbo where the build has it
+// (JPEGDecoder), twice: at full size and with DCT scaling. CI runs it
+// briefly:
 //
 //	go test -run='^$' -fuzz=FuzzDecode -fuzztime=10s ./imageprep
 func FuzzDecode(f *testing.F) {
@@ -19,6 +22,11 @@ func FuzzDecode(f *testing.F) {
 	if err != nil || len(files) == 0 {
 		f.Fatalf("no seed images in testdata/images (%v)", err)
 	}
+	refused, err := filepath.Glob("testdata/refused/*")
+	if err != nil || len(refused) == 0 {
+		f.Fatalf("no seed images in testdata/refused (%v)", err)
+	}
+	files = append(files, refused...)
 	for _, name := range files {
 		data, err := os.ReadFile(name)
 		if err != nil {
@@ -40,21 +48,44 @@ func FuzzDecode(f *testing.F) {
 		f.Fatal(err)
 	}
 	out := make([]float32, p.Len())
+	// A target small enough that the seeds' JPEGs decode at 1/2 to 1/8.
+	small := &Processor{Resample: Bilinear, Width: 8, Height: 6, DCTScaling: true}
+	outSmall := make([]float32, small.Len())
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := Decode(data, lim)
-		if err != nil {
-			var e *Error
-			if !errors.As(err, &e) || e.Message == "" ||
-				!(errors.Is(err, ErrUnsupported) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrEmpty) || errors.Is(err, ErrTooLarge)) {
-				t.Fatalf("error %q (%T) is not an *Error of a known kind", err, err)
-			}
+		if !checkFuzzDecode(t, img, err, lim) {
 			return
-		}
-		if img.W <= 0 || img.H <= 0 || int64(img.W)*int64(img.H) > lim.MaxPixels || len(img.Pix) != 3*img.W*img.H {
-			t.Fatalf("decoded a %dx%d image with %d bytes", img.W, img.H, len(img.Pix))
 		}
 		if err := p.Prepare(img, out); err != nil {
 			t.Fatal(err)
 		}
+		img, err = small.Decode(data, lim)
+		if !checkFuzzDecode(t, img, err, lim) {
+			t.Fatalf("decodes at full size but not for a smaller target: %v", err)
+		}
+		if err := small.Prepare(img, outSmall); err != nil {
+			t.Fatal(err)
+		}
 	})
+}
+
+// checkFuzzDecode reports whether Decode succeeded, failing the test if
+// its error or image breaks Decode's contract.
+func checkFuzzDecode(t *testing.T, img *RGB, err error, lim Limits) bool {
+	t.Helper()
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) || e.Message == "" ||
+			!(errors.Is(err, ErrUnsupported) || errors.Is(err, ErrCorrupt) || errors.Is(err, ErrEmpty) || errors.Is(err, ErrTooLarge)) {
+			t.Fatalf("error %q (%T) is not an *Error of a known kind", err, err)
+		}
+		return false
+	}
+	if img.W <= 0 || img.H <= 0 || int64(img.W)*int64(img.H) > lim.MaxPixels || len(img.Pix) != 3*img.W*img.H {
+		t.Fatalf("decoded a %dx%d image with %d bytes", img.W, img.H, len(img.Pix))
+	}
+	if d := img.draft; d.scale > 1 && (d.w < img.W || d.h < img.H || (d.w+d.scale-1)/d.scale != img.W || (d.h+d.scale-1)/d.scale != img.H) {
+		t.Fatalf("decoded %dx%d at 1/%d of %dx%d", img.W, img.H, d.scale, d.w, d.h)
+	}
+	return true
 }

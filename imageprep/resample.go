@@ -124,13 +124,15 @@ func (a *axis) weights(i int) (int, []int32) {
 // newAxis computes the weights of outputs from … to-1 exactly as Pillow's
 // precompute_coeffs and normalize_coeffs_8bpc do, so that resizing matches
 // PIL.Image.resize bit for bit: the filter is stretched by the downscale
-// factor (antialiasing), sample centres are at (i + 0.5) × in/out, weights
+// factor (antialiasing), sample centres are at in0 + (i + 0.5) × (in1 -
+// in0)/out, where in0…in1 is 0…inSize or the box Pillow's resize was given;
+// weights
 // are normalized to sum to 1 in float64 and then rounded half away from
 // zero to 2^22 fixed point. Only the outputs asked for are computed: a
 // resize target can be enormous (a 1×40,000,000 image has a shorter side
 // of 1), while the crop needs a few hundred.
-func newAxis(inSize, outSize, from, to int, k kernel) axis {
-	scale := float64(inSize) / float64(outSize)
+func newAxis(inSize int, in0, in1 float64, outSize, from, to int, k kernel) axis {
+	scale := (in1 - in0) / float64(outSize)
 	filterScale := max(scale, 1)
 	support := k.support * filterScale
 	ksize := int(math.Ceil(support))*2 + 1
@@ -139,7 +141,7 @@ func newAxis(inSize, outSize, from, to int, k kernel) axis {
 	weights := make([]float64, ksize)
 	ss := 1 / filterScale // Pillow multiplies by the reciprocal; dividing rounds differently
 	for i := from; i < to; i++ {
-		center := (float64(i) + 0.5) * scale
+		center := in0 + (float64(i)+0.5)*scale
 		// C's (int) truncates toward zero, as Go's conversion does.
 		lo := max(int(center-support+0.5), 0)
 		hi := min(int(center+support+0.5), inSize)
@@ -191,6 +193,10 @@ type window struct {
 // rows and columns that the window needs are computed. Like Pillow, the
 // horizontal pass runs first and rounds to 8 bits before the vertical one,
 // and an axis whose size does not change is not resampled at all.
+//
+// A draft-decoded src (JPEG DCT scaling) is resized from the box that
+// shows the picture, as Pillow's thumbnail does after draft: the decoded
+// size is rounded up, so one row and one column are partly outside it.
 func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 	dst := &RGB{W: win.w, H: win.h, Pix: make([]byte, 3*win.w*win.h)}
 	// The window clipped to the resized image; outside it dst stays zero.
@@ -199,13 +205,19 @@ func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 	if cx0 >= cx1 || cy0 >= cy1 {
 		return dst
 	}
-	needH, needV := outW != src.W, outH != src.H
+	x0, y0, x1, y1 := 0.0, 0.0, float64(src.W), float64(src.H)
+	if src.draft.scale > 1 {
+		x0, y0, x1, y1 = src.draft.box(src.W, src.H)
+	}
+	// Pillow's test: the size changes or the box is not the whole image.
+	needH := outW != src.W || x0 != 0 || x1 != float64(src.W)
+	needV := outH != src.H || y0 != 0 || y1 != float64(src.H)
 
 	// Source rows the vertical pass reads.
 	var vert axis
 	rowLo, rowHi := cy0, cy1
 	if needV {
-		vert = newAxis(src.H, outH, cy0, cy1, k)
+		vert = newAxis(src.H, y0, y1, outH, cy0, cy1, k)
 		first, _ := vert.weights(cy0)
 		last, w := vert.weights(cy1 - 1)
 		rowLo, rowHi = first, last+len(w)
@@ -216,7 +228,7 @@ func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 	cols := cx1 - cx0
 	tmp := &RGB{W: cols, H: rowHi - rowLo, Pix: make([]byte, 3*cols*(rowHi-rowLo))}
 	if needH {
-		horiz := newAxis(src.W, outW, cx0, cx1, k)
+		horiz := newAxis(src.W, x0, x1, outW, cx0, cx1, k)
 		for y := rowLo; y < rowHi; y++ {
 			in := src.Pix[3*y*src.W : 3*(y+1)*src.W]
 			out := tmp.Pix[3*(y-rowLo)*cols : 3*(y-rowLo+1)*cols]

@@ -11,6 +11,11 @@ import (
 type RGB struct {
 	W, H int
 	Pix  []byte
+
+	// draft is set when a JPEG was decoded at a reduced scale for a
+	// Processor (Processor.Decode); Prepare then resizes as if from the
+	// full image.
+	draft draft
 }
 
 func newRGB(w, h int) *RGB {

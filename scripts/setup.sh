@@ -9,12 +9,18 @@
 set -euo pipefail
 
 readonly ORT_VERSION=1.30.0
+# Node for the compat tier: wrangler 4, the Vite plugin and vitest-pool-workers
+# need node >= 22.12; npm serves the official binary as node-linux-<arch>.
+readonly NODE_VERSION=22.23.5
 readonly OLLAMA_VERSION=0.17.4
 readonly MALGO_VERSION=v0.11.24 # ships miniaudio.h 0.11.23, which llama.cpp's vendor/ expects
 # libstb-dev and nlohmann-json3-dev stand in for the vendor/ headers that the
 # Ollama module zip leaves out of llama.cpp (stb_image.h, nlohmann/json*.hpp).
 # redis-server backs the gateway's fleet tests (a throwaway server per test).
-readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server)
+# libjpeg-dev (libjpeg62-turbo-dev on Debian, libjpeg-turbo8-dev on Ubuntu)
+# gives imageprep libjpeg-turbo's headers, for its fast JPEG decoder.
+# libopus0 decodes Opus audio (audioprep loads it at run time).
+readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server libjpeg-dev libopus0)
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
@@ -102,6 +108,38 @@ install_onnxruntime() {
 	mv "$lib.tmp" "$lib"
 	echo "$ORT_VERSION" >"$stamp"
 	info "installed $lib ($(du -h "$lib" | cut -f1))"
+}
+
+# install_node puts node $NODE_VERSION at $EDGEINFER_HOME/node/bin/node, taken
+# from the npm package node-linux-<arch> (the official build, nothing else in
+# the package is used). The system node stays what it is.
+install_node() {
+	step "node $NODE_VERSION (for the compat tier)"
+	local bin=$EDGEINFER_HOME/node/bin/node
+	local stamp=$EDGEINFER_HOME/node/node.version
+	if [[ -x $bin && -f $stamp && $(<"$stamp") == "$NODE_VERSION" ]]; then
+		info "already installed: $bin"
+		return
+	fi
+	local pkg=node-linux-$(ort_arch)
+	local tgz=$DOWNLOADS/$pkg-$NODE_VERSION.tgz
+	if [[ ! -f $tgz ]]; then
+		info "downloading $pkg@$NODE_VERSION with npm pack"
+		mkdir -p "$DOWNLOADS"
+		local tmp
+		tmp=$(mktemp -d "$DOWNLOADS/.npm-pack.XXXXXX")
+		(cd "$tmp" && npm pack --silent "$pkg@$NODE_VERSION" >/dev/null)
+		mv "$tmp/$pkg-$NODE_VERSION.tgz" "$tgz"
+		rmdir "$tmp"
+	else
+		info "using cached $tgz"
+	fi
+	mkdir -p "$(dirname "$bin")"
+	tar -xzOf "$tgz" package/bin/node >"$bin.tmp" || die "package/bin/node not found in $tgz"
+	chmod +x "$bin.tmp"
+	mv "$bin.tmp" "$bin"
+	echo "$NODE_VERSION" >"$stamp"
+	info "installed $bin ($("$bin" --version))"
 }
 
 # ollama_cflags prints the flags Ollama is compiled with. A plain `go build`
@@ -192,14 +230,34 @@ synth_stamp() {
 	(cd "$REPO_ROOT" && find models/synth -type f ! -name '*_test.go' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
 }
 
+# jpeg_build_tags prints the build tags that pick imageprep's JPEG decoder
+# (the same test as the Makefile's): libjpeg-turbo through cgo when its
+# headers are there, else Go's image/jpeg (-tags nolibjpeg).
+jpeg_build_tags() {
+	local cc
+	read -ra cc <<<"$("$GO" env CC)" # may carry flags
+	if [[ $("$GO" env CGO_ENABLED) == 1 ]] &&
+		printf '#include <stdio.h>\n#include <jpeglib.h>\n' | "${cc[@]}" -E -x c - >/dev/null 2>&1; then
+		return
+	fi
+	echo "-tags=nolibjpeg"
+}
+
 build_edgeinfer_and_models() {
 	step "edgeinfer binary and synthetic demo models"
 	if [[ ! -d $REPO_ROOT/cmd/edgeinfer ]]; then
 		info "./cmd/edgeinfer does not exist yet: nothing to build or generate (no-op for now)"
 		return
 	fi
-	(cd "$REPO_ROOT" && "$GO" build -o bin/edgeinfer ./cmd/edgeinfer)
+	local tags
+	tags=$(jpeg_build_tags)
+	(cd "$REPO_ROOT" && "$GO" build ${tags:+"$tags"} -o bin/edgeinfer ./cmd/edgeinfer)
 	info "built $REPO_ROOT/bin/edgeinfer"
+	if [[ -z $tags ]]; then
+		info "JPEG decoder: libjpeg-turbo (cgo)"
+	else
+		info "JPEG decoder: Go's image/jpeg, about 5x slower: install libjpeg-dev (Debian's libjpeg62-turbo-dev) with cgo enabled and rerun for libjpeg-turbo"
+	fi
 	local models=$EDGEINFER_HOME/models
 	local stamp=$models/.synth-tiny.stamp
 	local want
@@ -219,6 +277,7 @@ main() {
 	echo "edgeinfer setup: EDGEINFER_HOME=$EDGEINFER_HOME, cache=$CACHE_DIR"
 	install_system_packages
 	install_onnxruntime
+	install_node
 	if [[ ${GPU:-0} == 1 ]]; then "$REPO_ROOT/scripts/setup-gpu.sh"; fi # CUDA build of ONNX Runtime
 	install_ollama
 	build_edgeinfer_and_models

@@ -79,6 +79,6 @@ A model directory that holds real model files is never replaced without --force.
 	cmd.Flags().StringVar(&m2mSize, "m2m100-size", "418M", "full-preset translation dims: 418M or 1.2B")
 	cmd.Flags().BoolVar(&force, "force", false, "replace model directories that hold real (non-synthetic) model files; they are kept otherwise")
 	cmd.Flags().BoolVar(&keepFull, "keep-full", false, "keep model directories that hold full-size synthetic weights (what setup uses for the demo set)")
-	cmd.Flags().BoolVar(&fp16, "fp16", false, "also write the half-precision variant (onnx/model_fp16.onnx) of the BGE and ResNet models")
+	cmd.Flags().BoolVar(&fp16, "fp16", false, "also write the half-precision variant (onnx/model_fp16.onnx) of the ONNX encoders (BGE, DistilBERT, XLM-R) and ResNet-50")
 	return cmd
 }

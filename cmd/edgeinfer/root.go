@@ -38,6 +38,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newServeCmd(g), newRunCmd(g), newModelsCmd(g), newBenchCmd(g), newVersionCmd())
 	root.AddCommand(newPullCmd(g))
 	root.AddCommand(newWorkerdConfigCmd(g))
+	root.AddCommand(newDevCmd(g))
 	return root
 }
 

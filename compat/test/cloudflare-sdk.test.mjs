@@ -121,6 +121,59 @@ describe("cloudflare SDK: client.ai.run", () => {
   });
 });
 
+describe("cloudflare SDK: the retrieval models", () => {
+  const run = (model, input) => client.ai.run(model, { account_id: accountId, ...input });
+  const contexts = [{ text: "The harbour was quiet at dawn." }, { text: "Tax forms are due in April." }, { text: "Boats rocked in the harbour." }];
+
+  it("bge-reranker-base scores every context, best first, and cuts to top_k", async () => {
+    const out = await run("@cf/baai/bge-reranker-base", { query: "a quiet harbour", contexts });
+    assert.deepEqual(out.response.map((r) => r.id).sort(), [0, 1, 2]);
+    for (const [i, r] of out.response.entries()) {
+      assert.ok(r.score >= 0 && r.score <= 1, `sigmoid score ${r.score}`);
+      if (i > 0) assert.ok(out.response[i - 1].score >= r.score, "best first");
+    }
+    const top = await run("@cf/baai/bge-reranker-base", { query: "a quiet harbour", contexts, top_k: 1 });
+    assert.deepEqual(top.response, out.response.slice(0, 1));
+  });
+
+  it("bge-m3 embeds text, scores contexts against a query, and embeds contexts", async () => {
+    const emb = await run("@cf/baai/bge-m3", { text: ["first", "second"] });
+    assertEmbeddings(emb, 2);
+    assert.equal(emb.pooling, "cls");
+    const scored = await run("@cf/baai/bge-m3", { query: "harbour", contexts });
+    assert.equal(scored.response.length, 3);
+    assert.ok(scored.response.every((r) => Number.isInteger(r.id) && r.score >= -1.0001 && r.score <= 1.0001));
+    const ctx = await run("@cf/baai/bge-m3", { contexts });
+    assert.deepEqual(ctx.shape, [3, emb.shape[1]]);
+    assert.equal(ctx.response.length, 3);
+    assert.equal(ctx.pooling, "cls");
+  });
+
+  it("qwen3-embedding-0.6b embeds queries (with the instruction) then documents; embeddinggemma embeds text", async () => {
+    const q = await run("@cf/qwen/qwen3-embedding-0.6b", { queries: ["where is the harbour?"], documents: ["The harbour", "Tax forms"] });
+    assert.equal(q.shape[0], 3);
+    assert.equal(q.data.length, 3);
+    assert.equal(q.pooling, undefined);
+    const g = await run("@cf/google/embeddinggemma-300m", { text: "The harbour was quiet." });
+    assert.equal(g.shape[0], 1);
+    assert.ok(g.data[0].every(Number.isFinite));
+  });
+
+  it("distilbert-sst-2-int8 answers NEGATIVE and POSITIVE with scores summing to 1", async () => {
+    const out = await run("@cf/huggingface/distilbert-sst-2-int8", { text: "What a wonderful film." });
+    assert.deepEqual(out.map((l) => l.label), ["NEGATIVE", "POSITIVE"]);
+    assert.ok(Math.abs(out[0].score + out[1].score - 1) < 1e-5);
+  });
+
+  it("a reranker request without a query is a 400 naming it", async () => {
+    await assert.rejects(run("@cf/baai/bge-reranker-base", { contexts }), (err) => {
+      assert.ok(err instanceof Cloudflare.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
+      assert.match(err.message, /query/);
+      return true;
+    });
+  });
+});
+
 describe("cloudflare SDK: the model catalog", () => {
   it("models.list pages through every model", async () => {
     const ids = [];

@@ -1,6 +1,6 @@
 // miniflare (the simulator under wrangler dev and vitest-pool-workers) with
 // env.AI backed by edgeinfer: miniflare's own `ai` option, its remote-proxy
-// connection string set to edgeinfer's address. README: "Use it from your Worker".
+// connection string set to edgeinfer's address. README: "Use it with wrangler, Vite, vitest and workerd".
 import path from "node:path";
 import { after, before, describe } from "node:test";
 import { Miniflare } from "miniflare";

@@ -9,6 +9,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/embeddinggemma"
 	"github.com/edgeinfer/edgeinfer/models/llm"
 	"github.com/edgeinfer/edgeinfer/models/m2m100"
+	"github.com/edgeinfer/edgeinfer/models/qwen3embed"
 	"github.com/edgeinfer/edgeinfer/models/resnet"
 )
 
@@ -19,6 +20,7 @@ func All(cfg engine.Config) map[string]engine.Backend {
 		bert.Kind:           bert.Backend{},
 		embeddinggemma.Kind: embeddinggemma.Backend{},
 		m2m100.Kind:         m2m100.Backend{},
+		qwen3embed.Kind:     qwen3embed.Backend{},
 		resnet.Kind:         resnet.Backend{MaxImagePixels: cfg.Server.MaxImagePixels},
 		llm.Kind:            &llm.Backend{URL: cfg.Server.OllamaHost},
 	}

@@ -181,6 +181,30 @@ func TestRESTStreamingFormat(t *testing.T) {
 	}
 }
 
+// A legacy-schema model's tool calls reach a stream too (workers-ai-provider's
+// streamText reads a top-level tool_calls array): one event with the calls in
+// the non-streamed answer's shape, before the usage event.
+func TestRESTStreamToolCalls(t *testing.T) {
+	srv := newTestServer(t, Options{})
+	tools := `"tools":[{"type":"function","function":{"name":"get_weather","parameters":{"type":"object"}}}]`
+	r := do(t, "POST", srv.URL+runPath+"@cf/qwen/qwen3-30b-a3b-fp8", "application/json",
+		`{"messages":[{"role":"user","content":"CALL now"}],"stream":true,`+tools+`}`, nil)
+	want := "data: {\"response\":\"CALL\"}\n\n" +
+		"data: {\"response\":\" now\"}\n\n" +
+		"data: {\"response\":\"\",\"tool_calls\":[{\"name\":\"get_weather\",\"arguments\":{\"q\":\"CALL now\"}}]}\n\n" +
+		"data: {\"response\":\"\",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2,\"total_tokens\":5}}\n\n" +
+		"data: [DONE]\n\n"
+	if r.status != 200 || string(r.body) != want {
+		t.Fatalf("status %d, stream:\n%q\nwant\n%q", r.status, r.body, want)
+	}
+	// The same request unstreamed: the same calls in the answer.
+	r = do(t, "POST", srv.URL+runPath+"@cf/qwen/qwen3-30b-a3b-fp8", "application/json",
+		`{"messages":[{"role":"user","content":"CALL now"}],`+tools+`}`, nil)
+	if env := decodeEnvelope(t, r); !strings.Contains(string(env.Result), `"tool_calls":[{"name":"get_weather","arguments":{"q":"CALL now"}}]`) {
+		t.Fatalf("unstreamed: %s", env.Result)
+	}
+}
+
 func TestRESTStreamErrorEvent(t *testing.T) {
 	srv := newTestServer(t, Options{})
 	r := do(t, "POST", srv.URL+runPath+"@cf/meta/llama-2-7b-chat-int8", "", `{"prompt":"ok FAIL","stream":true}`, nil)

@@ -8,8 +8,9 @@ import (
 )
 
 // writeSSE streams a generation in the Workers AI format: one
-// `data: {"response":"…"}` event per piece, a final event with usage, then
-// `data: [DONE]`. Each event is flushed. If the client goes away, cancel
+// `data: {"response":"…"}` event per piece, the tool calls if the model made
+// any (`data: {"response":"","tool_calls":[…]}`), a final event with usage,
+// then `data: [DONE]`. Each event is flushed. If the client goes away, cancel
 // stops the generation; the remaining events are drained so the producer
 // never blocks. An error mid-stream becomes an `event: error` and ends the
 // stream.
@@ -47,6 +48,17 @@ func writeSSE(w http.ResponseWriter, stream *engine.TextStream, cancel func()) {
 			write("error", payload)
 			return
 		case ev.Usage != nil:
+			// A legacy-schema model's calls come whole, before the usage
+			// event, in the non-streamed answer's shape ({name, arguments}).
+			if len(ev.ToolCalls) > 0 {
+				payload, _ := json.Marshal(struct {
+					Response  string            `json:"response"`
+					ToolCalls []engine.ToolCall `json:"tool_calls"`
+				}{"", ev.ToolCalls})
+				if !write("", payload) {
+					return
+				}
+			}
 			payload, _ := json.Marshal(struct {
 				Response string        `json:"response"`
 				Usage    *engine.Usage `json:"usage"`

@@ -1,69 +1,35 @@
-// Package bert serves BERT-family text-embedding models (BGE) on ONNX
-// Runtime: WordPiece tokenization, a token-budget batch scheduler that owns
-// the session, mean or CLS pooling and L2 normalization.
+// Package bert serves BERT-family encoders (BERT, DistilBERT, XLM-RoBERTa)
+// on ONNX Runtime: text embeddings (BGE, bge-m3: mean or CLS pooling and L2
+// normalization), text classification (DistilBERT SST-2: softmax over the
+// config's labels) and cross-encoder reranking (bge-reranker: sigmoid of
+// one logit per query-context pair). A token-budget batch scheduler owns the
+// session; the head follows the model file's output (last_hidden_state or
+// logits) and config.json.
 package bert
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
-	"runtime"
-	"time"
+	"strings"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
-	"github.com/edgeinfer/edgeinfer/tokenize"
 )
 
 // Kind is the catalog backend name.
 const Kind = "onnx-bert"
 
-// Scheduler defaults for CPU: up to 8192 padded tokens, and up to
-// defaultMaxBatchSize texts.
-const (
-	defaultMaxBatchTokens        = 8192
-	defaultMaxConcurrentRequests = 512
-	defaultMaxTokens             = 512
-	// defaultMaxQueueDelay lets a batch wait briefly for company. Without it,
-	// callers whose results were just delivered have not come back yet when
-	// the next batch is packed, so batches alternate between a handful of
-	// texts and the rest and throughput stays near batch-1 rates (measured on
-	// full bge-base with 64 callers: 65 requests in 8 s with no delay, 128
-	// with 5 ms, on a loaded 2-core machine). 5 ms is a tenth of one
-	// single-text inference here.
-	defaultMaxQueueDelay = 5 * time.Millisecond
-	// maxPaddingRatio keeps batches to texts of similar length: ONNX Runtime
-	// pays for padded positions like real ones, and on 2 CPU cores batches
-	// of 4 or more already run at full speed, so a ragged batch of 64 (a
-	// third padding) was slower than well-grouped batches of 8.
-	maxPaddingRatio = 0.15
-)
-
-// defaultMaxBatchSize grows with the cores: a batch needs rows for every
-// ONNX Runtime thread, but past that a bigger batch is slower per text on a
-// CPU (its activations leave the caches). On 2 cores, whole passes over a
-// length-sorted sample of the benchmark corpus ran full bge-base at 22.8
-// texts/s at batch 1, 32.4 at 4, 30.6 at 16 and 26.3 at 64, and 64 callers
-// through the engine got 33.6 texts/s with batches of up to 8 against 22.1
-// with up to 64 (benchmarks/embeddings). 4 per core, between 8 and 64.
-var defaultMaxBatchSize = min(max(4*runtime.NumCPU(), 8), 64)
-
-// Scheduler defaults on a GPU, which needs far larger batches than a CPU to
-// keep busy; admission grows with them so a full batch can queue behind
-// the running one.
-const (
-	gpuMaxBatchTokens        = 65536
-	gpuMaxBatchSize          = 256
-	gpuMaxConcurrentRequests = 2048
-)
+// defaultMaxTokens is the token limit of a model whose config gives none.
+const defaultMaxTokens = 512
 
 // fallbackVariants are the file names of the optimum/Xenova layout.
 var fallbackVariants = map[string][]string{
 	"fp32": {"onnx/model.onnx"}, "int8": {"onnx/model_quantized.onnx"}, "fp16": {"onnx/model_fp16.onnx"},
 }
 
-// Backend loads BERT embedding models.
+// Backend loads BERT-family encoders.
 type Backend struct{}
 
 // Backend is registered as an engine.Backend; the build fails if a method
@@ -78,6 +44,17 @@ func files(spec engine.ModelSpec) ([]string, error) {
 	return append([]string{"config.json", "tokenizer.json"}, weights...), nil
 }
 
+// modelFile is the graph among a variant's files (the others are its
+// external data, as in bge-m3's model.onnx + model.onnx_data).
+func modelFile(weights []string) (string, error) {
+	for _, f := range weights {
+		if strings.HasSuffix(f, ".onnx") {
+			return f, nil
+		}
+	}
+	return "", fmt.Errorf("no .onnx file among %v", weights)
+}
+
 // Check implements engine.Backend.
 func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installation, error) {
 	fs, err := files(spec)
@@ -89,9 +66,46 @@ func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installat
 
 // modelConfig is what edgeinfer reads from config.json and tokenizer_config.json.
 type modelConfig struct {
-	HiddenSize            int `json:"hidden_size"`
-	MaxPositionEmbeddings int `json:"max_position_embeddings"`
-	ModelMaxLength        int `json:"model_max_length"`
+	ModelType             string `json:"model_type"`
+	HiddenSize            int    `json:"hidden_size"`
+	Dim                   int    `json:"dim"` // DistilBERT's name for hidden_size
+	MaxPositionEmbeddings int    `json:"max_position_embeddings"`
+	PadTokenID            *int64 `json:"pad_token_id"`
+	// ID2Label names a classifier's outputs: {"0": "NEGATIVE", ...}.
+	ID2Label       map[string]string `json:"id2label"`
+	ModelMaxLength int               `json:"model_max_length"`
+}
+
+// hidden is the encoder's width.
+func (c modelConfig) hidden() int { return max(c.HiddenSize, c.Dim) }
+
+// padID is the id padded positions get: pad_token_id (1 for XLM-R), else 0.
+func (c modelConfig) padID() int64 {
+	if c.PadTokenID != nil {
+		return *c.PadTokenID
+	}
+	return 0
+}
+
+// maxTokens is the longest input the model takes, special tokens included:
+// the smaller of its position table and the tokenizer's model_max_length.
+// RoBERTa-style models number positions from pad_token_id+1, so their table
+// holds that many rows fewer (514 rows, 512 tokens).
+func maxTokens(cfg, tokCfg modelConfig) int {
+	positions := cfg.MaxPositionEmbeddings
+	if positions > 0 && (cfg.ModelType == "xlm-roberta" || cfg.ModelType == "roberta") {
+		positions -= int(cfg.padID()) + 1
+	}
+	limit := 0
+	for _, l := range []int{positions, tokCfg.ModelMaxLength} {
+		if l > 0 && (limit == 0 || l < limit) {
+			limit = l
+		}
+	}
+	if limit == 0 {
+		return defaultMaxTokens
+	}
+	return limit
 }
 
 // Load implements engine.Backend.
@@ -100,17 +114,21 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	if err != nil {
 		return nil, err
 	}
+	file, err := modelFile(fs[2:])
+	if err != nil {
+		return nil, onnxdir.LoadError(spec, err)
+	}
 	dir := spec.Dir()
 	var cfg, tokCfg modelConfig
 	if err := onnxdir.ReadJSON(dir, "config.json", &cfg); err != nil {
 		return nil, onnxdir.LoadError(spec, err)
 	}
 	_ = onnxdir.ReadJSON(dir, "tokenizer_config.json", &tokCfg) // optional
-	tok, err := tokenize.LoadBERT(filepath.Join(dir, "tokenizer.json"))
+	tok, err := loadTokenizer(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		return nil, onnxdir.LoadError(spec, err)
 	}
-	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(fs[len(fs)-1])), onnxdir.SessionOptions(spec.Config))
+	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(file)), onnxdir.SessionOptions(spec.Config))
 	if err != nil {
 		return nil, onnxdir.LoadError(spec, err)
 	}
@@ -121,23 +139,3 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	}
 	return m, nil
 }
-
-// schedulerConfig applies the model config over the defaults for the
-// device the session runs on.
-func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
-	cfg := batch.Config{
-		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize, MaxPaddingRatio: maxPaddingRatio},
-		MaxQueueDelay:         defaultMaxQueueDelay,
-		MaxConcurrentRequests: defaultMaxConcurrentRequests,
-	}
-	if onGPU {
-		cfg.Limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize, MaxPaddingRatio: maxPaddingRatio}
-		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
-		cfg.Instances = batch.GPUInstances
-	}
-	return cfg.ForModel(spec)
-}
-
-// tokenizeWorkers bounds concurrent tokenization to the cores, so a burst of
-// requests does not starve the session goroutine.
-var tokenizeWorkers = make(chan struct{}, runtime.NumCPU())

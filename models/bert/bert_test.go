@@ -12,13 +12,17 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
 
-const small = "@cf/baai/bge-small-en-v1.5"
+const (
+	small  = "@cf/baai/bge-small-en-v1.5"
+	base   = "@cf/baai/bge-base-en-v1.5"
+	omni   = "@cf/baai/omni-bge-base-en-v1.5"
+	distil = synth.DistilBERTModelID
+)
 
 var modelsDir string
 
@@ -27,7 +31,7 @@ func TestMain(m *testing.M) {
 	if err != nil {
 		panic(err)
 	}
-	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, []string{small}, os.Stderr); err != nil {
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: dir}, []string{small, base, omni, distil, synth.RerankerModelID, synth.BGEM3ModelID}, os.Stderr); err != nil {
 		panic(err)
 	}
 	modelsDir = dir
@@ -213,31 +217,6 @@ func TestCorruptModelFileIsAClearError(t *testing.T) {
 	}
 }
 
-func TestSchedulerBudgetsFollowTheDevice(t *testing.T) {
-	entry := &engine.Entry{ID: small}
-	for _, tc := range []struct {
-		onGPU              bool
-		mc                 engine.ModelConfig
-		tokens, size, conc int
-	}{
-		{false, engine.ModelConfig{}, defaultMaxBatchTokens, defaultMaxBatchSize, defaultMaxConcurrentRequests},
-		{true, engine.ModelConfig{}, gpuMaxBatchTokens, gpuMaxBatchSize, gpuMaxConcurrentRequests},
-		{true, engine.ModelConfig{MaxBatchTokens: 4096, MaxBatchSize: 16, MaxConcurrentRequests: 8}, 4096, 16, 8},
-	} {
-		c := schedulerConfig(engine.ModelSpec{Entry: entry, Config: tc.mc}, tc.onGPU)
-		if c.MaxBatchTokens != tc.tokens || c.MaxBatchSize != tc.size || c.MaxConcurrentRequests != tc.conc {
-			t.Errorf("onGPU=%v config %+v: got %d tokens, %d items, %d requests; want %d, %d, %d",
-				tc.onGPU, tc.mc, c.MaxBatchTokens, c.MaxBatchSize, c.MaxConcurrentRequests, tc.tokens, tc.size, tc.conc)
-		}
-		if want := map[bool]int{false: 0, true: batch.GPUInstances}[tc.onGPU]; c.Instances != want {
-			t.Errorf("onGPU=%v: %d instances, want %d", tc.onGPU, c.Instances, want)
-		}
-	}
-	if gpuMaxBatchTokens <= defaultMaxBatchTokens || gpuMaxBatchSize <= defaultMaxBatchSize {
-		t.Error("GPU budgets must be larger than the CPU ones")
-	}
-}
-
 // TestPlacementIsListed loads the model for CUDA. On a machine without a
 // usable GPU (this one) it runs on the CPU, and the listing says so; with
 // require_device the load fails instead.
@@ -294,7 +273,7 @@ func TestConcurrentBatches(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := loaded.(*Model)
+	m := loaded.(embedder).Model
 	defer m.Close()
 	batches := make([][]sequence, 4)
 	for i := range batches {

@@ -15,12 +15,9 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
@@ -31,24 +28,6 @@ const Kind = "onnx-embeddinggemma"
 // maxTokens is the model's context, <bos> and <eos> included (the model
 // card's 2048 tokens, config.json's max_position_embeddings).
 const maxTokens = 2048
-
-// Scheduler defaults, as for BERT on a CPU (models/bert): a token budget of
-// 8192 padded positions holds four texts of the full 2048 tokens, a short
-// queue delay lets concurrent callers share batches, and batches keep to
-// texts of similar length.
-const (
-	defaultMaxBatchTokens        = 8192
-	defaultMaxConcurrentRequests = 512
-	defaultMaxQueueDelay         = 5 * time.Millisecond
-	maxPaddingRatio              = 0.15
-	gpuMaxBatchTokens            = 65536
-	gpuMaxBatchSize              = 256
-	gpuMaxConcurrentRequests     = 2048
-)
-
-// defaultMaxBatchSize is 4 texts per core, between 8 and 64 (models/bert
-// measures why).
-var defaultMaxBatchSize = min(max(4*runtime.NumCPU(), 8), 64)
 
 // fallbackVariants are the onnx-community file names, for a model directory
 // the catalog does not describe.
@@ -124,23 +103,3 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	}
 	return m, nil
 }
-
-// schedulerConfig applies the model config over the defaults for the
-// device the session runs on.
-func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.Config {
-	cfg := batch.Config{
-		Limits:                batch.Limits{MaxBatchTokens: defaultMaxBatchTokens, MaxBatchSize: defaultMaxBatchSize, MaxPaddingRatio: maxPaddingRatio},
-		MaxQueueDelay:         defaultMaxQueueDelay,
-		MaxConcurrentRequests: defaultMaxConcurrentRequests,
-	}
-	if onGPU {
-		cfg.Limits = batch.Limits{MaxBatchTokens: gpuMaxBatchTokens, MaxBatchSize: gpuMaxBatchSize, MaxPaddingRatio: maxPaddingRatio}
-		cfg.MaxConcurrentRequests = gpuMaxConcurrentRequests
-		cfg.Instances = batch.GPUInstances
-	}
-	return cfg.ForModel(spec)
-}
-
-// tokenizeWorkers bounds concurrent tokenization to the cores, so a burst of
-// requests does not starve the session goroutine.
-var tokenizeWorkers = make(chan struct{}, runtime.NumCPU())

@@ -219,19 +219,6 @@ func TestNotInstalled(t *testing.T) {
 	}
 }
 
-func TestSchedulerBudgetsFollowTheDevice(t *testing.T) {
-	entry := &engine.Entry{ID: model}
-	cpu := schedulerConfig(engine.ModelSpec{Entry: entry}, false)
-	gpu := schedulerConfig(engine.ModelSpec{Entry: entry}, true)
-	if cpu.MaxBatchTokens < maxTokens || gpu.MaxBatchTokens <= cpu.MaxBatchTokens || gpu.Instances < 2 {
-		t.Errorf("cpu %+v gpu %+v", cpu.Limits, gpu.Limits)
-	}
-	set := schedulerConfig(engine.ModelSpec{Entry: entry, Config: engine.ModelConfig{MaxBatchTokens: 4096, MaxBatchSize: 3}}, false)
-	if set.MaxBatchTokens != 4096 || set.MaxBatchSize != 3 {
-		t.Errorf("configured limits not applied: %+v", set.Limits)
-	}
-}
-
 func norm(v []float32) float64 {
 	var s float64
 	for _, x := range v {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"unicode/utf8"
 
 	onnx "github.com/yalue/onnxruntime_go"
 
@@ -117,7 +118,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 		}
 		return b
 	}
-	m.sched = batch.New(schedulerConfig(spec, sess.OnGPU()), func(ids []int64) int { return len(ids) }, m.runBatch)
+	m.sched = batch.New(batch.TextConfig(spec, sess.OnGPU(), batch.TextGPUMaxBatchTokens), func(ids []int64) int { return len(ids) }, m.runBatch)
 	return m, nil
 }
 
@@ -161,13 +162,16 @@ func (m *Model) Embed(ctx context.Context, in *engine.EmbeddingsInput) (*engine.
 
 // encode tokenizes under the shared worker bound.
 func (m *Model) encode(ctx context.Context, text, field string) ([]int64, int, bool, error) {
-	select {
-	case tokenizeWorkers <- struct{}{}:
-	case <-ctx.Done():
-		return nil, 0, false, ctx.Err()
+	if !utf8.ValidString(text) {
+		return nil, 0, false, engine.BadInput(field, "must be valid UTF-8 text")
 	}
-	defer func() { <-tokenizeWorkers }()
-	ids, full, truncated, err := m.tok.Encode(text, m.maxTokens)
+	var ids []int64
+	var full int
+	var truncated bool
+	var err error
+	if werr := batch.Prepare(ctx, func() { ids, full, truncated, err = m.tok.Encode(text, m.maxTokens) }); werr != nil {
+		return nil, 0, false, werr
+	}
 	if err != nil {
 		return nil, 0, false, engine.BadInput(field, "could not be tokenized: %v", err)
 	}

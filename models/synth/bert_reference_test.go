@@ -1,7 +1,6 @@
 package synth
 
 import (
-	"fmt"
 	"math"
 	"path/filepath"
 	"testing"
@@ -9,31 +8,41 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/onnxfile"
 )
 
-// bertReference is a plain-loop BERT encoder in float64, written from the
-// model's definition (Hugging Face BertModel), not from the ONNX graph. Its
+// bertReference is a plain-loop BERT-family encoder (BERT, DistilBERT,
+// XLM-RoBERTa) in float64, written from the models' definitions (Hugging
+// Face BertModel, DistilBertForSequenceClassification,
+// XLMRobertaForSequenceClassification), not from the ONNX graph. Its
 // weights come out of the generated file by their Hugging Face names, so a
 // graph that wires any of them wrongly disagrees with it.
 type bertReference struct {
 	d BertDims
+	a encoderArch
 	w map[string][]float32
 }
 
-func loadBertReference(t *testing.T, path string, d BertDims) *bertReference {
+func loadBertReference(t *testing.T, path string, d BertDims, a encoderArch) *bertReference {
 	t.Helper()
 	m, err := onnxfile.ReadModel(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	inits := onnxfile.Initializers(m.GetGraph())
-	ref := &bertReference{d: d, w: map[string][]float32{}}
-	need := []string{"embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
-		"embeddings.token_type_embeddings.weight", "embeddings.LayerNorm.weight", "embeddings.LayerNorm.bias"}
+	ref := &bertReference{d: d, a: a, w: map[string][]float32{}}
+	e := a.prefix + "embeddings."
+	need := []string{e + "word_embeddings.weight", e + "position_embeddings.weight", e + "LayerNorm.weight", e + "LayerNorm.bias"}
+	if d.TypeVocab > 0 {
+		need = append(need, e+"token_type_embeddings.weight")
+	}
+	s := a.sub
 	for l := range d.Layers {
-		for _, s := range []string{"attention.self.query", "attention.self.key", "attention.self.value",
-			"attention.output.dense", "attention.output.LayerNorm", "intermediate.dense", "output.dense", "output.LayerNorm"} {
-			p := fmt.Sprintf("encoder.layer.%d.%s", l, s)
+		for _, sub := range []string{s.query, s.key, s.value, s.attnOut, s.attnNorm, s.inter, s.out, s.outNorm} {
+			p := a.layerPrefix(l) + sub
 			need = append(need, p+".weight", p+".bias")
 		}
+	}
+	if a.head != headNone {
+		first, second := a.headParams()
+		need = append(need, first+".weight", first+".bias", second+".weight", second+".bias")
 	}
 	for _, name := range need {
 		tp, ok := inits[name]
@@ -47,38 +56,90 @@ func loadBertReference(t *testing.T, path string, d BertDims) *bertReference {
 	return ref
 }
 
-// forward returns last_hidden_state [batch][seq][hidden].
+// forward returns last_hidden_state [batch][seq][hidden]; types may be nil
+// (every token of type 0).
 func (r *bertReference) forward(ids, mask, types [][]int64) [][][]float64 {
 	out := make([][][]float64, len(ids))
 	for b := range ids {
-		out[b] = r.sequence(ids[b], mask[b], types[b])
+		var tt []int64
+		if types != nil {
+			tt = types[b]
+		}
+		out[b] = r.sequence(ids[b], mask[b], tt)
 	}
 	return out
 }
 
+// logits runs the classification head on the first token of each row of
+// forward's result: [batch][labels].
+func (r *bertReference) logits(states [][][]float64) [][]float64 {
+	first, second := r.a.headParams()
+	out := make([][]float64, len(states))
+	for b, seq := range states {
+		h := r.linearAll([][]float64{seq[0]}, first)[0]
+		for i, v := range h {
+			if r.a.head == headRoBERTa {
+				h[i] = math.Tanh(v)
+			} else {
+				h[i] = max(v, 0)
+			}
+		}
+		out[b] = r.linearAll([][]float64{h}, second)[0]
+	}
+	return out
+}
+
+// positionIDs numbers a row's tokens: 0..S-1, or as RoBERTa's
+// create_position_ids_from_input_ids does (real tokens from padIdx+1 on,
+// pads at padIdx).
+func (r *bertReference) positionIDs(ids []int64) []int64 {
+	pos := make([]int64, len(ids))
+	next := r.a.padIdx
+	for s, id := range ids {
+		switch {
+		case r.a.padIdx < 0:
+			pos[s] = int64(s)
+		case id == r.a.padIdx:
+			pos[s] = r.a.padIdx
+		default:
+			next++
+			pos[s] = next
+		}
+	}
+	return pos
+}
+
 func (r *bertReference) sequence(ids, mask, types []int64) [][]float64 {
 	h := r.d.Hidden
+	e := r.a.prefix + "embeddings."
+	pos := r.positionIDs(ids)
 	x := make([][]float64, len(ids))
 	for s := range ids {
 		x[s] = make([]float64, h)
 		for j := range h {
-			x[s][j] = float64(r.w["embeddings.word_embeddings.weight"][int(ids[s])*h+j]) +
-				float64(r.w["embeddings.position_embeddings.weight"][s*h+j]) +
-				float64(r.w["embeddings.token_type_embeddings.weight"][int(types[s])*h+j])
+			x[s][j] = float64(r.w[e+"word_embeddings.weight"][int(ids[s])*h+j]) +
+				float64(r.w[e+"position_embeddings.weight"][int(pos[s])*h+j])
+			if r.d.TypeVocab > 0 {
+				var tt int64
+				if types != nil {
+					tt = types[s]
+				}
+				x[s][j] += float64(r.w[e+"token_type_embeddings.weight"][int(tt)*h+j])
+			}
 		}
-		x[s] = r.layerNorm(x[s], "embeddings.LayerNorm")
+		x[s] = r.layerNorm(x[s], e+"LayerNorm")
 	}
 	for l := range r.d.Layers {
-		x = r.layer(x, mask, fmt.Sprintf("encoder.layer.%d.", l))
+		x = r.layer(x, mask, r.a.layerPrefix(l))
 	}
 	return x
 }
 
 func (r *bertReference) layer(x [][]float64, mask []int64, p string) [][]float64 {
-	seq, heads, dh := len(x), r.d.Heads, r.d.HeadDim()
-	q := r.linearAll(x, p+"attention.self.query")
-	k := r.linearAll(x, p+"attention.self.key")
-	v := r.linearAll(x, p+"attention.self.value")
+	seq, heads, dh, sub := len(x), r.d.Heads, r.d.HeadDim(), r.a.sub
+	q := r.linearAll(x, p+sub.query)
+	k := r.linearAll(x, p+sub.key)
+	v := r.linearAll(x, p+sub.value)
 	ctx := make([][]float64, seq)
 	for i := range seq {
 		ctx[i] = make([]float64, r.d.Hidden)
@@ -105,19 +166,19 @@ func (r *bertReference) layer(x [][]float64, mask []int64, p string) [][]float64
 			}
 		}
 	}
-	attn := r.linearAll(ctx, p+"attention.output.dense")
+	attn := r.linearAll(ctx, p+sub.attnOut)
 	for i := range x {
-		x[i] = r.layerNorm(refAdd(attn[i], x[i]), p+"attention.output.LayerNorm")
+		x[i] = r.layerNorm(refAdd(attn[i], x[i]), p+sub.attnNorm)
 	}
-	inter := r.linearAll(x, p+"intermediate.dense")
+	inter := r.linearAll(x, p+sub.inter)
 	for i := range inter {
 		for j, u := range inter[i] {
 			inter[i][j] = u * 0.5 * (1 + math.Erf(u/math.Sqrt2))
 		}
 	}
-	ff := r.linearAll(inter, p+"output.dense")
+	ff := r.linearAll(inter, p+sub.out)
 	for i := range x {
-		x[i] = r.layerNorm(refAdd(ff[i], x[i]), p+"output.LayerNorm")
+		x[i] = r.layerNorm(refAdd(ff[i], x[i]), p+sub.outNorm)
 	}
 	return x
 }
@@ -153,7 +214,7 @@ func (r *bertReference) layerNorm(x []float64, prefix string) []float64 {
 	variance /= float64(len(x))
 	out := make([]float64, len(x))
 	for i, v := range x {
-		out[i] = (v-mean)/math.Sqrt(variance+bertLayerNormEps)*float64(gamma[i]) + float64(beta[i])
+		out[i] = (v-mean)/math.Sqrt(variance+r.a.eps)*float64(gamma[i]) + float64(beta[i])
 	}
 	return out
 }

@@ -22,24 +22,28 @@ var bertTokenizerGz []byte
 // bertMaxLength is BGE's model_max_length, [CLS] and [SEP] included.
 const bertMaxLength = 512
 
-// bertConfig is config.json in the key order BertModel exports write.
+// bertConfig is config.json in the key order transformers writes, for BERT
+// and XLM-RoBERTa.
 type bertConfig struct {
 	NameOrPath            string            `json:"_name_or_path"`
 	Architectures         []string          `json:"architectures"`
 	AttentionDropout      float64           `json:"attention_probs_dropout_prob"`
+	BosTokenID            *int              `json:"bos_token_id,omitempty"`
 	ClassifierDropout     *float64          `json:"classifier_dropout"`
+	EosTokenID            *int              `json:"eos_token_id,omitempty"`
 	HiddenAct             string            `json:"hidden_act"`
 	HiddenDropout         float64           `json:"hidden_dropout_prob"`
 	HiddenSize            int               `json:"hidden_size"`
-	ID2Label              map[string]string `json:"id2label"`
+	ID2Label              map[string]string `json:"id2label,omitempty"`
 	InitializerRange      float64           `json:"initializer_range"`
 	IntermediateSize      int               `json:"intermediate_size"`
-	Label2ID              map[string]int    `json:"label2id"`
+	Label2ID              map[string]int    `json:"label2id,omitempty"`
 	LayerNormEps          float64           `json:"layer_norm_eps"`
 	MaxPositionEmbeddings int               `json:"max_position_embeddings"`
 	ModelType             string            `json:"model_type"`
 	NumAttentionHeads     int               `json:"num_attention_heads"`
 	NumHiddenLayers       int               `json:"num_hidden_layers"`
+	OutputPast            bool              `json:"output_past,omitempty"`
 	PadTokenID            int               `json:"pad_token_id"`
 	PositionEmbeddingType string            `json:"position_embedding_type"`
 	TorchDtype            string            `json:"torch_dtype"`
@@ -91,6 +95,12 @@ func writeBGECompanions(dir string, v bgeVariant, d BertDims) error {
 			return err
 		}
 	}
+	return writeWordPieceTokenizer(dir)
+}
+
+// writeWordPieceTokenizer writes the uncased WordPiece tokenizer.json and
+// vocab.txt that BGE and DistilBERT share.
+func writeWordPieceTokenizer(dir string) error {
 	tok, vocab, err := bgeTokenizerFiles()
 	if err != nil {
 		return err

@@ -42,36 +42,11 @@ func bertBatch() (ids, mask, types [][]int64) {
 	return ids, mask, types
 }
 
-// runBert runs an encoder file in ONNX Runtime and returns
+// runBert runs a BERT encoder file in ONNX Runtime and returns
 // last_hidden_state, flattened, and its shape.
 func runBert(t *testing.T, path string, ids, mask, types [][]int64) ([]float32, []int64) {
 	t.Helper()
-	s, err := ort.Open(path, ort.Options{IntraOpThreads: 1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	shape := onnx.NewShape(int64(len(ids)), int64(len(ids[0])))
-	values := map[string]onnx.Value{}
-	for name, rows := range map[string][][]int64{"input_ids": ids, "attention_mask": mask, "token_type_ids": types} {
-		tensor, err := onnx.NewTensor(shape, slices.Concat(rows...))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tensor.Destroy()
-		values[name] = tensor
-	}
-	in, err := s.BindInputs(values)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := make([]onnx.Value, len(s.Outputs()))
-	if err := s.Run(in, out); err != nil {
-		t.Fatal(err)
-	}
-	y := out[s.OutputIndex("last_hidden_state")].(*onnx.Tensor[float32])
-	defer y.Destroy()
-	return slices.Clone(y.GetData()), slices.Clone([]int64(y.GetShape()))
+	return runEncoder(t, path, "last_hidden_state", ids, mask, types)
 }
 
 func TestTinyBGEMatchesReferenceBERT(t *testing.T) {
@@ -85,7 +60,7 @@ func TestTinyBGEMatchesReferenceBERT(t *testing.T) {
 		if want := []int64{2, 7, int64(d.Hidden)}; !slices.Equal(shape, want) {
 			t.Fatalf("%s: last_hidden_state shape %v, want %v", id, shape, want)
 		}
-		want := loadBertReference(t, path, d).forward(ids, mask, types)
+		want := loadBertReference(t, path, d, bertArch).forward(ids, mask, types)
 		var worst float64
 		for b := range want {
 			for s := range want[b] {

@@ -110,7 +110,7 @@ func EmbeddingGemmaDims(p Preset) (GemmaDims, error) {
 	if p == Full {
 		d = embeddingGemmaFull
 	}
-	tok, err := embeddingGemmaTokenizerJSON(p)
+	tok, err := GemmaTokenizerJSON(p)
 	if err != nil {
 		return GemmaDims{}, err
 	}
@@ -219,7 +219,7 @@ func writeEmbeddingGemmaCompanions(dir string, d GemmaDims, p Preset) error {
 			return err
 		}
 	}
-	tok, err := embeddingGemmaTokenizerJSON(p)
+	tok, err := GemmaTokenizerJSON(p)
 	if err != nil {
 		return err
 	}

@@ -44,7 +44,7 @@ type Options struct {
 	// M2M100Size picks the full-size translation dims: "418M" (default) or "1.2B".
 	M2M100Size string
 	// Float16 also writes the half-precision variant (onnx/model_fp16.onnx)
-	// of the BGE and ResNet models, for GPUs.
+	// of the ONNX encoders (BGE, DistilBERT, XLM-R) and ResNet-50, for GPUs.
 	Float16 bool
 	// Force replaces a model directory that holds real (non-synthetic)
 	// model files; without it such a directory is kept as it is.

@@ -4,12 +4,22 @@
 import http from "node:http";
 import { engineURL } from "./edgeinfer.mjs";
 
-/** Starts the relay; returns {url, requests: [{method, path}], close()}. */
-export async function startRecorder() {
+/**
+ * Starts the relay; returns {url, requests: [{method, path}], close()}. With
+ * {bodies: true} each request also records its headers and its body as text.
+ */
+export async function startRecorder({ bodies = false } = {}) {
   const target = new URL(engineURL);
   const requests = [];
   const server = http.createServer((req, res) => {
-    requests.push({ method: req.method, path: req.url });
+    const entry = { method: req.method, path: req.url };
+    requests.push(entry);
+    if (bodies) {
+      entry.headers = req.headers;
+      const chunks = [];
+      req.on("data", (b) => chunks.push(b));
+      req.on("end", () => (entry.body = Buffer.concat(chunks).toString("utf8")));
+    }
     const upstream = http.request(
       { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers },
       (up) => {

@@ -1,0 +1,2 @@
+// The binding probe (compat/workers/binding-probe.js), as this project's Worker.
+export { default } from "../../workers/binding-probe.js";
