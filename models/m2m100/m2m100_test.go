@@ -483,11 +483,15 @@ func TestTranslateThroughTheEngine(t *testing.T) {
 	})
 }
 
+// An empty directory names the missing files of the variant the device
+// would serve: the catalog's default on the CPU, fp32 on a CUDA device.
 func TestNotInstalled(t *testing.T) {
-	spec := engine.ModelSpec{Entry: catalogEntry(t), Config: engine.ModelConfig{Dir: t.TempDir()}}
-	_, err := Backend{}.Check(context.Background(), spec)
-	if engine.KindOf(err) != engine.KindNotInstalled || !strings.Contains(err.Error(), "decoder_model_merged.onnx") {
-		t.Errorf("empty directory: %v", err)
+	for device, want := range map[string]string{"": synth.M2M100QuantizedDecoderFile, "cuda": synth.M2M100DecoderFile} {
+		spec := engine.ModelSpec{Entry: catalogEntry(t), Config: engine.ModelConfig{Dir: t.TempDir(), Device: device}}
+		_, err := Backend{}.Check(context.Background(), spec)
+		if engine.KindOf(err) != engine.KindNotInstalled || !strings.Contains(err.Error(), want+",") && !strings.Contains(err.Error(), want+")") {
+			t.Errorf("empty directory, device %q: %v, want %s named", device, err, want)
+		}
 	}
 }
 
