@@ -24,8 +24,8 @@ type peerResult struct {
 	P99              float64 `json:"p99_ms"`
 }
 
-// runPeers runs the transformers.js translation pipeline greedy with 1 and
-// 8 concurrent calls, and one batched call of 8 texts (key -8), over a
+// runPeers runs the transformers.js translation pipeline greedy with 1, 8
+// and 16 concurrent calls on the same weight variant, and one batched call of 8 texts (key -8), over a
 // view of the model directory that adds the tokenizer.json transformers.js
 // needs.
 func runPeers(dir string, threads, tokens int, d time.Duration, texts []string) (map[int]peerResult, error) {
@@ -52,9 +52,11 @@ func runPeers(dir string, threads, tokens int, d time.Duration, texts []string) 
 		return nil, err
 	}
 	out := map[int]peerResult{}
-	for _, conc := range []int{1, 8, -8} {
+	// transformers.js names the int8 files' dtype q8 (suffix _quantized).
+	dtype := map[string]string{"fp32": "fp32", "int8": "q8"}[servedVariant()]
+	for _, conc := range []int{1, 8, 16, -8} {
 		cmd := exec.Command("node", "run.mjs", view, fmt.Sprint(threads), fmt.Sprint(conc), fmt.Sprint(int(d.Seconds())),
-			fmt.Sprint(tokens), strings.Join(targets, ","), list)
+			fmt.Sprint(tokens), strings.Join(targets, ","), list, dtype)
 		cmd.Dir = filepath.Join("benchmarks", "m2m100", "peer")
 		cmd.Stderr = os.Stderr
 		stdout, err := cmd.Output()

@@ -69,18 +69,65 @@ var _ engine.Backend = Backend{}
 // modelFiles is what a model directory provides: the encoder and either
 // the merged decoder or the pair.
 type modelFiles struct {
+	variant                          string
 	encoder, merged, first, withPast string // paths relative to the model dir; "" if absent
 }
 
-// locate picks the files of the configured variant. The catalog names the
+// locate picks the variant to serve and its files. A configured variant
+// (models.<id>.variant) is served as configured. Otherwise the CPU serves
+// the catalog's default variant (int8) and a CUDA device fp32: the int8
+// files' DynamicQuantizeLinear and MatMulInteger are CPU kernels, and a GPU
+// is not bound by weight bytes the way a CPU's decoder steps are. When the
+// preferred variant's files are absent and the other's are present, the
+// other one serves, so a directory pulled or synthesized with either works
+// on both devices.
+func locate(spec engine.ModelSpec) (modelFiles, []string, error) {
+	if spec.Config.Variant != "" {
+		return locateVariant(spec)
+	}
+	preferred, other := spec.Variant(), "fp32"
+	if onCUDA(spec.Config.Device) {
+		preferred, other = other, preferred
+	}
+	files, need, err := locateVariant(withVariant(spec, preferred))
+	if err != nil || preferred == other || installed(spec, need) {
+		return files, need, err
+	}
+	if alt, altNeed, altErr := locateVariant(withVariant(spec, other)); altErr == nil && installed(spec, altNeed) {
+		return alt, altNeed, nil
+	}
+	return files, need, err // reported missing by Inspect
+}
+
+// onCUDA reports whether device (cpu, cuda or cuda:N; empty is the CPU)
+// names a CUDA device. The model still runs on the CPU when the device is
+// unavailable and not required, with the variant chosen for the GPU.
+func onCUDA(device string) bool { return strings.HasPrefix(device, "cuda") }
+
+func withVariant(spec engine.ModelSpec, variant string) engine.ModelSpec {
+	spec.Config.Variant = variant
+	return spec
+}
+
+// installed reports whether every file in files is in the model directory.
+func installed(spec engine.ModelSpec, files []string) bool {
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(spec.Dir(), filepath.FromSlash(f))); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// locateVariant picks the files of spec's variant. The catalog names the
 // merged decoder; when it is absent, decoder_model + decoder_with_past_model
 // of the same variant serve instead.
-func locate(spec engine.ModelSpec) (modelFiles, []string, error) {
+func locateVariant(spec engine.ModelSpec) (modelFiles, []string, error) {
 	weights, err := onnxdir.VariantFiles(spec, fallbackVariants)
 	if err != nil {
 		return modelFiles{}, nil, err
 	}
-	var f modelFiles
+	f := modelFiles{variant: spec.Variant()}
 	for _, w := range weights {
 		switch base := filepath.Base(w); {
 		case strings.HasPrefix(base, "encoder_model"):
@@ -170,7 +217,9 @@ func (c *modelConfig) merge(g modelConfig) {
 	}
 }
 
-// Load implements engine.Backend.
+// Load implements engine.Backend. Without a configured variant the CPU
+// loads the catalog's default and a CUDA device fp32, each taking the other
+// variant when only that one is installed (see locate).
 func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, error) {
 	files, _, err := locate(spec)
 	if err != nil {
@@ -209,7 +258,7 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 	if cfg.DModel <= 0 {
 		return nil, fmt.Errorf("config.json has no d_model")
 	}
-	m := &Model{id: spec.Entry.ID, tok: tok, search: search, recompute: recompute,
+	m := &Model{id: spec.Entry.ID, variant: files.variant, tok: tok, search: search, recompute: recompute,
 		decoderStart: 2, pad: 1, maxInputTokens: 1024}
 	if cfg.DecoderStartTokenID != nil {
 		m.decoderStart = *cfg.DecoderStartTokenID

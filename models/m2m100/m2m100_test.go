@@ -21,9 +21,10 @@ import (
 )
 
 var (
-	// tinyDir holds the tiny synthetic M2M100: all four ONNX files.
+	// tinyDir holds the tiny synthetic M2M100: all eight ONNX files (fp32 and
+	// int8).
 	tinyDir string
-	// pairDir is the same model without decoder_model_merged.onnx.
+	// pairDir is the same model without the merged decoders.
 	pairDir string
 )
 
@@ -40,8 +41,10 @@ func TestMain(m *testing.M) {
 	if err := linkTree(tinyDir, pairDir); err != nil {
 		panic(err)
 	}
-	if err := os.Remove(filepath.Join(pairDir, "onnx", "decoder_model_merged.onnx")); err != nil {
-		panic(err)
+	for _, merged := range []string{synth.M2M100DecoderFile, synth.M2M100QuantizedDecoderFile} {
+		if err := os.Remove(filepath.Join(pairDir, filepath.FromSlash(merged))); err != nil {
+			panic(err)
+		}
 	}
 	code := m.Run()
 	os.RemoveAll(root)
@@ -84,11 +87,21 @@ func catalogEntry(t *testing.T) *engine.Entry {
 	return e
 }
 
-// load serves the model in dir through the real backend and ONNX Runtime.
-func load(t *testing.T, dir string, mc engine.ModelConfig, recompute bool) *Model {
+// variants are the weight variants the backend tests run on.
+var variants = []string{"fp32", "int8"}
+
+func forEachVariant(t *testing.T, test func(t *testing.T, variant string)) {
+	for _, v := range variants {
+		t.Run(v, func(t *testing.T) { test(t, v) })
+	}
+}
+
+// load serves the variant of the model in dir through the real backend and ONNX Runtime.
+func load(t *testing.T, dir, variant string, mc engine.ModelConfig, recompute bool) *Model {
 	t.Helper()
 	orttest.Require(t)
 	mc.Dir = dir
+	mc.Variant = variant
 	mc.IntraOpThreads = 1
 	spec := engine.ModelSpec{Entry: catalogEntry(t), Config: mc, Paths: home.Resolve(t.TempDir(), os.Getenv)}
 	if _, err := (Backend{}).Check(context.Background(), spec); err != nil {
@@ -188,69 +201,96 @@ func prefixFor(m *Model, r request) []int64 {
 	return []int64{m.decoderStart, m.tok.langID(tgt)}
 }
 
-func TestCacheMatchesRecomputation(t *testing.T) {
-	mc := engine.ModelConfig{MaxLength: 24, NumBeams: 1}
-	cached := load(t, tinyDir, mc, false)
-	recomputed := load(t, tinyDir, mc, true)
-	for _, r := range requests {
-		a, stepsA := trace(t, cached, false, newSearcher(cached.search, prefixFor(cached, r)), r)
-		b, stepsB := trace(t, recomputed, true, newSearcher(recomputed.search, prefixFor(recomputed, r)), r)
-		if !slices.Equal(a.tokens, b.tokens) {
-			t.Errorf("%q: cached decoding gave %v, recomputation %v", r.text, a.tokens, b.tokens)
-			continue
-		}
-		if len(a.tokens) < 10 {
-			t.Errorf("%q: only %d tokens; the comparison should cover many cached steps", r.text, len(a.tokens))
-		}
-		for i := range stepsA {
-			if d := maxDiff(stepsA[i][0], stepsB[i][0]); d > 1e-4 {
-				t.Errorf("%q step %d: logits differ by %g", r.text, i, d)
-			}
-		}
-	}
+// agreement is how closely two runs of one variant must agree when they
+// differ in how rows and positions were grouped into ONNX Runtime calls.
+// fp32 computes each row and position on its own, up to float rounding.
+// int8 does not: DynamicQuantizeLinear quantizes a whole activation tensor
+// with one scale, so a row's logits move with what is computed beside it
+// (the other rows of a batch, the rest of a recomputed prefix), and beam
+// search can then rank near-equal beams differently.
+type agreement struct {
+	logits, score float64
+	beamTokens    bool // beam search's tokens must be equal too (greedy's always are)
+}
 
-	// And through the scheduler, beam search included.
-	ctx := testContext(t)
-	for _, beams := range []int{1, 3} {
-		mc := engine.ModelConfig{MaxLength: 24, NumBeams: beams}
-		cached, recomputed := load(t, tinyDir, mc, false), load(t, tinyDir, mc, true)
+func agreementFor(variant string) agreement {
+	if variant == "int8" {
+		return agreement{logits: 0.1, score: 0.1}
+	}
+	return agreement{logits: 1e-4, score: 1e-4, beamTokens: true}
+}
+
+func TestCacheMatchesRecomputation(t *testing.T) {
+	forEachVariant(t, func(t *testing.T, variant string) {
+		tol := agreementFor(variant)
+		mc := engine.ModelConfig{MaxLength: 24, NumBeams: 1}
+		cached := load(t, tinyDir, variant, mc, false)
+		recomputed := load(t, tinyDir, variant, mc, true)
 		for _, r := range requests {
-			a, b := translate(t, ctx, cached, r), translate(t, ctx, recomputed, r)
-			if !slices.Equal(a.Tokens, b.Tokens) || math.Abs(a.Score-b.Score) > 1e-4 {
-				t.Errorf("%d beams, %q: cached %v (%v), recomputed %v (%v)", beams, r.text, a.Tokens, a.Score, b.Tokens, b.Score)
+			a, stepsA := trace(t, cached, false, newSearcher(cached.search, prefixFor(cached, r)), r)
+			b, stepsB := trace(t, recomputed, true, newSearcher(recomputed.search, prefixFor(recomputed, r)), r)
+			if !slices.Equal(a.tokens, b.tokens) {
+				t.Errorf("%q: cached decoding gave %v, recomputation %v", r.text, a.tokens, b.tokens)
+				continue
+			}
+			if len(a.tokens) < 10 {
+				t.Errorf("%q: only %d tokens; the comparison should cover many cached steps", r.text, len(a.tokens))
+			}
+			for i := range stepsA {
+				if d := maxDiff(stepsA[i][0], stepsB[i][0]); d > tol.logits {
+					t.Errorf("%q step %d: logits differ by %g", r.text, i, d)
+				}
 			}
 		}
-	}
+
+		// And through the scheduler, beam search included.
+		ctx := testContext(t)
+		for _, beams := range []int{1, 3} {
+			mc := engine.ModelConfig{MaxLength: 24, NumBeams: beams}
+			cached, recomputed := load(t, tinyDir, variant, mc, false), load(t, tinyDir, variant, mc, true)
+			for _, r := range requests {
+				a, b := translate(t, ctx, cached, r), translate(t, ctx, recomputed, r)
+				sameTokens := slices.Equal(a.Tokens, b.Tokens) || (beams > 1 && !tol.beamTokens)
+				if !sameTokens || math.Abs(a.Score-b.Score) > tol.score {
+					t.Errorf("%d beams, %q: cached %v (%v), recomputed %v (%v)", beams, r.text, a.Tokens, a.Score, b.Tokens, b.Score)
+				}
+			}
+		}
+	})
 }
 
 func TestPairFilesMatchTheMergedDecoder(t *testing.T) {
-	ctx := testContext(t)
-	for _, beams := range []int{1, 3} {
-		mc := engine.ModelConfig{MaxLength: 24, NumBeams: beams}
-		merged, pair := load(t, tinyDir, mc, false), load(t, pairDir, mc, false)
-		if pair.dec.merged != nil || pair.dec.withPast == nil || merged.dec.merged == nil {
-			t.Fatal("the pair directory should load decoder_model + decoder_with_past_model, the full one the merged file")
-		}
-		for _, r := range requests {
-			a, b := translate(t, ctx, merged, r), translate(t, ctx, pair, r)
-			if !slices.Equal(a.Tokens, b.Tokens) || math.Abs(a.Score-b.Score) > 1e-4 {
-				t.Errorf("%d beams, %q: merged %v (%v), pair %v (%v)", beams, r.text, a.Tokens, a.Score, b.Tokens, b.Score)
+	forEachVariant(t, func(t *testing.T, variant string) {
+		ctx := testContext(t)
+		for _, beams := range []int{1, 3} {
+			mc := engine.ModelConfig{MaxLength: 24, NumBeams: beams}
+			merged, pair := load(t, tinyDir, variant, mc, false), load(t, pairDir, variant, mc, false)
+			if pair.dec.merged != nil || pair.dec.withPast == nil || merged.dec.merged == nil {
+				t.Fatal("the pair directory should load decoder_model + decoder_with_past_model, the full one the merged file")
+			}
+			for _, r := range requests {
+				a, b := translate(t, ctx, merged, r), translate(t, ctx, pair, r)
+				if !slices.Equal(a.Tokens, b.Tokens) || math.Abs(a.Score-b.Score) > 1e-4 {
+					t.Errorf("%d beams, %q: merged %v (%v), pair %v (%v)", beams, r.text, a.Tokens, a.Score, b.Tokens, b.Score)
+				}
 			}
 		}
-	}
+	})
 }
 
 func TestOneBeamEqualsGreedy(t *testing.T) {
-	m := load(t, tinyDir, engine.ModelConfig{MaxLength: 24, NumBeams: 1}, false)
-	oneBeam := m.search
-	oneBeam.numBeams = 1
-	for _, r := range requests {
-		g, _ := trace(t, m, false, &greedy{cfg: m.search, seq: prefixFor(m, r)}, r)
-		b, _ := trace(t, m, false, newBeamSearch(oneBeam, prefixFor(m, r)), r)
-		if !slices.Equal(g.tokens, b.tokens) || g.eos != b.eos {
-			t.Errorf("%q: greedy %v, one beam %v", r.text, g.tokens, b.tokens)
+	forEachVariant(t, func(t *testing.T, variant string) {
+		m := load(t, tinyDir, variant, engine.ModelConfig{MaxLength: 24, NumBeams: 1}, false)
+		oneBeam := m.search
+		oneBeam.numBeams = 1
+		for _, r := range requests {
+			g, _ := trace(t, m, false, &greedy{cfg: m.search, seq: prefixFor(m, r)}, r)
+			b, _ := trace(t, m, false, newBeamSearch(oneBeam, prefixFor(m, r)), r)
+			if !slices.Equal(g.tokens, b.tokens) || g.eos != b.eos {
+				t.Errorf("%q: greedy %v, one beam %v", r.text, g.tokens, b.tokens)
+			}
 		}
-	}
+	})
 }
 
 // TestBeamScoreIsLengthNormalized recomputes each result's log-probability
@@ -258,44 +298,47 @@ func TestOneBeamEqualsGreedy(t *testing.T) {
 // divided by the number of generated tokens (length_penalty 1), as
 // Hugging Face's sequences_scores are.
 func TestBeamScoreIsLengthNormalized(t *testing.T) {
-	ctx := testContext(t)
-	m := load(t, tinyDir, engine.ModelConfig{MaxLength: 16, NumBeams: 4}, false)
-	ref := load(t, tinyDir, engine.ModelConfig{MaxLength: 16}, true)
-	for _, r := range requests[:3] {
-		got := translate(t, ctx, m, r)
-		seq := append(prefixFor(m, r), got.Tokens[1:]...)
-		if got.Generated > len(got.Tokens) {
-			seq = append(seq, m.search.eos)
-		}
-		src, _ := resolveLanguage("source_lang", r.src)
-		enc, err := ref.encode([]job{{src: ref.tok.encode(r.text, src)}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		state := &recomputeState{d: ref.dec, ws: &workspace{}, enc: enc}
-		sum := 0.0 // the forced language token adds log 1
-		for k := 2; k < len(seq); k++ {
-			logits, err := state.next([][]int64{seq[:k]})
+	forEachVariant(t, func(t *testing.T, variant string) {
+		ctx := testContext(t)
+		m := load(t, tinyDir, variant, engine.ModelConfig{MaxLength: 16, NumBeams: 4}, false)
+		ref := load(t, tinyDir, variant, engine.ModelConfig{MaxLength: 16}, true)
+		for _, r := range requests[:3] {
+			got := translate(t, ctx, m, r)
+			seq := append(prefixFor(m, r), got.Tokens[1:]...)
+			if got.Generated > len(got.Tokens) {
+				seq = append(seq, m.search.eos)
+			}
+			src, _ := resolveLanguage("source_lang", r.src)
+			enc, err := ref.encode([]job{{src: ref.tok.encode(r.text, src)}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			sum += float64(logits[0][seq[k]]) - summarize(logits[0], 1).norm
+			state := &recomputeState{d: ref.dec, ws: &workspace{}, enc: enc}
+			sum := 0.0 // the forced language token adds log 1
+			for k := 2; k < len(seq); k++ {
+				logits, err := state.next([][]int64{seq[:k]})
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum += float64(logits[0][seq[k]]) - summarize(logits[0], 1).norm
+			}
+			generated := len(seq) - 1
+			if generated != got.Generated {
+				t.Fatalf("%q: %d tokens generated, result says %d", r.text, generated, got.Generated)
+			}
+			if want := sum / float64(generated); math.Abs(got.Score-want) > agreementFor(variant).score {
+				t.Errorf("%q: score %v, want log-probability %v / %d tokens = %v", r.text, got.Score, sum, generated, want)
+			}
 		}
-		generated := len(seq) - 1
-		if generated != got.Generated {
-			t.Fatalf("%q: %d tokens generated, result says %d", r.text, generated, got.Generated)
-		}
-		if want := sum / float64(generated); math.Abs(got.Score-want) > 1e-4 {
-			t.Errorf("%q: score %v, want log-probability %v / %d tokens = %v", r.text, got.Score, sum, generated, want)
-		}
-	}
+	})
 }
 
 func TestBatchedEqualsAlone(t *testing.T) {
+	variant := "fp32" // int8 results depend on the batch: see agreement and TestInt8BatchedRowsStayClose
 	ctx := testContext(t)
 	for _, beams := range []int{1, 3} {
 		mc := engine.ModelConfig{MaxLength: 40, NumBeams: beams, MaxBatchSize: 8, MaxQueueDelay: engine.Duration(time.Second)}
-		m := load(t, tinyDir, mc, false)
+		m := load(t, tinyDir, variant, mc, false)
 		alone := make([]*Translation, len(requests))
 		for i, r := range requests {
 			alone[i] = translate(t, ctx, m, r)
@@ -323,7 +366,7 @@ func TestBatchedEqualsAlone(t *testing.T) {
 
 		// Staggered: each request joins while earlier ones decode, in a
 		// cohort of its own that takes turns with theirs.
-		m2 := load(t, tinyDir, engine.ModelConfig{MaxLength: 40, NumBeams: beams, MaxBatchSize: 8}, false)
+		m2 := load(t, tinyDir, variant, engine.ModelConfig{MaxLength: 40, NumBeams: beams, MaxBatchSize: 8}, false)
 		chans = nil
 		for _, r := range requests {
 			steps := m2.stats.Steps.Load()
@@ -358,9 +401,10 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func TestCancelledRequestLeavesItsCohort(t *testing.T) {
+	variant := "fp32" // int8 results depend on the batch: see agreement and TestInt8BatchedRowsStayClose
 	ctx := testContext(t)
 	mc := engine.ModelConfig{MaxLength: 200, NumBeams: 2, MaxBatchSize: 4, MaxQueueDelay: engine.Duration(time.Second)}
-	m := load(t, tinyDir, mc, false)
+	m := load(t, tinyDir, variant, mc, false)
 	alone := translate(t, ctx, m, requests[0])
 
 	leaving, leave := context.WithCancel(ctx)
@@ -384,64 +428,70 @@ func TestCancelledRequestLeavesItsCohort(t *testing.T) {
 }
 
 func TestTranslateThroughTheEngine(t *testing.T) {
-	orttest.Require(t)
-	eng := enginetest.New(t, map[string]engine.ModelConfig{synth.M2M100ModelID: {Dir: tinyDir, MaxLength: 12, NumBeams: 2}},
-		map[string]engine.Backend{Kind: Backend{}}, nil)
-	ctx := testContext(t)
-	run := func(body string) (string, error) {
-		out, err := eng.Run(ctx, synth.M2M100ModelID, engine.Input{JSON: []byte(body)})
+	forEachVariant(t, func(t *testing.T, variant string) {
+		orttest.Require(t)
+		eng := enginetest.New(t, map[string]engine.ModelConfig{synth.M2M100ModelID: {Dir: tinyDir, Variant: variant, MaxLength: 12, NumBeams: 2}},
+			map[string]engine.Backend{Kind: Backend{}}, nil)
+		ctx := testContext(t)
+		run := func(body string) (string, error) {
+			out, err := eng.Run(ctx, synth.M2M100ModelID, engine.Input{JSON: []byte(body)})
+			if err != nil {
+				return "", err
+			}
+			return out.(*engine.TranslationOutput).TranslatedText, nil
+		}
+		byCode, err := run(`{"text": "The translator reads the window.", "source_lang": "en", "target_lang": "fr"}`)
 		if err != nil {
-			return "", err
+			t.Fatal(err)
 		}
-		return out.(*engine.TranslationOutput).TranslatedText, nil
-	}
-	byCode, err := run(`{"text": "The translator reads the window.", "source_lang": "en", "target_lang": "fr"}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byName, err := run(`{"text": "The translator reads the window.", "source_lang": "English", "target_lang": "french"}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	byDefault, err := run(`{"text": "The translator reads the window.", "target_lang": "FR"}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if byCode != byName || byCode != byDefault {
-		t.Errorf("codes %q, names %q and the default source %q should translate alike", byCode, byName, byDefault)
-	}
-	other, err := run(`{"text": "The translator reads the window.", "target_lang": "de"}`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if other == byCode {
-		t.Errorf("French and German gave the same text %q; the target language must reach the decoder", other)
-	}
+		byName, err := run(`{"text": "The translator reads the window.", "source_lang": "English", "target_lang": "french"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byDefault, err := run(`{"text": "The translator reads the window.", "target_lang": "FR"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if byCode != byName || byCode != byDefault {
+			t.Errorf("codes %q, names %q and the default source %q should translate alike", byCode, byName, byDefault)
+		}
+		other, err := run(`{"text": "The translator reads the window.", "target_lang": "de"}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if other == byCode {
+			t.Errorf("French and German gave the same text %q; the target language must reach the decoder", other)
+		}
 
-	for _, c := range []struct {
-		body       string
-		status     int
-		code       int
-		msgContain string
-	}{
-		{`{"text": "hi", "target_lang": "klingon"}`, 400, 5006, "target_lang"},
-		{`{"text": "hi", "source_lang": "elvish", "target_lang": "fr"}`, 400, 5006, "source_lang"},
-		{`{"text": "", "target_lang": "fr"}`, 400, 5006, "text"},
-		{`{"text": "` + strings.Repeat("a ", 1100) + `", "target_lang": "fr"}`, 413, 3006, "1024"},
-	} {
-		_, err := run(c.body)
-		d := engine.Describe(err)
-		if d.Status != c.status || d.Code != c.code || !strings.Contains(d.Message, c.msgContain) {
-			t.Errorf("%.60s…: %d %d %q, want %d %d mentioning %q", c.body, d.Status, d.Code, d.Message, c.status, c.code, c.msgContain)
+		for _, c := range []struct {
+			body       string
+			status     int
+			code       int
+			msgContain string
+		}{
+			{`{"text": "hi", "target_lang": "klingon"}`, 400, 5006, "target_lang"},
+			{`{"text": "hi", "source_lang": "elvish", "target_lang": "fr"}`, 400, 5006, "source_lang"},
+			{`{"text": "", "target_lang": "fr"}`, 400, 5006, "text"},
+			{`{"text": "` + strings.Repeat("a ", 1100) + `", "target_lang": "fr"}`, 413, 3006, "1024"},
+		} {
+			_, err := run(c.body)
+			d := engine.Describe(err)
+			if d.Status != c.status || d.Code != c.code || !strings.Contains(d.Message, c.msgContain) {
+				t.Errorf("%.60s…: %d %d %q, want %d %d mentioning %q", c.body, d.Status, d.Code, d.Message, c.status, c.code, c.msgContain)
+			}
 		}
-	}
+	})
 }
 
+// An empty directory names the missing files of the variant the device
+// would serve: the catalog's default on the CPU, fp32 on a CUDA device.
 func TestNotInstalled(t *testing.T) {
-	spec := engine.ModelSpec{Entry: catalogEntry(t), Config: engine.ModelConfig{Dir: t.TempDir()}}
-	_, err := Backend{}.Check(context.Background(), spec)
-	if engine.KindOf(err) != engine.KindNotInstalled || !strings.Contains(err.Error(), "decoder_model_merged.onnx") {
-		t.Errorf("empty directory: %v", err)
+	for device, want := range map[string]string{"": synth.M2M100QuantizedDecoderFile, "cuda": synth.M2M100DecoderFile} {
+		spec := engine.ModelSpec{Entry: catalogEntry(t), Config: engine.ModelConfig{Dir: t.TempDir(), Device: device}}
+		_, err := Backend{}.Check(context.Background(), spec)
+		if engine.KindOf(err) != engine.KindNotInstalled || !strings.Contains(err.Error(), want+",") && !strings.Contains(err.Error(), want+")") {
+			t.Errorf("empty directory, device %q: %v, want %s named", device, err, want)
+		}
 	}
 }
 
@@ -485,16 +535,18 @@ func TestHalfPrecisionExportIsRefused(t *testing.T) {
 // Asked for CUDA, the model reports where its sessions run: the CUDA
 // provider on a GPU machine, else the CPU with the reason it fell back.
 func TestPlacement(t *testing.T) {
-	for _, dir := range []string{tinyDir, pairDir} {
-		p := load(t, dir, engine.ModelConfig{Device: "cuda"}, false).Placement()
-		switch {
-		case p.ExecutionProvider == "CUDAExecutionProvider" && p.Fallback == "":
-		case p.ExecutionProvider == "CPUExecutionProvider" && p.Fallback != "":
-		default:
-			t.Errorf("%s: placement %+v", filepath.Base(dir), p)
+	forEachVariant(t, func(t *testing.T, variant string) {
+		for _, dir := range []string{tinyDir, pairDir} {
+			p := load(t, dir, variant, engine.ModelConfig{Device: "cuda"}, false).Placement()
+			switch {
+			case p.ExecutionProvider == "CUDAExecutionProvider" && p.Fallback == "":
+			case p.ExecutionProvider == "CPUExecutionProvider" && p.Fallback != "":
+			default:
+				t.Errorf("%s: placement %+v", filepath.Base(dir), p)
+			}
 		}
-	}
-	if p := load(t, tinyDir, engine.ModelConfig{}, false).Placement(); p.ExecutionProvider != "CPUExecutionProvider" || p.Fallback != "" {
-		t.Errorf("on the CPU as configured: placement %+v", p)
-	}
+		if p := load(t, tinyDir, variant, engine.ModelConfig{}, false).Placement(); p.ExecutionProvider != "CPUExecutionProvider" || p.Fallback != "" {
+			t.Errorf("on the CPU as configured: placement %+v", p)
+		}
+	})
 }

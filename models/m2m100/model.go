@@ -1,7 +1,9 @@
 package m2m100
 
 import (
+	"cmp"
 	"context"
+	"slices"
 	"sync/atomic"
 
 	"github.com/edgeinfer/edgeinfer/engine"
@@ -14,6 +16,7 @@ import (
 // sessions are driven by one scheduler goroutine.
 type Model struct {
 	id        string
+	variant   string // the weight variant loaded: fp32 or int8
 	tok       *tokenizer
 	enc       *ort.Session
 	dec       *decoderFiles
@@ -53,6 +56,10 @@ func (m *Model) Stats() *Stats { return &m.stats }
 func (m *Model) Placement() engine.Placement {
 	return onnxdir.Placement(m.enc, m.dec.merged, m.dec.first, m.dec.withPast)
 }
+
+// Variant is the weight variant the model loaded (fp32 or int8): the
+// configured one, else the device's default (see Backend.Load).
+func (m *Model) Variant() string { return m.variant }
 
 // Close stops the scheduler and releases the sessions.
 func (m *Model) Close() error {
@@ -118,4 +125,29 @@ func (m *Model) TranslateTokens(ctx context.Context, in *engine.TranslationInput
 		generated++
 	}
 	return &Translation{Text: m.tok.decode(h.tokens), Tokens: h.tokens, Generated: generated, Score: h.score}, nil
+}
+
+// FirstStepLogits returns the logits the first token of in's translation
+// is chosen from: the next-token scores after the decoder start and the
+// forced target language token, over the whole vocabulary. It runs outside
+// the scheduler, one request alone, for harnesses that compare weight
+// variants of one model.
+func (m *Model) FirstStepLogits(in *engine.TranslationInput) ([]float32, error) {
+	src, err := resolveLanguage("source_lang", cmp.Or(in.SourceLang, "en"))
+	if err != nil {
+		return nil, err
+	}
+	tgt, err := resolveLanguage("target_lang", in.TargetLang)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := m.encode([]job{{src: m.tok.encode(in.Text, src)}})
+	if err != nil {
+		return nil, err
+	}
+	logits, err := newCachedState(m.dec, &workspace{}, enc).next([][]int64{{m.decoderStart, m.tok.langID(tgt)}})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Clone(logits[0]), nil
 }

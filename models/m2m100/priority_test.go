@@ -14,7 +14,7 @@ import (
 // which the interactive reserve must not take: the items still run, one at
 // a time, and translate as interactive requests do.
 func TestBatchJobItemsRunWithOneDecodingPlace(t *testing.T) {
-	m := load(t, tinyDir, engine.ModelConfig{MaxLength: 24, MaxBatchSize: 1}, false)
+	m := load(t, tinyDir, "", engine.ModelConfig{MaxLength: 24, MaxBatchSize: 1}, false)
 	ctx, cancel := context.WithTimeout(testContext(t), 10*time.Second)
 	defer cancel()
 	low := engine.WithOptions(ctx, engine.RunOptions{LowPriority: true})

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
 )
 
 // M2M100ModelID is the Workers AI translation model the synthetic M2M100
@@ -74,8 +76,28 @@ func m2m100Seed(seed uint64) uint64 {
 	return seed
 }
 
-// generateM2M100 writes the layout of an optimum export (Xenova's repos):
-// tokenizer and config files at the top, the four ONNX files under onnx/.
+// M2M100 file names inside a model directory: the encoder and the merged
+// decoder of each variant (the catalog's variants list these).
+const (
+	M2M100EncoderFile          = "onnx/encoder_model.onnx"
+	M2M100DecoderFile          = "onnx/decoder_model_merged.onnx"
+	M2M100QuantizedEncoderFile = "onnx/encoder_model_quantized.onnx"
+	M2M100QuantizedDecoderFile = "onnx/decoder_model_merged_quantized.onnx"
+)
+
+// m2m100File is the path of one ONNX file: onnx/<base>.onnx, or
+// onnx/<base>_quantized.onnx for the int8 form.
+func m2m100File(base string, quantized bool) string {
+	if quantized {
+		base += "_quantized"
+	}
+	return "onnx/" + base + ".onnx"
+}
+
+// generateM2M100 writes the layout of an optimum export quantized by
+// transformers.js's script (Xenova's repos): tokenizer and config files at
+// the top, under onnx/ the encoder and the three decoder files in fp32 and
+// in int8 (*_quantized.onnx).
 func generateM2M100(ctx context.Context, dir string, o Options) error {
 	d, err := M2M100PresetDims(o)
 	if err != nil {
@@ -97,26 +119,35 @@ func generateM2M100(ctx context.Context, dir string, o Options) error {
 	}
 
 	// Encoder and decoder weights are generated separately, so a full-size
-	// run holds one of them in memory at a time; the three decoder files
-	// share one set.
+	// run holds one of them in memory at a time; each fp32 file and its int8
+	// twin share one set, and the three decoder files of a precision share
+	// its quantized form.
 	seed := m2m100Seed(o.Seed)
-	if err := buildM2M100Encoder(newM2M100Weights(d, seed)).Save(filepath.Join(dir, "onnx", "encoder_model.onnx")); err != nil {
-		return err
-	}
-	w := newM2M100Weights(d, seed)
-	for _, f := range []struct {
-		name string
-		kind m2m100DecoderKind
-	}{
-		{"decoder_model.onnx", m2m100DecoderFirst},
-		{"decoder_with_past_model.onnx", m2m100DecoderPast},
-		{"decoder_model_merged.onnx", m2m100DecoderMerged},
-	} {
+	save := func(m *onnxgraph.Model, file string) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := buildM2M100Decoder(w, f.kind).Save(filepath.Join(dir, "onnx", f.name)); err != nil {
+		return m.Save(filepath.Join(dir, filepath.FromSlash(file)))
+	}
+	ew := newM2M100Weights(d, seed)
+	for _, quantized := range []bool{false, true} {
+		if err := save(buildM2M100Encoder(ew, quantized), m2m100File("encoder_model", quantized)); err != nil {
 			return err
+		}
+	}
+	w := newM2M100Weights(d, seed)
+	for _, quantized := range []bool{false, true} {
+		for _, f := range []struct {
+			name string
+			kind m2m100DecoderKind
+		}{
+			{"decoder_model", m2m100DecoderFirst},
+			{"decoder_with_past_model", m2m100DecoderPast},
+			{"decoder_model_merged", m2m100DecoderMerged},
+		} {
+			if err := save(buildM2M100Decoder(w, f.kind, quantized), m2m100File(f.name, quantized)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -96,8 +96,8 @@ const (
 )
 
 // buildM2M100Decoder builds one decoder file with the interface of
-// docs/model-files.md §3.4–3.6.
-func buildM2M100Decoder(w *m2m100Weights, kind m2m100DecoderKind) *onnxgraph.Model {
+// docs/model-files.md §3.4–3.6, in int8 when quantized.
+func buildM2M100Decoder(w *m2m100Weights, kind m2m100DecoderKind, quantized bool) *onnxgraph.Model {
 	d := w.d
 	g := onnxgraph.NewGraph("m2m100_decoder")
 	batch := onnxgraph.Dynamic("batch_size")
@@ -145,7 +145,7 @@ func buildM2M100Decoder(w *m2m100Weights, kind m2m100DecoderKind) *onnxgraph.Mod
 	}
 	io.presentEncoder = kind != m2m100DecoderPast
 
-	b := newM2M100Builder(g, w)
+	b := newM2M100Builder(g, w, quantized)
 	if kind == m2m100DecoderMerged {
 		b.mergedDecoder(io, g.Input("use_cache_branch", onnxgraph.Bool, onnxgraph.Fixed(1)))
 	} else {

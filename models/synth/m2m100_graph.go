@@ -17,19 +17,22 @@ const m2m100LayerNormEps = 1e-5
 // m2m100Builder emits M2M100 computations into g. Weights always go to
 // top, the model's main graph, even while g is an If branch: branches read
 // them by name, so the merged decoder stores each tensor once.
+//
+// quantized builds the int8 form (m2m100_int8.go).
 type m2m100Builder struct {
-	top, g *onnxgraph.Graph
-	w      *m2m100Weights
-	added  map[string]bool // weights already in top
+	top, g    *onnxgraph.Graph
+	w         *m2m100Weights
+	added     map[string]bool // weights already in top
+	quantized bool
 }
 
-func newM2M100Builder(top *onnxgraph.Graph, w *m2m100Weights) *m2m100Builder {
-	return &m2m100Builder{top: top, g: top, w: w, added: map[string]bool{}}
+func newM2M100Builder(top *onnxgraph.Graph, w *m2m100Weights, quantized bool) *m2m100Builder {
+	return &m2m100Builder{top: top, g: top, w: w, added: map[string]bool{}, quantized: quantized}
 }
 
 // branch returns a builder for an If branch of b's main graph.
 func (b *m2m100Builder) branch(name string) *m2m100Builder {
-	return &m2m100Builder{top: b.top, g: b.top.Subgraph(name), w: b.w, added: b.added}
+	return &m2m100Builder{top: b.top, g: b.top.Subgraph(name), w: b.w, added: b.added, quantized: b.quantized}
 }
 
 // param adds t to the main graph on first use and returns its name.
@@ -53,7 +56,14 @@ func (b *m2m100Builder) named(out, op string, inputs []string, attrs ...onnxgrap
 
 func (b *m2m100Builder) linear(x, prefix string, in, out int) string {
 	w, bias := b.w.linear(prefix, in, out)
-	return b.g.Op("Add", []string{b.g.Op("MatMul", []string{x, b.param(w)}), b.param(bias)})
+	var y string
+	if b.quantized {
+		q := b.w.quantized(w, true)
+		y = b.integerMatMul(x, b.param(q.values), q, "")
+	} else {
+		y = b.g.Op("MatMul", []string{x, b.param(w)})
+	}
+	return b.g.Op("Add", []string{y, b.param(bias)})
 }
 
 func (b *m2m100Builder) layerNorm(x, prefix, out string) string {
@@ -111,13 +121,16 @@ func (b *m2m100Builder) attnOut(ctx, prefix string) string {
 func (b *m2m100Builder) embed(ids, pastLen, component string) string {
 	d := b.w.d
 	g := b.g
-	tokens := g.Op("Gather", []string{b.param(b.w.shared()), ids})
+	tokens := b.lookup(b.w.shared(), ids)
 	tokens = g.Op("Mul", []string{tokens, g.Scalar(float32(math.Sqrt(float64(d.DModel))))})
 	pad := g.ScalarInt(m2m100PadID)
 	notPad := g.Op("Cast", []string{g.Op("Not", []string{g.Op("Equal", []string{ids, pad})})},
 		onnxgraph.AttrInt("to", int64(onnxgraph.Int64)))
 	count := g.Op("CumSum", []string{notPad, g.ScalarInt(1)})
 	pos := g.Op("Add", []string{g.Op("Mul", []string{g.Op("Add", []string{count, pastLen}), notPad}), pad})
+	// The int8 files keep this table in float32, as the hub's do: each of
+	// them is about 3 MB over its int8 weights, the table's float32 size
+	// less its int8 size.
 	positions := g.Op("Gather", []string{b.param(b.w.positions(component)), pos})
 	return g.Op("Add", []string{tokens, positions})
 }
@@ -163,16 +176,17 @@ func (b *m2m100Builder) encoderLayer(h, mask string, i int) string {
 	return b.ffn(h, prefix, b.w.d.FFN)
 }
 
-// buildM2M100Encoder is encoder_model.onnx: input_ids and attention_mask
-// [batch_size, encoder_sequence_length] → last_hidden_state.
-func buildM2M100Encoder(w *m2m100Weights) *onnxgraph.Model {
+// buildM2M100Encoder is encoder_model.onnx (quantized:
+// encoder_model_quantized.onnx): input_ids and attention_mask [batch_size,
+// encoder_sequence_length] → last_hidden_state.
+func buildM2M100Encoder(w *m2m100Weights, quantized bool) *onnxgraph.Model {
 	d := w.d
 	g := onnxgraph.NewGraph("m2m100_encoder")
 	batch, seq := onnxgraph.Dynamic("batch_size"), onnxgraph.Dynamic("encoder_sequence_length")
 	ids := g.Input("input_ids", onnxgraph.Int64, batch, seq)
 	mask := g.Input("attention_mask", onnxgraph.Int64, batch, seq)
 
-	b := newM2M100Builder(g, w)
+	b := newM2M100Builder(g, w, quantized)
 	h := b.embed(ids, g.ScalarInt(0), "encoder")
 	additive := b.paddingMask(mask)
 	for i := range d.EncoderLayers {
@@ -194,6 +208,9 @@ func m2m100Model(g *onnxgraph.Graph) *onnxgraph.Model {
 // transB reads the [vocab, d_model] matrix as stored, so the weight is kept
 // once and no transposed copy is folded at load time.
 func (b *m2m100Builder) lmHead(h, out string) string {
+	if b.quantized {
+		return b.quantizedLMHead(h, out)
+	}
 	d := b.w.d
 	g := b.g
 	flat := g.Op("Reshape", []string{h, g.Ints(-1, int64(d.DModel))})

@@ -19,7 +19,8 @@ import (
 	"github.com/edgeinfer/edgeinfer/tokenize/spm/spmpb"
 )
 
-var m2m100Files = []string{"encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx"}
+var m2m100Files = []string{"encoder_model.onnx", "decoder_model.onnx", "decoder_with_past_model.onnx", "decoder_model_merged.onnx",
+	"encoder_model_quantized.onnx", "decoder_model_quantized.onnx", "decoder_with_past_model_quantized.onnx", "decoder_model_merged_quantized.onnx"}
 
 // m2m100Contract is docs/model-files.md §3.3–3.6 for dims d: every input
 // and output with dtype and axes (named dynamic axes or fixed sizes).
@@ -73,39 +74,47 @@ func m2m100Contract(d M2M100Dims) map[string][2][]onnxfile.Value {
 
 func TestM2M100FilesMatchTheContract(t *testing.T) {
 	dir, d := tinyM2M100(t, 0)
+	for base, want := range m2m100Contract(d) {
+		// The int8 files have the fp32 files' interface.
+		for _, file := range []string{base, strings.TrimSuffix(base, ".onnx") + "_quantized.onnx"} {
+			m2mCheckContract(t, dir, file, want)
+		}
+	}
+}
+
+func m2mCheckContract(t *testing.T, dir, file string, want [2][]onnxfile.Value) {
+	t.Helper()
 	same := func(a, b onnxfile.Value) bool {
 		return a.Name == b.Name && a.Type == b.Type && slices.Equal(a.Dims, b.Dims)
 	}
-	for file, want := range m2m100Contract(d) {
-		path := filepath.Join(dir, "onnx", file)
-		ins, outs, err := onnxfile.ReadInterface(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !slices.EqualFunc(ins, want[0], same) {
-			t.Errorf("%s inputs:\n got %v\nwant %v", file, ins, want[0])
-		}
-		if !slices.EqualFunc(outs, want[1], same) {
-			t.Errorf("%s outputs:\n got %v\nwant %v", file, outs, want[1])
-		}
-		if _, err := os.Stat(path + "_data"); !os.IsNotExist(err) {
-			t.Errorf("%s: a tiny model should keep its weights inline (stat %s_data: %v)", file, path, err)
-		}
+	path := filepath.Join(dir, "onnx", file)
+	ins, outs, err := onnxfile.ReadInterface(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(ins, want[0], same) {
+		t.Errorf("%s inputs:\n got %v\nwant %v", file, ins, want[0])
+	}
+	if !slices.EqualFunc(outs, want[1], same) {
+		t.Errorf("%s outputs:\n got %v\nwant %v", file, outs, want[1])
+	}
+	if _, err := os.Stat(path + "_data"); !os.IsNotExist(err) {
+		t.Errorf("%s: a tiny model should keep its weights inline (stat %s_data: %v)", file, path, err)
+	}
 
-		// ONNX Runtime must read the same interface: names, element types,
-		// ranks, fixed sizes (dynamic axes are -1).
-		s := m2mSession(t, dir, file)
-		for _, side := range []struct {
-			declared []onnxfile.Value
-			got      []string
-		}{{want[0], infoStrings(s.Inputs())}, {want[1], infoStrings(s.Outputs())}} {
-			var expect []string
-			for _, v := range side.declared {
-				expect = append(expect, ortInfoString(v))
-			}
-			if !slices.Equal(side.got, expect) {
-				t.Errorf("%s as ONNX Runtime sees it:\n got %v\nwant %v", file, side.got, expect)
-			}
+	// ONNX Runtime must read the same interface: names, element types,
+	// ranks, fixed sizes (dynamic axes are -1).
+	s := m2mSession(t, dir, file)
+	for _, side := range []struct {
+		declared []onnxfile.Value
+		got      []string
+	}{{want[0], infoStrings(s.Inputs())}, {want[1], infoStrings(s.Outputs())}} {
+		var expect []string
+		for _, v := range side.declared {
+			expect = append(expect, ortInfoString(v))
+		}
+		if !slices.Equal(side.got, expect) {
+			t.Errorf("%s as ONNX Runtime sees it:\n got %v\nwant %v", file, side.got, expect)
 		}
 	}
 }

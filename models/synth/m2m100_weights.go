@@ -18,13 +18,16 @@ import (
 // Linear weights are stored [in, out], ready for MatMul, as torch.onnx
 // exports them (transposed from PyTorch's [out, in]).
 type m2m100Weights struct {
-	d     M2M100Dims
-	seed  uint64
-	cache map[string]*onnxgraph.Tensor
+	d      M2M100Dims
+	seed   uint64
+	cache  map[string]*onnxgraph.Tensor
+	values map[string][]float32  // cache's data, for quantization
+	int8   map[string]m2m100Int8 // quantized forms, by float tensor name
 }
 
 func newM2M100Weights(d M2M100Dims, seed uint64) *m2m100Weights {
-	return &m2m100Weights{d: d, seed: seed, cache: map[string]*onnxgraph.Tensor{}}
+	return &m2m100Weights{d: d, seed: seed, cache: map[string]*onnxgraph.Tensor{},
+		values: map[string][]float32{}, int8: map[string]m2m100Int8{}}
 }
 
 // Scales. With unit-variance embeddings (after the sqrt(d_model) scale),
@@ -49,6 +52,7 @@ func (w *m2m100Weights) tensor(name string, dims []int64, fill func(rng *rand.Ra
 	fill(rng, data)
 	t := onnxgraph.Float32Tensor(name, dims, data)
 	w.cache[name] = t
+	w.values[name] = data
 	return t
 }
 

@@ -4,13 +4,14 @@
 // concurrency; CONCURRENCY -8 makes one batched call of 8 texts instead.
 // Generated tokens are counted from generate()'s output, as edgeinfer counts
 // them: every token after the decoder start, </s> included.
-// Usage: node run.mjs MODEL_DIR THREADS CONCURRENCY SECONDS MAX_NEW_TOKENS TARGETS TEXTS.json
+// Usage: node run.mjs MODEL_DIR THREADS CONCURRENCY SECONDS MAX_NEW_TOKENS TARGETS TEXTS.json [DTYPE]
+// DTYPE is fp32 (default) or q8, the *_quantized.onnx files.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { env, pipeline } from '@huggingface/transformers';
 
-const [modelDir, threads, concurrencyArg, seconds, maxNewTokens, targetList, textsFile] = process.argv.slice(2);
+const [modelDir, threads, concurrencyArg, seconds, maxNewTokens, targetList, textsFile, dtype = 'fp32'] = process.argv.slice(2);
 const texts = JSON.parse(fs.readFileSync(textsFile, 'utf8'));
 const targets = targetList.split(',');
 const concurrency = Number(concurrencyArg);
@@ -22,7 +23,7 @@ env.allowRemoteModels = false;
 env.localModelPath = root;
 
 const translator = await pipeline('translation', 'model', {
-  dtype: 'fp32',
+  dtype,
   device: 'cpu',
   session_options: { intraOpNumThreads: Number(threads), interOpNumThreads: 1 },
 });
