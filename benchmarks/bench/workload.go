@@ -44,6 +44,21 @@ func NewWorkload(entry *engine.Entry, seed uint64) (Workload, error) {
 		for _, t := range texts {
 			w.Requests = append(w.Requests, Request{Body: marshal(map[string]any{"text": t}), Items: 1})
 		}
+	case engine.TaskTextClassification:
+		if entry.Schema == "rerank" { // 1 query × 20 contexts, items are pairs
+			queries := corpus.Sentences(len(texts)/20, 4, 12, seed+1)
+			for i, q := range queries {
+				contexts := make([]map[string]string, 20)
+				for j := range contexts {
+					contexts[j] = map[string]string{"text": texts[i*20+j]}
+				}
+				w.Requests = append(w.Requests, Request{Body: marshal(map[string]any{"query": q, "contexts": contexts}), Items: len(contexts)})
+			}
+			break
+		}
+		for _, t := range texts {
+			w.Requests = append(w.Requests, Request{Body: marshal(map[string]any{"text": t}), Items: 1})
+		}
 	case engine.TaskTranslation:
 		for i, t := range texts {
 			w.Requests = append(w.Requests, Request{Body: marshal(map[string]any{"text": t, "source_lang": "en", "target_lang": languages[i%len(languages)]}), Items: 1})

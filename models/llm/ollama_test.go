@@ -529,6 +529,14 @@ func TestEveryLLMOfTheDemoSetIsServedSyntheticWithoutStartingAServer(t *testing.
 			}
 			continue
 		}
+		if have := installedOllamaVersion(home.Resolve(testHome, os.Getenv)); e.MinOllama != "" && olderVersion(have, e.MinOllama) {
+			// The installed Ollama cannot run the architecture: not installed,
+			// naming the version needed, whatever could stand in.
+			if st.Installed || !strings.Contains(st.Problem, "needs Ollama "+e.MinOllama) {
+				t.Errorf("%s (needs Ollama %s, %s installed): %+v", e.ID, e.MinOllama, have, st)
+			}
+			continue
+		}
 		n++
 		if !st.Installed || !st.Installation.Synthetic || st.Installation.Source != "ollama:"+engine.SyntheticLlamaTag || st.Installation.Bytes == 0 {
 			t.Errorf("%s: %+v", e.ID, st)
