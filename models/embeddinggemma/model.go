@@ -65,7 +65,7 @@ type batchBuffers struct {
 	others     []ort.Floats // by position in Model.others
 }
 
-func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokCfg modelConfig) (*Model, error) {
+func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokCfg onnxdir.TextConfig) (*Model, error) {
 	out := sess.OutputIndex("sentence_embedding")
 	if out < 0 {
 		return nil, fmt.Errorf("%s declares no sentence_embedding output (has %v)", sess.Path(), sess.Outputs())
@@ -181,14 +181,6 @@ func (m *Model) encode(ctx context.Context, text, field string) ([]int64, int, b
 	return ids, full, truncated, nil
 }
 
-// grow returns buf resized to n, reallocating only when it is too small.
-func grow[T any](buf []T, n int) []T {
-	if cap(buf) < n {
-		return make([]T, n)
-	}
-	return buf[:n]
-}
-
 // runBatch pads a batch on the right to its longest sequence, as the
 // tokenizer's padding_side says (the side does not change the answer: RoPE
 // scores and the sliding window depend only on how far apart two tokens
@@ -196,25 +188,11 @@ func grow[T any](buf []T, n int) []T {
 // sentence_embedding's rows. The scheduler's instances may call it
 // concurrently.
 func (m *Model) runBatch(seqs [][]int64) ([][]float32, error) {
-	rows, cols := len(seqs), 0
-	for _, s := range seqs {
-		cols = max(cols, len(s))
-	}
-	n := rows * cols
 	buf := m.buffers.Get().(*batchBuffers)
 	defer m.buffers.Put(buf)
-	buf.ids, buf.mask = grow(buf.ids, n), grow(buf.mask, n)
-	clear(buf.mask)
-	for r, s := range seqs {
-		row := buf.ids[r*cols : (r+1)*cols]
-		copy(row, s)
-		for c := len(s); c < cols; c++ {
-			row[c] = m.pad
-		}
-		for c := range s {
-			buf.mask[r*cols+c] = 1
-		}
-	}
+	var cols int
+	buf.ids, buf.mask, cols = onnxdir.PadRight(seqs, m.pad, buf.ids, buf.mask)
+	rows := len(seqs)
 	shape := onnx.NewShape(int64(rows), int64(cols))
 	values := map[string]onnx.Value{}
 	for name, data := range map[string][]int64{"input_ids": buf.ids, "attention_mask": buf.mask} {

@@ -17,13 +17,9 @@ package qwen3embed
 
 import (
 	"context"
-	"fmt"
-	"path/filepath"
-	"strings"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
-	"github.com/edgeinfer/edgeinfer/models/ort"
 )
 
 // Kind is the catalog backend name.
@@ -54,59 +50,16 @@ type Backend struct{}
 
 var _ engine.Backend = Backend{}
 
-func files(spec engine.ModelSpec) ([]string, error) {
-	weights, err := onnxdir.VariantFiles(spec, fallbackVariants)
-	if err != nil {
-		return nil, err
-	}
-	return append([]string{"config.json", "tokenizer.json"}, weights...), nil
-}
-
 // Check implements engine.Backend.
-func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installation, error) {
-	fs, err := files(spec)
-	if err != nil {
-		return engine.Installation{}, err
-	}
-	return onnxdir.Inspect(spec, fs)
-}
-
-// modelConfig is what edgeinfer reads from config.json and
-// tokenizer_config.json.
-type modelConfig struct {
-	HiddenSize            int `json:"hidden_size"`
-	MaxPositionEmbeddings int `json:"max_position_embeddings"`
-	ModelMaxLength        int `json:"model_max_length"`
+func (Backend) Check(ctx context.Context, spec engine.ModelSpec) (engine.Installation, error) {
+	return onnxdir.CheckText(ctx, spec, fallbackVariants)
 }
 
 // Load implements engine.Backend.
 func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, error) {
-	fs, err := files(spec)
+	tok, sess, cfg, tokCfg, err := onnxdir.OpenText(spec, fallbackVariants, loadTokenizer)
 	if err != nil {
 		return nil, err
-	}
-	graph := ""
-	for _, f := range fs {
-		if strings.HasSuffix(f, ".onnx") {
-			graph = f
-		}
-	}
-	if graph == "" {
-		return nil, onnxdir.LoadError(spec, fmt.Errorf("variant %q lists no .onnx file", spec.Variant()))
-	}
-	dir := spec.Dir()
-	var cfg, tokCfg modelConfig
-	if err := onnxdir.ReadJSON(dir, "config.json", &cfg); err != nil {
-		return nil, onnxdir.LoadError(spec, err)
-	}
-	_ = onnxdir.ReadJSON(dir, "tokenizer_config.json", &tokCfg) // optional
-	tok, err := loadTokenizer(filepath.Join(dir, "tokenizer.json"))
-	if err != nil {
-		return nil, onnxdir.LoadError(spec, err)
-	}
-	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(graph)), onnxdir.SessionOptions(spec.Config))
-	if err != nil {
-		return nil, onnxdir.LoadError(spec, err)
 	}
 	m, err := newModel(spec, sess, tok, cfg, tokCfg)
 	if err != nil {

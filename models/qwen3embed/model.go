@@ -44,7 +44,7 @@ type batchBuffers struct {
 	states               ort.Floats // last_hidden_state
 }
 
-func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokCfg modelConfig) (*Model, error) {
+func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokCfg onnxdir.TextConfig) (*Model, error) {
 	out := sess.OutputIndex("last_hidden_state")
 	if out < 0 && len(sess.Outputs()) == 1 {
 		out = 0 // the token states, whatever the export named them
@@ -181,25 +181,11 @@ func grow[T any](buf []T, n int) []T {
 // package comment for why right), runs the model and pools each row's last
 // real token. The scheduler's instances may call it concurrently.
 func (m *Model) runBatch(seqs [][]int64) ([][]float32, error) {
-	rows, cols := len(seqs), 0
-	for _, s := range seqs {
-		cols = max(cols, len(s))
-	}
-	n := rows * cols
 	buf := m.buffers.Get().(*batchBuffers)
 	defer m.buffers.Put(buf)
-	buf.ids, buf.mask = grow(buf.ids, n), grow(buf.mask, n)
-	clear(buf.mask)
-	for r, s := range seqs {
-		row := buf.ids[r*cols : (r+1)*cols]
-		copy(row, s)
-		for c := len(s); c < cols; c++ {
-			row[c] = m.pad
-		}
-		for c := range s {
-			buf.mask[r*cols+c] = 1
-		}
-	}
+	var cols int
+	buf.ids, buf.mask, cols = onnxdir.PadRight(seqs, m.pad, buf.ids, buf.mask)
+	rows, n := len(seqs), len(seqs)*cols
 	inputs := map[string][]int64{"input_ids": buf.ids, "attention_mask": buf.mask}
 	if m.positions {
 		buf.positions = grow(buf.positions, n)
