@@ -100,6 +100,12 @@ func TooLarge(field, format string, args ...any) *Error {
 	return &Error{Kind: KindTooLarge, Field: field, Message: "Request is too large: " + msg}
 }
 
+// OverTokenLimit is the 413 for a text over a model's token limit sent
+// with truncate_inputs false.
+func OverTokenLimit(field string, tokens, limit int) *Error {
+	return TooLarge(field, "%d tokens is over the model's limit of %d (send truncate_inputs: true to truncate)", tokens, limit)
+}
+
 // Busy reports that admission control refused a request.
 func Busy(retryAfter time.Duration) *Error {
 	return &Error{Kind: KindCapacity, Message: "Capacity temporarily exceeded, please try again.", RetryAfter: retryAfter}

@@ -188,7 +188,7 @@ func (m *Model) encode(ctx context.Context, field string, tokenize func() ([]int
 
 // tooLong is the 413 for an input over the model's limit.
 func (m *Model) tooLong(field string, tokens int) error {
-	return engine.TooLarge(field, "%d tokens is over the model's limit of %d (send truncate_inputs: true to truncate)", tokens, m.maxTokens)
+	return engine.OverTokenLimit(field, tokens, m.maxTokens)
 }
 
 // grow returns buf resized to n, reallocating only when it is too small.
@@ -251,15 +251,8 @@ func (m *Model) runBatch(seqs []sequence) ([][]float32, error) {
 		return nil, err
 	}
 	defer result.Destroy()
-	outputs := make([]onnx.Value, len(m.sess.Outputs()))
-	outputs[m.out] = result
-	if err := m.sess.Run(bound, outputs); err != nil {
+	if err := m.sess.RunInto(bound, m.out, result); err != nil {
 		return nil, err
-	}
-	for i, v := range outputs {
-		if i != m.out && v != nil {
-			defer v.Destroy() // outputs we did not ask for, allocated by ORT
-		}
 	}
 	vecs := make([][]float32, rows)
 	if m.head == headLogits {

@@ -148,7 +148,7 @@ func (m *Model) Embed(ctx context.Context, in *engine.EmbeddingsInput) (*engine.
 			return nil, err
 		}
 		if truncated && !in.TruncateInputs {
-			return nil, engine.TooLarge(field, "%d tokens is over the model's limit of %d (send truncate_inputs: true to truncate)", full, m.maxTokens)
+			return nil, engine.OverTokenLimit(field, full, m.maxTokens)
 		}
 		seqs[i] = ids
 		tokens += len(ids)

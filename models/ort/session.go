@@ -292,6 +292,21 @@ func (s *Session) Run(inputs, outputs []onnx.Value) error {
 	return nil
 }
 
+// RunInto runs the session with out bound as output index; the outputs the
+// caller did not bind are allocated by ONNX Runtime and released before it
+// returns.
+func (s *Session) RunInto(inputs []onnx.Value, index int, out onnx.Value) error {
+	outputs := make([]onnx.Value, len(s.outputs))
+	outputs[index] = out
+	err := s.Run(inputs, outputs)
+	for i, v := range outputs {
+		if i != index && v != nil {
+			v.Destroy()
+		}
+	}
+	return err
+}
+
 // Close releases the session.
 func (s *Session) Close() error {
 	return s.s.Destroy()

@@ -130,7 +130,7 @@ func (m *Model) Embed(ctx context.Context, in *engine.EmbeddingsInput) (*engine.
 			return nil, err
 		}
 		if truncated && !in.TruncateInputs {
-			return nil, engine.TooLarge(field, "%d tokens is over the model's limit of %d (send truncate_inputs: true to truncate)", full, m.maxTokens)
+			return nil, engine.OverTokenLimit(field, full, m.maxTokens)
 		}
 		seqs[i] = ids
 		tokens += len(ids)
@@ -214,15 +214,8 @@ func (m *Model) runBatch(seqs [][]int64) ([][]float32, error) {
 		return nil, err
 	}
 	defer states.Destroy()
-	outputs := make([]onnx.Value, len(m.sess.Outputs()))
-	outputs[m.out] = states
-	if err := m.sess.Run(bound, outputs); err != nil {
+	if err := m.sess.RunInto(bound, m.out, states); err != nil {
 		return nil, err
-	}
-	for i, v := range outputs {
-		if i != m.out && v != nil {
-			defer v.Destroy() // outputs we did not ask for, allocated by ORT
-		}
 	}
 	vecs := make([][]float32, rows)
 	for r, s := range seqs {

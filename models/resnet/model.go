@@ -218,15 +218,8 @@ func (m *Model) runBatch(items []*pixels) ([][]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	outputs := make([]onnx.Value, len(m.sess.Outputs()))
-	outputs[m.output] = out
-	if err := m.sess.Run(inputs, outputs); err != nil {
+	if err := m.sess.RunInto(inputs, m.output, out); err != nil {
 		return nil, err
-	}
-	for i, v := range outputs {
-		if i != m.output && v != nil {
-			defer v.Destroy() // outputs we did not ask for, allocated by ORT
-		}
 	}
 	buf.out.Decode(0, n*classes)
 	logits := make([][]float32, n)
