@@ -196,7 +196,7 @@ func topFiveDiff(got []engine.Classification, want []ranked, labels []string, to
 	}
 	for i, w := range want {
 		if got[i].Label != labels[w.index] || math.Abs(float64(got[i].Score)-w.score) > tol {
-			return fmt.Sprintf("result %d is %s %.6f, the peer's %s %.6f", i, got[i].Label, got[i].Score, labels[w.index], w.score)
+			return fmt.Sprintf("result %d is %s %.8f, the peer's %s %.8f", i, got[i].Label, got[i].Score, labels[w.index], w.score)
 		}
 	}
 	return ""
