@@ -13,7 +13,7 @@ import (
 // the truncated ones in testdata/refused) and a few crafted headers. It
 // must never panic or crash in C; every failure must be an *Error of a
 // known kind; every success must be a consistent image within the pixel
-// limit, and resize the same through the vector pass as through Go's. JPEGs go through libjpeg-turbo where the build has it
+// limit, and resize the same through the vector passes as through Go's. JPEGs go through libjpeg-turbo where the build has it
 // (JPEGDecoder), twice: at full size and with DCT scaling. CI runs it
 // briefly:
 //
@@ -60,7 +60,7 @@ func FuzzDecode(f *testing.F) {
 		if err := p.Prepare(img, out); err != nil {
 			t.Fatal(err)
 		}
-		checkHorizontalPasses(t, img)
+		checkVectorPasses(t, img)
 		img, err = small.Decode(data, lim)
 		if !checkFuzzDecode(t, img, err, lim) {
 			t.Fatalf("decodes at full size but not for a smaller target: %v", err)
@@ -71,11 +71,11 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// checkHorizontalPasses compares the vector horizontal pass, where there
-// is one, with Go's on the whole decoded image, shrunk and enlarged.
-func checkHorizontalPasses(t *testing.T, img *RGB) {
+// checkVectorPasses compares the vector resize passes, where there are
+// some, with Go's on the whole decoded image, shrunk and enlarged.
+func checkVectorPasses(t *testing.T, img *RGB) {
 	t.Helper()
-	if horizontalPassSIMD == nil {
+	if horizontalPassSIMD == nil || verticalRowSIMD == nil {
 		return
 	}
 	k, _ := Bicubic.kernel()
@@ -86,6 +86,19 @@ func checkHorizontalPasses(t *testing.T, img *RGB) {
 		horizontalPassSIMD(got, img, 0, img.H, &a)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%dx%d to width %d: the vector horizontal pass differs from Go's", img.W, img.H, outW)
+		}
+	}
+	stride := 3 * img.W
+	want, got, acc := make([]byte, stride), make([]byte, stride), make([]int32, stride)
+	for _, outH := range []int{max(1, img.H/3), 2*img.H + 1} {
+		a := newAxis(img.H, 0, float64(img.H), outH, 0, outH, k)
+		for y := range outH {
+			start, w := a.weights(y)
+			verticalRow(want, img.Pix[start*stride:], stride, w, acc)
+			verticalRowSIMD(got, img.Pix[start*stride:], stride, w)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%dx%d to height %d, row %d: the vector vertical pass differs from Go's", img.W, img.H, outH, y)
+			}
 		}
 	}
 }

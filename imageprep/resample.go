@@ -257,6 +257,10 @@ func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 			continue
 		}
 		start, w := vert.weights(y)
+		if verticalRowSIMD != nil {
+			verticalRowSIMD(out, tmp.Pix[3*(start-rowLo)*cols:], 3*cols, w)
+			continue
+		}
 		verticalRow(out, tmp.Pix[3*(start-rowLo)*cols:], 3*cols, w, acc)
 	}
 	return dst
@@ -316,7 +320,7 @@ var sample = func() (t [256]float64) {
 // integer one (9% faster here on a Zen 4 core, min of 40 runs, than the
 // same loop in int32). Taps go four at a time, one bounds check each. This
 // is the pass of builds without cgo and of CPUs without AVX2; the others
-// run resample_avx2.c, about twice as fast again.
+// run resample_avx2.c, about three times as fast again.
 func dot3(px []byte, w []float64) (r, g, b float64) {
 	r, g, b = half, half, half
 	for len(w) >= 4 && len(px) >= 12 {
@@ -334,6 +338,10 @@ func dot3(px []byte, w []float64) (r, g, b float64) {
 	}
 	return r, g, b
 }
+
+// verticalRowSIMD, where the build and the CPU have one
+// (resample_avx2.go), is verticalRow in vector instructions.
+var verticalRowSIMD func(out, rows []byte, stride int, w []int32)
 
 // verticalRow writes one output row: the weighted sum of len(w) rows of
 // rows, each stride bytes after the last, into out (stride bytes), using

@@ -70,3 +70,28 @@ __attribute__((target("avx2"))) void ei_resample_h(const uint8_t *src, size_t sr
 		}
 	}
 }
+
+// ei_resample_v: see resample_avx2.h. Eight samples per step in int32
+// lanes, the rows of one output row added in order; what is left of a row
+// over a multiple of 8 goes the plain way.
+__attribute__((target("avx2"))) void ei_resample_v(const uint8_t *rows, size_t stride, const int32_t *w, int ntaps,
+                                                   uint8_t *out) {
+	size_t i = 0;
+	for (; i + 8 <= stride; i += 8) {
+		__m256i acc = _mm256_set1_epi32(1 << 21);
+		for (int j = 0; j < ntaps; j++) {
+			__m256i px = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(rows + (size_t)j * stride + i)));
+			acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(px, _mm256_set1_epi32(w[j])));
+		}
+		acc = _mm256_srai_epi32(acc, 22);
+		__m128i s = _mm_packs_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+		_mm_storel_epi64((__m128i *)(out + i), _mm_packus_epi16(s, s));
+	}
+	for (; i < stride; i++) {
+		uint32_t s = 0;
+		for (int j = 0; j < ntaps; j++) {
+			s += (uint32_t)rows[(size_t)j * stride + i] * (uint32_t)w[j];
+		}
+		out[i] = clip8(s);
+	}
+}

@@ -10,6 +10,7 @@ import "unsafe"
 func init() {
 	if C.ei_have_avx2() != 0 {
 		horizontalPassSIMD = horizontalPassAVX2
+		verticalRowSIMD = verticalRowAVX2
 	}
 }
 
@@ -34,4 +35,12 @@ func horizontalPassAVX2(tmp []byte, src *RGB, rowLo, rowHi int, a *axis) {
 		(*C.uint8_t)(unsafe.Pointer(&tmp[0])), C.size_t(3*n),
 		(*C.int32_t)(unsafe.Pointer(&w4[0])), C.int(taps4), (*C.int32_t)(unsafe.Pointer(&off[0])),
 		(*C.int32_t)(unsafe.Pointer(&taps[0])), C.int(n))
+}
+
+// verticalRowAVX2 is verticalRow in C with AVX2, eight samples at a time.
+func verticalRowAVX2(out, rows []byte, stride int, w []int32) {
+	_ = rows[len(w)*stride-1] // the C side reads len(w) rows
+	_ = out[stride-1]
+	C.ei_resample_v((*C.uint8_t)(unsafe.Pointer(&rows[0])), C.size_t(stride),
+		(*C.int32_t)(unsafe.Pointer(&w[0])), C.int(len(w)), (*C.uint8_t)(unsafe.Pointer(&out[0])))
 }

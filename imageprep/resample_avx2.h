@@ -20,4 +20,8 @@ void ei_resample_h(const uint8_t *src, size_t src_len, size_t src_stride, int nr
                    uint8_t *dst, size_t dst_stride,
                    const int32_t *w4, int ntaps4, const int32_t *off, const int32_t *ntaps, int nout);
 
+// ei_resample_v writes one output row of stride bytes: byte i is
+//   clip8((2^21 + sum over j < ntaps of rows[j*stride + i] * w[j]) >> 22).
+void ei_resample_v(const uint8_t *rows, size_t stride, const int32_t *w, int ntaps, uint8_t *out);
+
 #endif
