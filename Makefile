@@ -70,6 +70,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGuard$$' -fuzztime=$(FUZZTIME) ./models/llm
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./models/qwen3embed
 	$(GO) test -run='^$$' -fuzz='^FuzzStripJSONC$$' -fuzztime=$(FUZZTIME) ./engine/devworker
+	$(GO) test -run='^$$' -fuzz='^FuzzAlignWords$$' -fuzztime=$(FUZZTIME) ./models/whisper
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')
