@@ -8,6 +8,8 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/edgeinfer/edgeinfer/engine"
 )
 
 // Word timestamps, as openai-whisper's timing.py computes them
@@ -71,14 +73,7 @@ type alignInput struct {
 type alignSegment struct {
 	Tokens     int
 	Start, End float64
-	Words      []timedWord
-}
-
-// timedWord is a word with its times in seconds; the same fields as
-// engine.TranscriptionWord, which it converts to.
-type timedWord struct {
-	Word       string
-	Start, End float64
+	Words      []engine.TranscriptionWord
 }
 
 // wordTiming is one word of the alignment: its text, how many tokens it
@@ -580,7 +575,7 @@ func assignWords(segments []alignSegment, words []wordTiming, offset, lastSpeech
 		for saved := 0; next < len(words) && saved < seg.Tokens; next++ {
 			w := words[next]
 			if w.word != "" {
-				seg.Words = append(seg.Words, timedWord{Word: w.word, Start: round2(offset + w.start), End: round2(offset + w.end)})
+				seg.Words = append(seg.Words, engine.TranscriptionWord{Word: w.word, Start: round2(offset + w.start), End: round2(offset + w.end)})
 			}
 			saved += w.tokens
 		}
@@ -596,7 +591,7 @@ func assignWords(segments []alignSegment, words []wordTiming, offset, lastSpeech
 
 // shortenAfterPause keeps the first (and second) word after a pause from
 // stretching back over the silence: no longer than maxDuration.
-func shortenAfterPause(w []timedWord, lastSpeech, median, maxDuration float64) {
+func shortenAfterPause(w []engine.TranscriptionWord, lastSpeech, median, maxDuration float64) {
 	long := w[0].End-w[0].Start > maxDuration || (len(w) > 1 && w[1].End-w[0].Start > 2*maxDuration)
 	if w[0].End-lastSpeech <= 4*median || !long {
 		return

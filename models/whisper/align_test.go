@@ -407,6 +407,12 @@ func TestSplitTokensOnUnicode(t *testing.T) {
 	}
 }
 
+// wantWord is an expected engine.TranscriptionWord.
+type wantWord struct {
+	Word       string
+	Start, End float64
+}
+
 func timings(words ...any) []wordTiming {
 	var out []wordTiming
 	for i := 0; i < len(words); i += 2 {
@@ -484,12 +490,12 @@ func TestAssignWords(t *testing.T) {
 	// max(14/2, 14-0.6) = 13.4 and the first starts 0.6 s before: 12.8.
 	// The segment starts at 10.5, not more than 0.5 s after 12.8: its
 	// start becomes 12.8; its end 14.3 is the last word's.
-	want1 := []timedWord{{" After", 12.8, 13.4}, {" the", 13.4, 14}, {" pause,", 14, 14.3}}
+	want1 := []wantWord{{" After", 12.8, 13.4}, {" the", 13.4, 14}, {" pause,", 14, 14.3}}
 	// Segment 2: " next" ends 14.5, 0.2 s after 14.3: no pause. The segment
 	// ends at 15.2, more than 0.5 s before " one" ends (16): its end is
 	// pulled to max(14.5 + 0.3, 15.2) = 15.2.
-	want2 := []timedWord{{" next", 14.3, 14.5}, {" one", 14.5, 15.2}}
-	for i, want := range [][]timedWord{want1, want2} {
+	want2 := []wantWord{{" next", 14.3, 14.5}, {" one", 14.5, 15.2}}
+	for i, want := range [][]wantWord{want1, want2} {
 		got := segments[i].Words
 		if len(got) != len(want) {
 			t.Fatalf("segment %d: %v, want %v", i, got, want)
@@ -531,7 +537,7 @@ func TestAlignWords(t *testing.T) {
 	// start (30.6) is over 0.5 s after that, Whisper starts the word at
 	// min(30.8 - 0.33, 30.6). " “Why?”": no space before "Why", and "?”" is
 	// no ASCII punctuation, so the split already joins them.
-	want := [][]timedWord{
+	want := [][]wantWord{
 		{{" The", 30.47, at(40)}, {" quick", at(40), at(55)}, {" brown", at(55), at(72)}, {" fox,", at(72), at(90)}},
 		{{" it", at(98), at(110)}, {" jumped", at(110), at(130)}, {" over.", at(130), at(146)}, {" “Why?”", at(154), at(185)}},
 	}
