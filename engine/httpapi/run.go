@@ -106,13 +106,13 @@ func (s *Server) bindingInput(r *http.Request, model string, body []byte) (engin
 
 // inputFromBody turns a REST body into an engine input. A JSON object is the
 // model's input (whatever Content-Type says: curl -d sends form encoding);
-// for image models anything else is the raw image.
+// for image and audio models anything else is the raw file.
 func (s *Server) inputFromBody(model string, body []byte, contentType string) (engine.Input, requestOptions, error) {
 	trimmed := bytes.TrimSpace(body)
 	isObject := len(trimmed) > 0 && trimmed[0] == '{'
-	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Task.TakesImageBody() && !isObject {
+	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Task.TakesBinaryBody() && !isObject {
 		if len(body) == 0 {
-			return engine.Input{}, requestOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: image body"}
+			return engine.Input{}, requestOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: body"}
 		}
 		return engine.Input{Binary: body}, requestOptions{}, nil
 	}
