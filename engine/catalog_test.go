@@ -120,8 +120,11 @@ func TestSearchFilters(t *testing.T) {
 		q    SearchQuery
 		want int
 	}{
-		{SearchQuery{}, 82},
+		{SearchQuery{}, 85},
 		{SearchQuery{Task: "Text Embeddings"}, 7},
+		{SearchQuery{Task: "Automatic Speech Recognition"}, 3},
+		{SearchQuery{Search: "whisper-1"}, 1}, // by alias
+		{SearchQuery{Author: "openai"}, 5},
 		{SearchQuery{Task: "Text Classification"}, 2},
 		{SearchQuery{Task: "text-generation"}, 70},
 		{SearchQuery{Author: "baai"}, 6},
