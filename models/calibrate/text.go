@@ -70,3 +70,17 @@ func textShapes(stage string, rows []int, cols int) []Shape {
 	}
 	return out
 }
+
+// Rows is a batch of rows sequences of cols copies of id (one shared
+// slice), the synthetic input of a text probe.
+func Rows(rows, cols int, id int64) [][]int64 {
+	seq := make([]int64, cols)
+	for i := range seq {
+		seq[i] = id
+	}
+	out := make([][]int64, rows)
+	for i := range out {
+		out[i] = seq
+	}
+	return out
+}
