@@ -233,3 +233,41 @@ func Summary(home, model, device string) string {
 	}
 	return line
 }
+
+// Over returns spec with the choice filled in where the model's config
+// leaves max_batch_size, max_batch_tokens or intra_op_threads unset, for
+// backends whose scheduler defaults already yield to the config (ResNet,
+// M2M100): the measured values are then applied as if configured.
+func (c Choice) Over(spec engine.ModelSpec) engine.ModelSpec {
+	mc := &spec.Config
+	if mc.MaxBatchSize == 0 {
+		mc.MaxBatchSize = c.MaxBatchSize
+	}
+	if mc.MaxBatchTokens == 0 {
+		mc.MaxBatchTokens = c.MaxBatchTokens
+	}
+	if mc.IntraOpThreads == 0 {
+		mc.IntraOpThreads = c.IntraOpThreads
+	}
+	return spec
+}
+
+// Repick picks again among every row of the table in stage, across the
+// sweeps that measured it (ResNet's splits of the cores), marks that row
+// alone and returns its shape.
+func (s *Sweeper) Repick(stage string) Shape {
+	var idx []int
+	var rows []Row
+	for i := range s.table {
+		if s.table[i].Stage == stage {
+			s.table[i].Chosen = false
+			idx, rows = append(idx, i), append(rows, s.table[i])
+		}
+	}
+	i := Pick(rows)
+	if i < 0 {
+		return Shape{}
+	}
+	s.table[idx[i]].Chosen = true
+	return rows[i].Shape
+}
