@@ -52,11 +52,25 @@ func TestSweepStopsWhenBiggerIsNoLongerBetter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(measured) != 4 || measured[3] != 8 {
-		t.Fatalf("measured %v, want to stop after 8 (slower than 4)", measured)
+	if len(measured) != 5 || measured[3] != 8 || measured[4] != 8 {
+		t.Fatalf("measured %v, want to stop after 8 (slower than 4, twice)", measured)
 	}
 	if c := Chosen(rows); c.Rows != 4 {
 		t.Errorf("chose %+v, want rows 4", c)
+	}
+}
+
+func TestSweepGoesOnAfterOneSlowRound(t *testing.T) {
+	calls := map[int]int{}
+	rows, err := fakeSweeper(time.Hour).Sweep(textShapes("short", Doubling(1, 8), 32), 1, func(s Shape) (float64, error) {
+		calls[s.Rows]++
+		if s.Rows == 2 && calls[2] == 1 {
+			return 1, nil // slowed by other work
+		}
+		return float64(10 * s.Rows), nil
+	})
+	if err != nil || len(rows) != 4 || Chosen(rows).Rows != 8 {
+		t.Fatalf("rows %+v err %v: one slow round must not end the sweep", rows, err)
 	}
 }
 

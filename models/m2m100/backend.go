@@ -318,6 +318,7 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 	if err := float32Only(m.enc, m.dec.merged, m.dec.first, m.dec.withPast); err != nil {
 		return fail(err)
 	}
+	spec = m.calibrated(spec, sessionPaths(m.enc, m.dec.merged, m.dec.first, m.dec.withPast))
 	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU()), func(j job) int { return len(j.src) }, m.startCohort)
 	return m, nil
 }
