@@ -290,3 +290,16 @@ func TestPathKeepsModelsApart(t *testing.T) {
 		t.Fatalf("paths %s %s", a, b)
 	}
 }
+
+func TestSweepDoesNotStartAShapePredictedToOverrunTheDeadline(t *testing.T) {
+	var measured []int
+	rows, err := fakeSweeper(100*time.Millisecond).Sweep(textShapes("short", Doubling(1, 64), 32), 1, func(s Shape) (float64, error) {
+		measured = append(measured, s.Rows)
+		time.Sleep(time.Duration(s.Rows) * 10 * time.Millisecond) // cost grows with the batch
+		return float64(s.Rows), nil
+	})
+	// 1 (10 ms) and 2 (20 ms) fit; 4 would end near 70 ms, 8 would not.
+	if err != nil || len(measured) > 3 || len(rows) != len(measured) {
+		t.Fatalf("measured %v (rows %d, err %v): a shape predicted past the deadline was started", measured, len(rows), err)
+	}
+}

@@ -70,18 +70,22 @@ type Sweeper struct {
 // Sweep measures shapes in order (growing batches) and returns the rows it
 // measured, the picked one marked; they are also added to the table. It
 // stops when a shape measures slower than the best before it twice (bigger
-// is no longer better), or when share of the remaining time is spent; the first
-// shape is always measured. An error of measure ends the sweep with it.
+// is no longer better), or before a shape predicted to end after share of
+// the remaining time; the first shape is always measured. An error of measure ends the sweep with it.
 func (s *Sweeper) Sweep(shapes []Shape, share float64, measure Measure) ([]Row, error) {
 	start := time.Now()
 	until := start.Add(time.Duration(share * float64(s.deadline.Sub(start))))
 	var rows []Row
 	best := 0.0
+	var took time.Duration // the last shape's measurement
 	for i, sh := range shapes {
-		if i > 0 && time.Now().After(until) {
-			s.log("calibration time is up", "after", sh.String())
+		// A measurement's cost grows with the batch: one predicted to end
+		// past the deadline is not started.
+		if i > 0 && time.Now().Add(predict(took, shapes[i-1], sh)).After(until) {
+			s.log("calibration time is up", "before", sh.String())
 			break
 		}
+		began := time.Now()
 		rate, err := measure(sh)
 		if err == nil && rate < best {
 			// A drop ends the sweep, so it is measured twice: one
@@ -93,6 +97,7 @@ func (s *Sweeper) Sweep(shapes []Shape, share float64, measure Measure) ([]Row, 
 		if err != nil {
 			return nil, fmt.Errorf("calibrating %s: %w", sh, err)
 		}
+		took = time.Since(began)
 		rows = append(rows, Row{Shape: sh, ItemsPerSec: rate})
 		s.log("calibrating", "shape", sh.String(), "items_per_sec", fmt.Sprintf("%.1f", rate))
 		if rate < best {
@@ -105,6 +110,15 @@ func (s *Sweeper) Sweep(shapes []Shape, share float64, measure Measure) ([]Row, 
 	}
 	s.table = append(s.table, rows...)
 	return rows, nil
+}
+
+// predict is how long measuring next may take, from how long prev took:
+// in proportion to the items per batch.
+func predict(took time.Duration, prev, next Shape) time.Duration {
+	if prev.Rows <= 0 {
+		return took
+	}
+	return time.Duration(float64(took) * float64(next.Rows) / float64(prev.Rows))
 }
 
 // Chosen is the picked shape among rows (the zero Shape if none).
