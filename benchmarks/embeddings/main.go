@@ -36,6 +36,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 	"github.com/edgeinfer/edgeinfer/models/bert"
+	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 	"github.com/edgeinfer/edgeinfer/tokenize"
@@ -68,6 +69,7 @@ func main() {
 	limit, bestBatch := rawORT(*dir, *variant, *threads, texts, *warmup, *duration)
 	eng := newEngine(*dir, *variant, *threads)
 	defer eng.Close()
+	fmt.Printf("edgeinfer's batch sizes: %s\n\n", calibrate.Summary(eng.Config().Paths().Home, model, "cpu"))
 	pk := newPicker(*concurrency)
 	inproc := loadgen.ClosedLoop(ctx, *concurrency, *warmup, *duration, func(ctx context.Context, w int) (int, error) {
 		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[pk.pick(w)%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
