@@ -211,3 +211,12 @@ func encDecModel(g *onnxgraph.Graph) *onnxgraph.Model {
 	m.Metadata = map[string]string{MarkerKey: "true"}
 	return m
 }
+
+// encDecFile is the path of one ONNX file: onnx/<base>.onnx, or
+// onnx/<base>_quantized.onnx for the int8 form.
+func encDecFile(base string, quantized bool) string {
+	if quantized {
+		base += "_quantized"
+	}
+	return "onnx/" + base + ".onnx"
+}
