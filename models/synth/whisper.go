@@ -38,9 +38,9 @@ const (
 // frames, which the stride-2 convolution halves to 1500 encoder positions;
 // the decoder has 448 learned positions.
 const (
-	WhisperFrames             = 3000
-	WhisperSourcePositions    = 1500
-	WhisperTargetPositions    = 448
+	WhisperFrames              = 3000
+	WhisperSourcePositions     = 1500
+	WhisperTargetPositions     = 448
 	whisperTransformersVersion = "4.46.0.dev0"
 )
 
@@ -70,13 +70,13 @@ type whisperModel struct {
 
 var whisperModels = []whisperModel{
 	{id: WhisperTinyEnID, repo: "openai/whisper-tiny.en",
-		full: WhisperDims{DModel: 384, Heads: 6, EncoderLayers: 4, DecoderLayers: 4, FFN: 1536, Mels: 80, Vocab: 51864},
+		full:           WhisperDims{DModel: 384, Heads: 6, EncoderLayers: 4, DecoderLayers: 4, FFN: 1536, Mels: 80, Vocab: 51864},
 		alignmentHeads: [][2]int{{1, 0}, {2, 0}, {2, 5}, {3, 0}, {3, 1}, {3, 2}, {3, 3}, {3, 4}}},
 	{id: WhisperLargeV3TurboID, repo: "openai/whisper-large-v3-turbo", multilingual: true,
 		full:           WhisperDims{DModel: 1280, Heads: 20, EncoderLayers: 32, DecoderLayers: 4, FFN: 5120, Mels: 128, Vocab: 51866},
 		alignmentHeads: [][2]int{{2, 4}, {2, 11}, {3, 3}, {3, 6}, {3, 11}, {3, 14}}},
 	{id: WhisperID, repo: "openai/whisper-large-v3", multilingual: true,
-		full: WhisperDims{DModel: 1280, Heads: 20, EncoderLayers: 32, DecoderLayers: 32, FFN: 5120, Mels: 128, Vocab: 51866},
+		full:           WhisperDims{DModel: 1280, Heads: 20, EncoderLayers: 32, DecoderLayers: 32, FFN: 5120, Mels: 128, Vocab: 51866},
 		alignmentHeads: [][2]int{{7, 0}, {10, 17}, {12, 18}, {13, 12}, {16, 1}, {17, 14}, {19, 11}, {21, 4}, {24, 1}, {25, 6}}},
 }
 

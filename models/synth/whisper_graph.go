@@ -73,7 +73,7 @@ func buildWhisperDecoder(w *whisperWeights, quantized bool) *onnxgraph.Model {
 
 	io := encDecDecoderIO{
 		family: decoderFamily{
-			embed: func(b *encDecBuilder, ids, pastLen string) string { return whisperEmbed(b, w, ids, pastLen) },
+			embed:  func(b *encDecBuilder, ids, pastLen string) string { return whisperEmbed(b, w, ids, pastLen) },
 			tokens: w.tokens(),
 		},
 		ids:            g.Input("input_ids", onnxgraph.Int64, batch, decSeq),
