@@ -98,6 +98,18 @@ type Generator struct {
 
 var generators []Generator
 
+// selected says whether a run with o and only writes g's model, and why
+// not when that needs saying.
+func (g Generator) selected(o Options, only []string) (run bool, why string) {
+	switch {
+	case len(only) > 0:
+		return slices.Contains(only, g.Model), ""
+	case g.FullOnlyIfNamed && o.Preset == Full:
+		return false, fmt.Sprintf("its full preset is written only when named (--only %s)", g.Model)
+	}
+	return true, ""
+}
+
 // register adds a generator; called from the init function of each model file.
 func register(g Generator) {
 	generators = append(generators, g)
@@ -128,11 +140,10 @@ func Generate(ctx context.Context, o Options, only []string, log io.Writer) erro
 		}
 	}
 	for _, g := range generators {
-		if len(only) > 0 && !slices.Contains(only, g.Model) {
-			continue
-		}
-		if len(only) == 0 && g.FullOnlyIfNamed && o.Preset == Full {
-			fmt.Fprintf(log, "skipped %s: its full preset is written only when named (--only %s)\n", g.Model, g.Model)
+		if run, why := g.selected(o, only); !run {
+			if why != "" {
+				fmt.Fprintf(log, "skipped %s: %s\n", g.Model, why)
+			}
 			continue
 		}
 		if err := ctx.Err(); err != nil {
