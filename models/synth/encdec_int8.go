@@ -21,13 +21,14 @@ import (
 //     Weights are quantized per output column, symmetric (zero point 0).
 //   - The token embedding's Gather reads the int8 table and dequantizes the
 //     rows it picked (GatherQuant), with one scale for the table. The
-//     sinusoidal position table stays float32, as in the hub's files.
-//   - The LM head multiplies by the transposed int8 shared embedding. The
-//     hub's decoder_model_merged_quantized.onnx (344 MB for 201M layer
-//     weights and the 128,112 × 1,024 table) holds one int8 copy of that
-//     table; how its LM head reaches it is not seen. Here a Transpose in
-//     the main graph reads it, which ONNX Runtime folds into a constant once
-//     at load.
+//     position tables (M2M100's sinusoids, Whisper's) stay float32, as in
+//     the hub's files, and so do Whisper's encoder convolutions.
+//   - The LM head multiplies by the transposed int8 token embedding. The
+//     hub's M2M100 decoder_model_merged_quantized.onnx (344 MB for 201M
+//     layer weights and the 128,112 × 1,024 table) holds one int8 copy of
+//     that table; how its LM head reaches it is not seen. Here a Transpose
+//     in the main graph reads it, which ONNX Runtime folds into a constant
+//     once at load.
 
 // int8Weight is one weight as the quantizer stores it: int8 values, float
 // scales and int8 zero points (all 0), one each per tensor or per output
