@@ -25,7 +25,7 @@ for (const c of cases) {
         const enc = await tok.encode(c.encode, null, { addSpecialTokens: false });
         out.push(JSON.stringify(enc.getIds()));
     } else {
-        out.push(JSON.stringify(await tok.decode(c.decode, !!c.skip)));
+        out.push(JSON.stringify(await tok.decode(c.decode ?? [], !!c.skip)));
     }
 }
 process.stdout.write(out.join('\n') + '\n');
