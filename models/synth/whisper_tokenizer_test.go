@@ -214,8 +214,9 @@ func peerDecode(t *testing.T, node, tokenizerJSON string, cases []decodeCase) []
 	return out
 }
 
-// checkDecodeParity compares EncodeText and Decode with the Rust library
-// on texts: the ids without special tokens, and the decoding (with and
+// checkDecodeParity compares EncodeText, EncodeOrdinary and Decode with
+// the Rust library on texts: the ids without special tokens (with added
+// tokens matched, and with none), and the decoding (with and
 // without skipping specials) of those ids, of the ids with the template's
 // specials, of every cut of the first ids (cuts inside a character), and of
 // random id runs (arbitrary byte sequences, ids past the vocabulary).
@@ -264,6 +265,15 @@ func checkDecodeParity(t *testing.T, tokenizerJSON string, texts []string, seed 
 		addDecode(ids)
 	}
 	got := peerDecode(t, node, tokenizerJSON, cases)
+	// EncodeOrdinary against the library on the same file without its
+	// added tokens.
+	var ordinary []decodeCase
+	for i, s := range texts {
+		ordinary = append(ordinary, decodeCase{Encode: &texts[i]})
+		want = append(want, tok.EncodeOrdinary(s))
+	}
+	cases = append(cases, ordinary...)
+	got = append(got, peerDecode(t, node, withoutAddedTokens(t, tokenizerJSON), ordinary)...)
 	bad := 0
 	for i, c := range cases {
 		var same bool
@@ -289,6 +299,30 @@ func checkDecodeParity(t *testing.T, tokenizerJSON string, texts []string, seed 
 		t.Errorf("%d of %d encode/decode cases differ from Hugging Face tokenizers", bad, len(cases))
 	}
 	t.Logf("%d encode/decode cases compared with Hugging Face tokenizers", len(cases))
+}
+
+// withoutAddedTokens writes a copy of a tokenizer.json with an empty
+// added_tokens list.
+func withoutAddedTokens(t *testing.T, path string) string {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	f["added_tokens"] = json.RawMessage("[]")
+	out, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "no-added-tokens.json")
+	if err := os.WriteFile(dst, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }
 
 func TestWhisperDecodeParity(t *testing.T) {

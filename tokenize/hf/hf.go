@@ -224,6 +224,13 @@ func (t *Tokenizer) EncodeText(text string) []int64 {
 	return t.encodeText(text)
 }
 
+// EncodeOrdinary is EncodeText with no added token matched: text that
+// spells one ("<|endoftext|>") is encoded as ordinary text, as tiktoken's
+// encode_ordinary does. For user text that must not inject control tokens.
+func (t *Tokenizer) EncodeOrdinary(text string) []int64 {
+	return t.encodeSplitting(text, nil, nil)
+}
+
 // EncodePair encodes a pair (query, document) with the pair template;
 // truncation cuts the longer side first (the library's longest_first).
 func (t *Tokenizer) EncodePair(a, b string, maxTokens int) (ids []int64, full int, truncated bool, err error) {
@@ -269,10 +276,16 @@ func longestFirst(n1, n2, budget int) (int, int) {
 // post-processor: added tokens out of the raw text, then each other part
 // normalized, added tokens out of that, then pre-tokenized and modelled.
 func (t *Tokenizer) encodeText(text string) []int64 {
+	return t.encodeSplitting(text, t.raw, t.norm)
+}
+
+// encodeSplitting is encodeText with the added tokens of raw and norm (nil:
+// none) split out.
+func (t *Tokenizer) encodeSplitting(text string, raw, norm *addedMatcher) []int64 {
 	text = validUTF8(text)
 	var ids []int64
 	var words []string
-	for _, part := range t.raw.split(text) {
+	for _, part := range raw.split(text) {
 		if part.id >= 0 {
 			ids = append(ids, part.id)
 			continue
@@ -281,7 +294,7 @@ func (t *Tokenizer) encodeText(text string) []int64 {
 		if t.normalize != nil {
 			s = t.normalize(s)
 		}
-		for j, sub := range t.norm.split(s) {
+		for j, sub := range norm.split(s) {
 			if sub.id >= 0 {
 				ids = append(ids, sub.id)
 				continue
