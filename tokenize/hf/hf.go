@@ -2,7 +2,8 @@
 // Hugging Face's tokenizers library (the Rust crate behind transformers'
 // fast tokenizers) does, for the formats edgeinfer serves: SentencePiece
 // Unigram (XLM-RoBERTa: Precompiled normalizer, Metaspace) and byte-level or
-// byte-fallback BPE (Qwen3, Gemma 3).
+// byte-fallback BPE (Qwen3, Gemma 3, Whisper/GPT-2); and decodes ids back to
+// text as the library's decode does.
 //
 // The pipeline is the library's: added tokens are split out of the raw
 // text first (those with normalized=false) and then out of the normalized
