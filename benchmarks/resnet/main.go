@@ -45,6 +45,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 	"github.com/edgeinfer/edgeinfer/imageprep"
+	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/resnet"
 	"github.com/edgeinfer/edgeinfer/models/synth"
@@ -59,7 +60,7 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads of the raw single-stream runs and of the peer")
 	intraOp := flag.Int("intra-op-threads", 0, "edgeinfer's intra_op_threads (0: the backend's default, one thread per batch and a batch instance per core)")
 	clients := flag.Int("clients", 32, "concurrent HTTP clients (and the peer's calls in flight)")
-	maxBatch := flag.Int("max-batch", 8, "edgeinfer's max_batch_size")
+	maxBatch := flag.Int("max-batch", 0, "edgeinfer's max_batch_size (0: measured at load, see `edgeinfer calibrate`)")
 	queueDelay := flag.Duration("max-queue-delay", 0, "edgeinfer's max_queue_delay")
 	duration := flag.Duration("duration", 20*time.Second, "measured time per configuration")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured warm-up per configuration")
@@ -105,6 +106,8 @@ func main() {
 	eng := newEngine(engine.ModelConfig{Dir: *dir, IntraOpThreads: *intraOp, MaxBatchSize: *maxBatch,
 		MaxQueueDelay: engine.Duration(*queueDelay), JPEGDCTScaling: *dctScaling})
 	defer eng.Close()
+	check(eng.Load(context.Background(), model)) // calibration, if any, before the clock starts
+	fmt.Printf("edgeinfer's batch sizes: %s\n\n", calibrate.Summary(eng.Config().Paths().Home, model, "cpu"))
 	overHTTP, httpCPU := httpRun(eng, corpus, *clients, *warmup, *duration)
 
 	fmt.Println("| configuration | images/s | vs limit | p50 | p99 | errors |")
