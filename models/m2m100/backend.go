@@ -20,6 +20,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 )
 
 // Kind is the catalog backend name.
@@ -278,9 +279,9 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 		}
 		return ort.Open(filepath.Join(dir, filepath.FromSlash(rel)), opts)
 	}
-	m.dec = &decoderFiles{vocab: cfg.VocabSize, dModel: cfg.DModel}
+	m.dec = &seq2seq.Decoder{Vocab: cfg.VocabSize, DModel: cfg.DModel}
 	fail := func(err error) (*Model, error) {
-		m.dec.close()
+		m.dec.Close()
 		if m.enc != nil {
 			m.enc.Close()
 		}
@@ -298,24 +299,24 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 	var sessions []toOpen
 	switch {
 	case recompute && files.first != "":
-		sessions = []toOpen{{&m.dec.first, files.first}}
+		sessions = []toOpen{{&m.dec.First, files.first}}
 	case recompute || files.merged != "":
-		sessions = []toOpen{{&m.dec.merged, files.merged}}
+		sessions = []toOpen{{&m.dec.Merged, files.merged}}
 	default:
-		sessions = []toOpen{{&m.dec.first, files.first}, {&m.dec.withPast, files.withPast}}
+		sessions = []toOpen{{&m.dec.First, files.first}, {&m.dec.WithPast, files.withPast}}
 	}
 	for _, f := range sessions {
 		if *f.dst, err = openFile(f.rel); err != nil {
 			return fail(err)
 		}
 	}
-	if err := m.dec.inspect(); err != nil {
+	if err := m.dec.Inspect("input_ids", "encoder_attention_mask"); err != nil {
 		return fail(err)
 	}
 	if m.enc.OutputIndex("last_hidden_state") < 0 {
 		return fail(fmt.Errorf("%s declares no last_hidden_state output", m.enc.Path()))
 	}
-	if err := float32Only(m.enc, m.dec.merged, m.dec.first, m.dec.withPast); err != nil {
+	if err := float32Only(append([]*ort.Session{m.enc}, m.dec.Sessions()...)...); err != nil {
 		return fail(err)
 	}
 	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU()), func(j job) int { return len(j.src) }, m.startCohort)
@@ -341,40 +342,40 @@ func float32Only(sessions ...*ort.Session) error {
 
 // searchSettings applies the model config (num_beams, max_length) over
 // generation_config.json over config.json.
-func searchSettings(cfg modelConfig, mc engine.ModelConfig) (searchConfig, error) {
-	s := searchConfig{numBeams: 1, maxLength: 20, lengthPenalty: 1, eos: 2, forcedEOS: -1, early: earlyStopFalse}
+func searchSettings(cfg modelConfig, mc engine.ModelConfig) (seq2seq.SearchConfig, error) {
+	s := seq2seq.SearchConfig{NumBeams: 1, MaxLength: 20, LengthPenalty: 1, EOS: 2, ForcedEOS: -1, Early: seq2seq.EarlyStopFalse}
 	if cfg.NumBeams != nil {
-		s.numBeams = *cfg.NumBeams
+		s.NumBeams = *cfg.NumBeams
 	}
 	if cfg.MaxLength != nil {
-		s.maxLength = *cfg.MaxLength
+		s.MaxLength = *cfg.MaxLength
 	}
 	if cfg.LengthPenalty != nil {
-		s.lengthPenalty = *cfg.LengthPenalty
+		s.LengthPenalty = *cfg.LengthPenalty
 	}
 	if cfg.EOSTokenID != nil {
-		s.eos = *cfg.EOSTokenID
+		s.EOS = *cfg.EOSTokenID
 	}
 	if cfg.ForcedEOSTokenID != nil {
-		s.forcedEOS = *cfg.ForcedEOSTokenID
+		s.ForcedEOS = *cfg.ForcedEOSTokenID
 	}
 	switch strings.TrimSpace(string(cfg.EarlyStopping)) {
 	case "", "false", "null":
 	case "true":
-		s.early = earlyStopTrue
+		s.Early = seq2seq.EarlyStopTrue
 	case `"never"`:
-		s.early = earlyStopNever
+		s.Early = seq2seq.EarlyStopNever
 	default:
 		return s, fmt.Errorf("early_stopping %s is not true, false or \"never\"", cfg.EarlyStopping)
 	}
 	if mc.NumBeams > 0 {
-		s.numBeams = mc.NumBeams
+		s.NumBeams = mc.NumBeams
 	}
 	if mc.MaxLength > 0 {
-		s.maxLength = mc.MaxLength
+		s.MaxLength = mc.MaxLength
 	}
-	if s.numBeams < 1 || s.maxLength < 1 {
-		return s, fmt.Errorf("num_beams %d and max_length %d must be positive", s.numBeams, s.maxLength)
+	if s.NumBeams < 1 || s.MaxLength < 1 {
+		return s, fmt.Errorf("num_beams %d and max_length %d must be positive", s.NumBeams, s.MaxLength)
 	}
 	return s, nil
 }
