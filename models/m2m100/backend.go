@@ -11,15 +11,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
-	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 )
 
@@ -67,111 +64,15 @@ type Backend struct {
 // goes missing.
 var _ engine.Backend = Backend{}
 
-// modelFiles is what a model directory provides: the encoder and either
-// the merged decoder or the pair.
-type modelFiles struct {
-	variant                          string
-	encoder, merged, first, withPast string // paths relative to the model dir; "" if absent
-}
+// layout is M2M100's file layout.
+var layout = seq2seq.Layout{Fallback: fallbackVariants, Companions: tokenizerFiles}
 
-// locate picks the variant to serve and its files. A configured variant
-// (models.<id>.variant) is served as configured. Otherwise the CPU serves
-// the catalog's default variant (int8) and a CUDA device fp32: the int8
-// files' DynamicQuantizeLinear and MatMulInteger are CPU kernels, and a GPU
-// is not bound by weight bytes the way a CPU's decoder steps are. When the
-// preferred variant's files are absent and the other's are present, the
-// other one serves, so a directory pulled or synthesized with either works
-// on both devices.
-func locate(spec engine.ModelSpec) (modelFiles, []string, error) {
-	if spec.Config.Variant != "" {
-		return locateVariant(spec)
-	}
-	preferred, other := spec.Variant(), "fp32"
-	if onCUDA(spec.Config.Device) {
-		preferred, other = other, preferred
-	}
-	files, need, err := locateVariant(withVariant(spec, preferred))
-	if err != nil || preferred == other || installed(spec, need) {
-		return files, need, err
-	}
-	if alt, altNeed, altErr := locateVariant(withVariant(spec, other)); altErr == nil && installed(spec, altNeed) {
-		return alt, altNeed, nil
-	}
-	return files, need, err // reported missing by Inspect
-}
-
-// onCUDA reports whether device (cpu, cuda or cuda:N; empty is the CPU)
-// names a CUDA device. The model still runs on the CPU when the device is
-// unavailable and not required, with the variant chosen for the GPU.
-func onCUDA(device string) bool { return strings.HasPrefix(device, "cuda") }
-
-func withVariant(spec engine.ModelSpec, variant string) engine.ModelSpec {
-	spec.Config.Variant = variant
-	return spec
-}
-
-// installed reports whether every file in files is in the model directory.
-func installed(spec engine.ModelSpec, files []string) bool {
-	for _, f := range files {
-		if _, err := os.Stat(filepath.Join(spec.Dir(), filepath.FromSlash(f))); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// locateVariant picks the files of spec's variant. The catalog names the
-// merged decoder; when it is absent, decoder_model + decoder_with_past_model
-// of the same variant serve instead.
-func locateVariant(spec engine.ModelSpec) (modelFiles, []string, error) {
-	weights, err := onnxdir.VariantFiles(spec, fallbackVariants)
-	if err != nil {
-		return modelFiles{}, nil, err
-	}
-	f := modelFiles{variant: spec.Variant()}
-	for _, w := range weights {
-		switch base := filepath.Base(w); {
-		case strings.HasPrefix(base, "encoder_model"):
-			f.encoder = w
-		case strings.HasPrefix(base, "decoder_model_merged"):
-			f.merged = w
-		}
-	}
-	if f.encoder == "" || f.merged == "" {
-		return modelFiles{}, nil, &engine.Error{Kind: engine.KindNotInstalled,
-			Message: fmt.Sprintf("Model %s: variant %q does not list an encoder_model and a decoder_model_merged file", spec.Entry.ID, spec.Variant())}
-	}
-	need := append(append([]string{}, tokenizerFiles...), f.encoder)
-	suffix := strings.TrimPrefix(filepath.Base(f.merged), "decoder_model_merged")
-	pairFirst := filepath.ToSlash(filepath.Join(filepath.Dir(f.merged), "decoder_model"+suffix))
-	pairPast := filepath.ToSlash(filepath.Join(filepath.Dir(f.merged), "decoder_with_past_model"+suffix))
-	dir := spec.Dir()
-	exists := func(rel string) bool {
-		_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
-		return err == nil
-	}
-	if exists(pairFirst) {
-		f.first = pairFirst
-	}
-	switch {
-	case exists(f.merged):
-		need = append(need, f.merged)
-	case f.first != "" && exists(pairPast):
-		f.merged, f.withPast = "", pairPast
-		need = append(need, f.first, f.withPast)
-	default:
-		need = append(need, f.merged) // reported missing by Inspect
-	}
-	return f, need, nil
-}
+// locate picks the variant to serve and its files (see seq2seq.Layout.Locate).
+func locate(spec engine.ModelSpec) (seq2seq.Files, []string, error) { return layout.Locate(spec) }
 
 // Check implements engine.Backend.
 func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installation, error) {
-	_, need, err := locate(spec)
-	if err != nil {
-		return engine.Installation{}, err
-	}
-	return onnxdir.Inspect(spec, need)
+	return layout.Check(spec)
 }
 
 // modelConfig is what edgeinfer reads from config.json, and the generation
@@ -251,7 +152,7 @@ func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, e
 }
 
 // open starts the sessions and the scheduler.
-func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConfig, modelMaxLength int, tok *tokenizer) (*Model, error) {
+func open(spec engine.ModelSpec, recompute bool, files seq2seq.Files, cfg modelConfig, modelMaxLength int, tok *tokenizer) (*Model, error) {
 	search, err := searchSettings(cfg, spec.Config)
 	if err != nil {
 		return nil, err
@@ -259,7 +160,7 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 	if cfg.DModel <= 0 {
 		return nil, fmt.Errorf("config.json has no d_model")
 	}
-	m := &Model{id: spec.Entry.ID, variant: files.variant, tok: tok, search: search, recompute: recompute,
+	m := &Model{id: spec.Entry.ID, variant: files.Variant, tok: tok, search: search, recompute: recompute,
 		decoderStart: 2, pad: 1, maxInputTokens: 1024}
 	if cfg.DecoderStartTokenID != nil {
 		m.decoderStart = *cfg.DecoderStartTokenID
@@ -272,72 +173,11 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 			m.maxInputTokens = limit
 		}
 	}
-	dir, opts := spec.Dir(), onnxdir.SessionOptions(spec.Config)
-	openFile := func(rel string) (*ort.Session, error) {
-		if rel == "" {
-			return nil, nil
-		}
-		return ort.Open(filepath.Join(dir, filepath.FromSlash(rel)), opts)
-	}
-	m.dec = &seq2seq.Decoder{Vocab: cfg.VocabSize, DModel: cfg.DModel}
-	fail := func(err error) (*Model, error) {
-		m.dec.Close()
-		if m.enc != nil {
-			m.enc.Close()
-		}
+	if m.enc, m.dec, err = seq2seq.Open(spec, files, recompute, cfg.VocabSize, cfg.DModel, "input_ids", "encoder_attention_mask"); err != nil {
 		return nil, err
-	}
-	if m.enc, err = openFile(files.encoder); err != nil {
-		return fail(err)
-	}
-	// Cached decoding uses the merged file, else the pair; recomputation
-	// only a decoder that runs without a past.
-	type toOpen struct {
-		dst **ort.Session
-		rel string
-	}
-	var sessions []toOpen
-	switch {
-	case recompute && files.first != "":
-		sessions = []toOpen{{&m.dec.First, files.first}}
-	case recompute || files.merged != "":
-		sessions = []toOpen{{&m.dec.Merged, files.merged}}
-	default:
-		sessions = []toOpen{{&m.dec.First, files.first}, {&m.dec.WithPast, files.withPast}}
-	}
-	for _, f := range sessions {
-		if *f.dst, err = openFile(f.rel); err != nil {
-			return fail(err)
-		}
-	}
-	if err := m.dec.Inspect("input_ids", "encoder_attention_mask"); err != nil {
-		return fail(err)
-	}
-	if m.enc.OutputIndex("last_hidden_state") < 0 {
-		return fail(fmt.Errorf("%s declares no last_hidden_state output", m.enc.Path()))
-	}
-	if err := float32Only(append([]*ort.Session{m.enc}, m.dec.Sessions()...)...); err != nil {
-		return fail(err)
 	}
 	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU()), func(j job) int { return len(j.src) }, m.startCohort)
 	return m, nil
-}
-
-// float32Only refuses a half-precision export: the search keeps logits and
-// key/value caches as float32 in Go memory. (The catalog offers no fp16
-// translation variant; this catches one put in place of another.)
-func float32Only(sessions ...*ort.Session) error {
-	for _, s := range sessions {
-		if s == nil {
-			continue
-		}
-		for _, info := range slices.Concat(s.Inputs(), s.Outputs()) {
-			if info.Type == ort.Float16 {
-				return fmt.Errorf("%s: %s is float16; translation runs float32 exports only (use the fp32 or int8 variant)", s.Path(), info.Name)
-			}
-		}
-	}
-	return nil
 }
 
 // searchSettings applies the model config (num_beams, max_length) over

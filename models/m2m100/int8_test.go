@@ -187,8 +187,8 @@ func TestDefaultVariant(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || files.variant != c.want || checkErr != nil {
-			t.Errorf("%s, device %q, variant %q: served %q (%v, %v), want %q", filepath.Base(c.dir), c.device, c.configured, files.variant, err, checkErr, c.want)
+		if err != nil || files.Variant != c.want || checkErr != nil {
+			t.Errorf("%s, device %q, variant %q: served %q (%v, %v), want %q", filepath.Base(c.dir), c.device, c.configured, files.Variant, err, checkErr, c.want)
 		}
 	}
 	// A configured variant whose files are absent is reported, not swapped.

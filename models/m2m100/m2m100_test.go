@@ -525,7 +525,7 @@ func TestHalfPrecisionExportIsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = float32Only(nil, s)
+		err = seq2seq.Float32Only(nil, s)
 		s.Close()
 		if (err != nil) != wantErr || (wantErr && !strings.Contains(err.Error(), "last_hidden_state is float16")) {
 			t.Errorf("%s: %v", file, err)

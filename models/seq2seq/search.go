@@ -2,6 +2,7 @@ package seq2seq
 
 import (
 	"math"
+	"math/rand/v2"
 	"slices"
 )
 
@@ -88,6 +89,18 @@ type Greedy struct {
 	seq   []int64
 	score float64
 	res   Hypothesis
+	// temperature > 0 samples each token from softmax(logits/temperature)
+	// with rng instead of taking the argmax.
+	temperature float64
+	rng         *rand.Rand
+}
+
+// Sample makes the search draw each token from softmax(logits /
+// temperature) with rng (Whisper's temperature fallback); the score still
+// sums the tokens' untempered log-probabilities. Temperature 0 keeps the
+// argmax.
+func (g *Greedy) Sample(temperature float64, rng *rand.Rand) {
+	g.temperature, g.rng = temperature, rng
 }
 
 // Sequences implements Member.
@@ -99,6 +112,9 @@ func (g *Greedy) Candidates() int { return g.cfg.Candidates() }
 // Advance implements Member.
 func (g *Greedy) Advance(logits [][]float32, sums []RowSummary) ([]int, bool) {
 	next := int64(sums[0].Top[0]) // the first of equal maxima, as argmax
+	if g.temperature > 0 {
+		next = sample(logits[0], sums[0], g.temperature, g.rng)
+	}
 	if g.cfg.forcedEOSNow(len(g.seq)) {
 		next = g.cfg.ForcedEOS
 	} else {
@@ -250,3 +266,29 @@ func (b *BeamSearch) addFinished(c candidate, genLen float64) {
 
 // Result implements Member.
 func (b *BeamSearch) Result() Hypothesis { return b.res }
+
+// sample draws a token from softmax(row / temperature): the inverse of
+// the cumulative distribution at one uniform draw, in float64.
+func sample(row []float32, sum RowSummary, temperature float64, rng *rand.Rand) int64 {
+	if len(sum.Top) == 0 {
+		return 0
+	}
+	if math.IsInf(sum.Norm, -1) {
+		return int64(sum.Top[0])
+	}
+	m := float64(row[sum.Top[0]])
+	weights := make([]float64, len(row))
+	total := 0.0
+	for i, v := range row {
+		weights[i] = math.Exp((float64(v) - m) / temperature)
+		total += weights[i]
+	}
+	u := rng.Float64() * total
+	for i, w := range weights {
+		if u < w {
+			return int64(i)
+		}
+		u -= w
+	}
+	return int64(sum.Top[0]) // rounding left u past the end
+}

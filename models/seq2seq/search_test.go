@@ -200,3 +200,37 @@ func TestExpNonPositiveAndTheNormalizer(t *testing.T) {
 		}
 	}
 }
+
+// Sampling at temperature T draws tokens with probability ∝ p^(1/T), and
+// scores them with their untempered log-probabilities.
+func TestGreedySamplesAtTheTemperature(t *testing.T) {
+	cfg := SearchConfig{NumBeams: 1, MaxLength: 3, LengthPenalty: 1, EOS: testEOS, ForcedEOS: -1}
+	row := probs(.1, .2, 1e-9, .3, .4-1e-9)
+	for _, temp := range []float64{0.5, 1, 2} {
+		rng := rand.New(rand.NewPCG(1, 2))
+		counts := make([]int, len(row))
+		const n = 20000
+		for range n {
+			g := NewGreedy(cfg, []int64{0})
+			g.Sample(temp, rng)
+			if _, done := advance(g, cfg, row); done {
+				t.Fatal("one token of three should not finish the search")
+			}
+			tok := g.Sequences()[0][1]
+			counts[tok]++
+			if want := float64(row[tok]); math.Abs(g.score-want) > 1e-6 {
+				t.Fatalf("token %d scored %v, want its log-probability %v", tok, g.score, want)
+			}
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Pow(math.Exp(float64(v)), 1/temp)
+		}
+		for tok, c := range counts {
+			want := math.Pow(math.Exp(float64(row[tok])), 1/temp) / z
+			if got := float64(c) / n; math.Abs(got-want) > 0.015 {
+				t.Errorf("T=%v token %d: frequency %.4f, want %.4f", temp, tok, got, want)
+			}
+		}
+	}
+}

@@ -24,6 +24,28 @@ type State interface {
 	// CrossAttention returns row's captured weights: one entry per decoded
 	// position, each [len(heads) × encoder seq]; nil without capture.
 	CrossAttention(row int) [][]float32
+	// Logits returns the logits at position pos of row's tokens fed to the
+	// last Next (the whole prefix on a cached decoder's first call, one
+	// token later), valid until the following call.
+	Logits(row, pos int) []float32
+}
+
+// lastRun is the logits buffer of the last Next: [rows, steps, vocab].
+type lastRun struct {
+	buf          []float32
+	steps, vocab int
+}
+
+// Logits implements State.
+func (l *lastRun) Logits(row, pos int) []float32 {
+	if pos < 0 || pos >= l.steps {
+		return nil
+	}
+	off := (row*l.steps + pos) * l.vocab
+	if off < 0 || off+l.vocab > len(l.buf) {
+		return nil
+	}
+	return l.buf[off : off+l.vocab]
 }
 
 // EncoderRows is the encoder side of a cohort: one row per decoder row.
@@ -67,6 +89,7 @@ type CachedState struct {
 	// [rows, heads, encoder seq, head_dim], computed by the first step.
 	cross [][2][]float32
 	attentionLog
+	lastRun
 }
 
 // NewCachedState starts cached decoding over the encoder rows.
@@ -128,6 +151,7 @@ func (s *CachedState) Next(seqs [][]int64) ([][]float32, error) {
 		return nil, err
 	}
 	s.record(s.ws, d, rows, steps, s.enc.Seq, false)
+	s.lastRun = lastRun{buf: s.ws.logits, steps: steps, vocab: d.Vocab}
 	s.past, s.spare = s.spare, s.past
 	s.pastLen += steps
 	return lastLogits(s.ws.logits, rows, steps, d.Vocab), nil
@@ -174,6 +198,7 @@ type RecomputeState struct {
 	ws  *Workspace
 	enc EncoderRows
 	attentionLog
+	lastRun
 }
 
 // NewRecomputeState starts decoding without a cache over the encoder rows.
@@ -215,6 +240,7 @@ func (s *RecomputeState) Next(seqs [][]int64) ([][]float32, error) {
 		return nil, err
 	}
 	s.record(s.ws, d, rows, steps, s.enc.Seq, true)
+	s.lastRun = lastRun{buf: s.ws.logits, steps: steps, vocab: d.Vocab}
 	return lastLogits(s.ws.logits, rows, steps, d.Vocab), nil
 }
 
