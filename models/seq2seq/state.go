@@ -57,6 +57,12 @@ type EncoderRows struct {
 
 func (e *EncoderRows) rows(dModel int) int { return len(e.States) / (e.Seq * dModel) }
 
+// Select returns a copy of the rows named, in that order.
+func (e EncoderRows) Select(rows []int, dModel int) EncoderRows {
+	e.gather(rows, dModel)
+	return e
+}
+
 func (e *EncoderRows) gather(src []int, dModel int) {
 	if e.Mask != nil {
 		e.Mask = gatherRows(nil, e.Mask, e.Seq, src)

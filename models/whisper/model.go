@@ -1,0 +1,68 @@
+// Package whisper serves Whisper speech recognition (@cf/openai/whisper,
+// whisper-tiny-en, whisper-large-v3-turbo) on ONNX Runtime from the hub's
+// exports: audio decoded and turned into log-mel windows by
+// models/audioprep, the encoder batched across concurrent requests'
+// windows, the decoder stepped through models/seq2seq cohorts under an
+// engine/batch Stepper, and openai-whisper's transcribe loop around it
+// (30 s windows with seeking, timestamp rules, temperature fallback,
+// language detection, prompts).
+package whisper
+
+import (
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/audioprep"
+	"github.com/edgeinfer/edgeinfer/models/onnxdir"
+	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/seq2seq"
+)
+
+// Model is a loaded Whisper. Its methods are safe for concurrent use; the
+// sessions are driven by one scheduler goroutine.
+type Model struct {
+	id, variant string
+	enc         *ort.Session
+	dec         *seq2seq.Decoder
+	vocab       *vocabulary
+	gen         generationConfig
+	codec       textCodec
+	extractor   *audioprep.WhisperExtractor
+	recompute   bool
+
+	// mels × frames is one window's features; positions its encoder
+	// states; maxTarget the decoder's positions (448).
+	mels, frames, positions, maxTarget int
+	maxBeams                           int
+	alignmentHeads                     []seq2seq.Head
+
+	sched *batch.Stepper[*windowJob, windowResult]
+	ws    seq2seq.Workspace // used by the scheduler goroutine only
+	stats seq2seq.Stats
+}
+
+// The engine reaches a loaded model through these interfaces; the build
+// fails if a method goes missing.
+var (
+	_ engine.Model  = (*Model)(nil)
+	_ engine.Placed = (*Model)(nil)
+)
+
+// Stats returns the model's counters.
+func (m *Model) Stats() *seq2seq.Stats { return &m.stats }
+
+// Variant is the weight variant the model loaded (fp32 or int8).
+func (m *Model) Variant() string { return m.variant }
+
+// Placement implements engine.Placed.
+func (m *Model) Placement() engine.Placement {
+	return onnxdir.Placement(append([]*ort.Session{m.enc}, m.dec.Sessions()...)...)
+}
+
+// Close stops the scheduler and releases the sessions.
+func (m *Model) Close() error {
+	if m.sched != nil {
+		m.sched.Close()
+	}
+	m.dec.Close()
+	return m.enc.Close()
+}
