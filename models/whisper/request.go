@@ -1,0 +1,121 @@
+package whisper
+
+import (
+	"context"
+	"errors"
+	"math"
+	"strings"
+
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/audioprep"
+)
+
+// Model is a speech-recognition backend; the build fails if a method goes
+// missing.
+var _ engine.Transcriber = (*Model)(nil)
+
+// defaultTemperatures is openai-whisper's fallback ladder.
+var defaultTemperatures = []float64{0, 0.2, 0.4, 0.6, 0.8, 1.0}
+
+// Transcribe implements engine.Transcriber.
+func (m *Model) Transcribe(ctx context.Context, in *engine.TranscriptionInput) (*engine.TranscriptionOutput, error) {
+	o, err := m.options(in)
+	if err != nil {
+		return nil, err
+	}
+	audio, err := audioprep.Decode(in.Audio, audioprep.Limits{})
+	if err != nil {
+		return nil, audioError(err)
+	}
+	t := &transcriber{vocab: m.vocab, gen: m.gen, codec: m.codec, extractor: m.extractor,
+		positions: m.positions, maxTarget: m.maxTarget, submit: m.sched.Submit}
+	tr, err := t.run(ctx, audio.Samples, o)
+	if err != nil {
+		return nil, err
+	}
+	out := &engine.TranscriptionOutput{Language: tr.language, LanguageProbability: tr.languageProb,
+		Duration: audio.Seconds(), DurationAfterVAD: audio.Seconds()}
+	if o.language != "" || !m.vocab.multilingual {
+		out.LanguageProbability = 1 // given, not detected
+	}
+	var text strings.Builder
+	for i, s := range tr.segments {
+		text.WriteString(s.text)
+		out.Segments = append(out.Segments, engine.TranscriptionSegment{ID: i, Seek: s.seek, Start: s.start, End: s.end,
+			Text: s.text, Tokens: s.tokens, Temperature: s.temperature, AvgLogprob: s.avgLogprob,
+			CompressionRatio: s.compressionRatio, NoSpeechProb: s.noSpeechProb})
+	}
+	out.Text = text.String()
+	return out, nil
+}
+
+// options checks a request against the model and resolves the defaults.
+// English-only models ignore language; they refuse translation.
+func (m *Model) options(in *engine.TranscriptionInput) (options, error) {
+	o := options{beams: in.BeamSize, conditionOnPrevious: in.ConditionOnPreviousText, initialPrompt: in.InitialPrompt,
+		prefix: in.Prefix, temperatures: in.Temperature, noSpeech: orDefault(in.NoSpeechThreshold, 0.6),
+		compressionRatio: orDefault(in.CompressionRatioThreshold, 2.4), logProb: orDefault(in.LogProbThreshold, -1)}
+	switch in.Task {
+	case "", "transcribe":
+	case "translate":
+		if !m.vocab.multilingual {
+			return o, engine.BadInput("task", "translate needs a multilingual model; %s is English-only", m.id)
+		}
+		o.translate = true
+	default:
+		return o, engine.BadInput("task", "must be transcribe or translate, not %q", in.Task)
+	}
+	if lang := strings.ToLower(strings.TrimSpace(in.Language)); lang != "" && m.vocab.multilingual {
+		if _, ok := m.vocab.byCode[lang]; !ok {
+			return o, engine.BadInput("language", "unknown language %q; valid codes: %s", in.Language, m.vocab.codes())
+		}
+		o.language = lang
+	}
+	if o.beams == 0 {
+		o.beams = 1
+	}
+	if o.beams < 1 || o.beams > m.maxBeams {
+		return o, engine.BadInput("beam_size", "must be between 1 and %d, not %d", m.maxBeams, in.BeamSize)
+	}
+	if o.temperatures == nil {
+		o.temperatures = defaultTemperatures
+	}
+	if len(o.temperatures) == 0 || len(o.temperatures) > 16 {
+		return o, engine.BadInput("temperature", "needs 1 to 16 values, not %d", len(o.temperatures))
+	}
+	for _, t := range o.temperatures {
+		if !(t >= 0 && t <= 2) {
+			return o, engine.BadInput("temperature", "%v is outside [0, 2]", t)
+		}
+	}
+	for field, v := range map[string]*float64{"no_speech_threshold": o.noSpeech, "compression_ratio_threshold": o.compressionRatio, "log_prob_threshold": o.logProb} {
+		if math.IsNaN(*v) || math.IsInf(*v, 0) {
+			return o, engine.BadInput(field, "must be a finite number")
+		}
+	}
+	return o, nil
+}
+
+func orDefault(v *float64, def float64) *float64 {
+	if v != nil {
+		return v
+	}
+	return &def
+}
+
+// audioError turns a decode failure into the engine's error naming audio:
+// 413 over a size limit, 500 when the server lacks a codec library, 400
+// for anything else about the bytes.
+func audioError(err error) error {
+	var ae *audioprep.Error
+	if !errors.As(err, &ae) {
+		return engine.Internal(err)
+	}
+	switch {
+	case errors.Is(err, audioprep.ErrTooLarge):
+		return engine.TooLarge("audio", "%s", ae.Message)
+	case errors.Is(err, audioprep.ErrNoCodec):
+		return engine.Internal(err)
+	}
+	return engine.BadInput("audio", "%s", ae.Message)
+}
