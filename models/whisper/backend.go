@@ -92,7 +92,7 @@ func open(spec engine.ModelSpec, files seq2seq.Files, recompute bool) (*Model, e
 	}
 	m := &Model{id: spec.Entry.ID, variant: files.Variant, vocab: vocab, gen: gen, codec: codec, extractor: extractor,
 		mels: extractor.Bins(), frames: extractor.Frames(), positions: cfg.MaxSourcePositions,
-		maxTarget: cfg.MaxTargetPositions, recompute: recompute, maxBeams: 10}
+		maxTarget: cfg.MaxTargetPositions, maxSample: spec.Config.MaxLength, recompute: recompute, maxBeams: 10}
 	for _, h := range gen.AlignmentHeads {
 		m.alignmentHeads = append(m.alignmentHeads, seq2seq.Head{Layer: h[0], Head: h[1]})
 	}

@@ -32,8 +32,10 @@ type Model struct {
 	// mels × frames is one window's features; positions its encoder
 	// states; maxTarget the decoder's positions (448).
 	mels, frames, positions, maxTarget int
-	maxBeams                           int
-	alignmentHeads                     []seq2seq.Head
+	// maxSample caps the tokens sampled per window (the model config's
+	// max_length; 0: Whisper's half of the decoder's positions).
+	maxSample, maxBeams int
+	alignmentHeads      []seq2seq.Head
 
 	sched *batch.Stepper[*windowJob, windowResult]
 	ws    seq2seq.Workspace // used by the scheduler goroutine only

@@ -27,9 +27,7 @@ func (m *Model) Transcribe(ctx context.Context, in *engine.TranscriptionInput) (
 	if err != nil {
 		return nil, audioError(err)
 	}
-	t := &transcriber{vocab: m.vocab, gen: m.gen, codec: m.codec, extractor: m.extractor,
-		positions: m.positions, maxTarget: m.maxTarget, submit: m.sched.Submit}
-	tr, err := t.run(ctx, audio.Samples, o)
+	tr, err := m.transcriber().run(ctx, audio.Samples, o)
 	if err != nil {
 		return nil, err
 	}
@@ -47,6 +45,12 @@ func (m *Model) Transcribe(ctx context.Context, in *engine.TranscriptionInput) (
 	}
 	out.Text = text.String()
 	return out, nil
+}
+
+// transcriber runs requests' windows through the model's scheduler.
+func (m *Model) transcriber() *transcriber {
+	return &transcriber{vocab: m.vocab, gen: m.gen, codec: m.codec, extractor: m.extractor,
+		positions: m.positions, maxTarget: m.maxTarget, maxSample: m.maxSample, submit: m.sched.Submit}
 }
 
 // options checks a request against the model and resolves the defaults.

@@ -59,7 +59,9 @@ type transcriber struct {
 	// positions is the encoder's output length (1500); maxTarget the
 	// decoder's (448).
 	positions, maxTarget int
-	submit               func(context.Context, *windowJob) (windowResult, error)
+	// maxSample caps the tokens sampled per window; 0 is none.
+	maxSample int
+	submit    func(context.Context, *windowJob) (windowResult, error)
 }
 
 // hop is the mel hop in samples; input_stride mel frames make one encoder
@@ -193,6 +195,9 @@ func (t *transcriber) job(features []float32, prev []int64, prefix, lang string,
 		j.prompt = append(j.prompt, toks[max(0, len(toks)-(half-1)):]...)
 	}
 	j.sampleLen = min(half, t.maxTarget-len(j.prompt))
+	if t.maxSample > 0 {
+		j.sampleLen = min(j.sampleLen, t.maxSample)
+	}
 	maxInitial := 50 // max_initial_timestamp 1.0 s
 	if t.gen.MaxInitialTimestampIndex != nil {
 		maxInitial = *t.gen.MaxInitialTimestampIndex
