@@ -17,6 +17,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
+	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 )
 
@@ -176,6 +177,7 @@ func open(spec engine.ModelSpec, recompute bool, files seq2seq.Files, cfg modelC
 	if m.enc, m.dec, err = seq2seq.Open(spec, files, recompute, cfg.VocabSize, cfg.DModel, "input_ids", "encoder_attention_mask"); err != nil {
 		return nil, err
 	}
+	spec = m.calibrated(spec, sessionPaths(append([]*ort.Session{m.enc}, m.dec.Sessions()...)...))
 	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU()), func(j job) int { return len(j.src) }, m.startCohort)
 	return m, nil
 }

@@ -150,6 +150,9 @@ func (c *Cohort[Out]) summarize(logits [][]float32) []RowSummary {
 	return sums
 }
 
+// Live is the number of members still decoding.
+func (c *Cohort[Out]) Live() int { return len(c.members) }
+
 // Drop implements batch.Cohort.
 func (c *Cohort[Out]) Drop(indices []int) {
 	gone := map[int]bool{}

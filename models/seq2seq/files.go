@@ -30,19 +30,18 @@ type Layout struct {
 
 // Locate picks the variant to serve and its files, and lists the files
 // the model needs. A configured variant (models.<id>.variant) is served as
-// configured. Otherwise the CPU serves the catalog's default variant
-// (int8) and a CUDA device fp32: the int8 files' DynamicQuantizeLinear and
-// MatMulInteger are CPU kernels, and a GPU is not bound by weight bytes the
-// way a CPU's decoder steps are. When the preferred variant's files are
-// absent and the other's are present, the other one serves, so a directory
-// pulled or synthesized with either works on both devices.
+// configured. Otherwise the device's default serves (ModelSpec.Variant:
+// the catalog's int8 on the CPU, fp32 on a CUDA device, which `edgeinfer
+// pull` fetches too). When the preferred variant's files are absent and
+// the other's are present, the other one serves, so a directory pulled or
+// synthesized with either works on both devices.
 func (l Layout) Locate(spec engine.ModelSpec) (Files, []string, error) {
 	if spec.Config.Variant != "" {
 		return l.locateVariant(spec)
 	}
-	preferred, other := spec.Variant(), "fp32"
-	if OnCUDA(spec.Config.Device) {
-		preferred, other = other, preferred
+	preferred, other := spec.Variant(), spec.Entry.Artifacts.DefaultVariant
+	if other == "" || other == preferred {
+		other = "fp32"
 	}
 	files, need, err := l.locateVariant(withVariant(spec, preferred))
 	if err != nil || preferred == other || installed(spec, need) {
@@ -62,11 +61,6 @@ func (l Layout) Check(spec engine.ModelSpec) (engine.Installation, error) {
 	}
 	return onnxdir.Inspect(spec, need)
 }
-
-// OnCUDA reports whether device (cpu, cuda or cuda:N; empty is the CPU)
-// names a CUDA device. The model still runs on the CPU when the device is
-// unavailable and not required, with the variant chosen for the GPU.
-func OnCUDA(device string) bool { return strings.HasPrefix(device, "cuda") }
 
 func withVariant(spec engine.ModelSpec, variant string) engine.ModelSpec {
 	spec.Config.Variant = variant
@@ -93,6 +87,12 @@ func (l Layout) locateVariant(spec engine.ModelSpec) (Files, []string, error) {
 	}
 	f := Files{Variant: spec.Variant()}
 	for _, w := range weights {
+		// A variant may list external-data files (encoder_model.onnx_data
+		// of a large export); ONNX Runtime reads them beside the graph and
+		// names one that is missing, and small exports have none.
+		if filepath.Ext(w) != ".onnx" {
+			continue
+		}
 		switch base := filepath.Base(w); {
 		case strings.HasPrefix(base, "encoder_model"):
 			f.Encoder = w

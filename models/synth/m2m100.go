@@ -85,15 +85,6 @@ const (
 	M2M100QuantizedDecoderFile = "onnx/decoder_model_merged_quantized.onnx"
 )
 
-// m2m100File is the path of one ONNX file: onnx/<base>.onnx, or
-// onnx/<base>_quantized.onnx for the int8 form.
-func m2m100File(base string, quantized bool) string {
-	if quantized {
-		base += "_quantized"
-	}
-	return "onnx/" + base + ".onnx"
-}
-
 // generateM2M100 writes the layout of an optimum export quantized by
 // transformers.js's script (Xenova's repos): tokenizer and config files at
 // the top, under onnx/ the encoder and the three decoder files in fp32 and
@@ -131,7 +122,7 @@ func generateM2M100(ctx context.Context, dir string, o Options) error {
 	}
 	ew := newM2M100Weights(d, seed)
 	for _, quantized := range []bool{false, true} {
-		if err := save(buildM2M100Encoder(ew, quantized), m2m100File("encoder_model", quantized)); err != nil {
+		if err := save(buildM2M100Encoder(ew, quantized), encDecFile("encoder_model", quantized)); err != nil {
 			return err
 		}
 	}
@@ -145,7 +136,7 @@ func generateM2M100(ctx context.Context, dir string, o Options) error {
 			{"decoder_with_past_model", m2m100DecoderPast},
 			{"decoder_model_merged", m2m100DecoderMerged},
 		} {
-			if err := save(buildM2M100Decoder(w, f.kind, quantized), m2m100File(f.name, quantized)); err != nil {
+			if err := save(buildM2M100Decoder(w, f.kind, quantized), encDecFile(f.name, quantized)); err != nil {
 				return err
 			}
 		}

@@ -92,7 +92,7 @@ func (r *m2m100Ref) layerNorm(x m2mMat, prefix string) m2mMat {
 		for _, v := range row {
 			varSum += (v - mean) * (v - mean)
 		}
-		inv := 1 / math.Sqrt(varSum/float64(len(row))+m2m100LayerNormEps)
+		inv := 1 / math.Sqrt(varSum/float64(len(row))+layerNormEps)
 		for j, v := range row {
 			out[i][j] = (v-mean)*inv*float64(g[j]) + float64(b[j])
 		}
@@ -145,7 +145,7 @@ func (r *m2m100Ref) attention(x, k, v m2mMat, prefix string, visible func(i, j i
 					s += q[i][c] / math.Sqrt(float64(hd)) * k[j][c]
 				}
 				if !visible(i, j) {
-					s += m2m100MaskMin
+					s += maskMin
 				}
 				scores[j] = s
 				best = max(best, s)

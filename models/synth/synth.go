@@ -91,9 +91,24 @@ func (o Options) keep(dir string) (bool, string) {
 type Generator struct {
 	Model    string
 	Generate func(ctx context.Context, dir string, o Options) error
+	// FullOnlyIfNamed keeps a model whose full preset is very large out of
+	// a full run that names no models: it is written only when listed.
+	FullOnlyIfNamed bool
 }
 
 var generators []Generator
+
+// selected says whether a run with o and only writes g's model, and why
+// not when that needs saying.
+func (g Generator) selected(o Options, only []string) (run bool, why string) {
+	switch {
+	case len(only) > 0:
+		return slices.Contains(only, g.Model), ""
+	case g.FullOnlyIfNamed && o.Preset == Full:
+		return false, fmt.Sprintf("its full preset is written only when named (--only %s)", g.Model)
+	}
+	return true, ""
+}
 
 // register adds a generator; called from the init function of each model file.
 func register(g Generator) {
@@ -113,7 +128,8 @@ func Models() []string {
 // Generate writes the artifacts of every model in only (all when only is
 // empty) and reports each one on log. A model directory holding real files
 // is kept unless o.Force, and one holding full-size synthetic weights when
-// o.KeepFull; each kept one is reported too.
+// o.KeepFull; each kept one is reported too. Under the full preset, a
+// generator marked FullOnlyIfNamed runs only when only lists it.
 func Generate(ctx context.Context, o Options, only []string, log io.Writer) error {
 	if o.Preset != Tiny && o.Preset != Full {
 		return fmt.Errorf("synth: unknown preset %q (want tiny or full)", o.Preset)
@@ -124,7 +140,10 @@ func Generate(ctx context.Context, o Options, only []string, log io.Writer) erro
 		}
 	}
 	for _, g := range generators {
-		if len(only) > 0 && !slices.Contains(only, g.Model) {
+		if run, why := g.selected(o, only); !run {
+			if why != "" {
+				fmt.Fprintf(log, "skipped %s: %s\n", g.Model, why)
+			}
 			continue
 		}
 		if err := ctx.Err(); err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/audioprep"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/seq2seq"
+	"github.com/edgeinfer/edgeinfer/tokenize/hf"
 )
 
 // Kind is the catalog backend name.
@@ -34,7 +35,7 @@ var layout = seq2seq.Layout{
 		"fp32": {"onnx/encoder_model.onnx", "onnx/decoder_model_merged.onnx"},
 		"int8": {"onnx/encoder_model_quantized.onnx", "onnx/decoder_model_merged_quantized.onnx"},
 	},
-	Companions: []string{"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json", "vocab.json"},
+	Companions: []string{"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json"},
 }
 
 // Backend loads Whisper models. Recompute turns the key/value cache off,
@@ -71,7 +72,7 @@ func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, e
 // scheduler.
 func open(spec engine.ModelSpec, files seq2seq.Files, recompute bool) (*Model, error) {
 	dir := spec.Dir()
-	cfg, gen, vocab, err := readConfigs(dir)
+	cfg, gen, err := readConfigs(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -86,10 +87,15 @@ func open(spec engine.ModelSpec, files seq2seq.Files, recompute bool) (*Model, e
 	if extractor.Bins() != cfg.NumMelBins {
 		return nil, fmt.Errorf("preprocessor_config.json has %d mel bins, config.json num_mel_bins %d", extractor.Bins(), cfg.NumMelBins)
 	}
-	codec, err := loadCodec(dir, vocab.eot)
+	tok, err := hf.Load(filepath.Join(dir, "tokenizer.json"))
 	if err != nil {
 		return nil, err
 	}
+	vocab, err := loadSpecialTokens(dir, tok)
+	if err != nil {
+		return nil, err
+	}
+	codec := textTokenizer{tok: tok, eot: vocab.eot}
 	m := &Model{id: spec.Entry.ID, variant: files.Variant, vocab: vocab, gen: gen, codec: codec, extractor: extractor,
 		mels: extractor.Bins(), frames: extractor.Frames(), positions: cfg.MaxSourcePositions,
 		maxTarget: cfg.MaxTargetPositions, maxSample: spec.Config.MaxLength, recompute: recompute, maxBeams: 10}

@@ -122,7 +122,7 @@ func (m *Model) detectLanguages(jobs []*windowJob, enc seq2seq.EncoderRows) ([]d
 
 // pickLanguage returns the likeliest language token of a row of logits
 // and its softmax probability over the language tokens alone.
-func (v *vocabulary) pickLanguage(row []float32) (language, float64) {
+func (v *specialTokens) pickLanguage(row []float32) (languageToken, float64) {
 	vals := make([]float32, 0, len(v.languages))
 	best := 0
 	for k, l := range v.languages {

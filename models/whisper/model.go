@@ -23,7 +23,7 @@ type Model struct {
 	id, variant string
 	enc         *ort.Session
 	dec         *seq2seq.Decoder
-	vocab       *vocabulary
+	vocab       *specialTokens
 	gen         generationConfig
 	codec       textCodec
 	extractor   *audioprep.WhisperExtractor

@@ -69,11 +69,12 @@ func (m *Model) options(in *engine.TranscriptionInput) (options, error) {
 	default:
 		return o, engine.BadInput("task", "must be transcribe or translate, not %q", in.Task)
 	}
-	if lang := strings.ToLower(strings.TrimSpace(in.Language)); lang != "" && m.vocab.multilingual {
-		if _, ok := m.vocab.byCode[lang]; !ok {
-			return o, engine.BadInput("language", "unknown language %q; valid codes: %s", in.Language, m.vocab.codes())
+	if strings.TrimSpace(in.Language) != "" && m.vocab.multilingual {
+		id, err := m.vocab.languageID(in.Language)
+		if err != nil {
+			return o, err
 		}
-		o.language = lang
+		o.language = m.vocab.codeOf(id)
 	}
 	if o.beams == 0 {
 		o.beams = 1
@@ -98,6 +99,16 @@ func (m *Model) options(in *engine.TranscriptionInput) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// codeOf is the code of a language token.
+func (s *specialTokens) codeOf(id int64) string {
+	for _, l := range s.languages {
+		if l.id == id {
+			return l.code
+		}
+	}
+	return ""
 }
 
 func orDefault(v *float64, def float64) *float64 {

@@ -27,7 +27,7 @@ func TestBadRequests(t *testing.T) {
 		{"not audio", multi, engine.TranscriptionInput{Audio: []byte("hello, this is text")}, 400, "audio", "not audio"},
 		{"empty audio", multi, engine.TranscriptionInput{}, 400, "audio", "empty"},
 		{"truncated WAV", multi, engine.TranscriptionInput{Audio: wav}, 400, "audio", ""},
-		{"unknown language", multi, engine.TranscriptionInput{Audio: wav, Language: "xx"}, 400, "language", "valid codes: de, en, zh"},
+		{"unknown language", multi, engine.TranscriptionInput{Audio: wav, Language: "xx"}, 400, "language", "valid codes: en, zh, de"},
 		{"translate on English-only", en, engine.TranscriptionInput{Audio: wav, Task: "translate"}, 400, "task", "English-only"},
 		{"unknown task", multi, engine.TranscriptionInput{Audio: wav, Task: "summarize"}, 400, "task", "transcribe or translate"},
 		{"beam_size 11", multi, engine.TranscriptionInput{Audio: wav, BeamSize: 11}, 400, "beam_size", "between 1 and 10"},

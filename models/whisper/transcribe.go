@@ -25,6 +25,13 @@ type options struct {
 	seed                                uint64
 }
 
+// textCodec turns text into Whisper's text tokens and back (textTokenizer;
+// tests script it).
+type textCodec interface {
+	encode(text string) []int64
+	decode(ids []int64) string
+}
+
 // segment is one decoded stretch, as openai-whisper's new_segment.
 type segment struct {
 	seek                                                    int // the window's start, in mel frames
@@ -52,7 +59,7 @@ type decoded struct {
 // through submit, the next window starting where the last complete
 // segment ended.
 type transcriber struct {
-	vocab     *vocabulary
+	vocab     *specialTokens
 	gen       generationConfig
 	codec     textCodec
 	extractor *audioprep.WhisperExtractor
@@ -82,11 +89,7 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 	}
 	var all []int64
 	if p := strings.TrimSpace(o.initialPrompt); p != "" {
-		toks, err := t.codec.encode(" " + p)
-		if err != nil {
-			return nil, err
-		}
-		all = toks
+		all = t.codec.encode(" " + p)
 	}
 	resetSince := 0
 	for seek := 0; seek < content; {
@@ -188,10 +191,7 @@ func (t *transcriber) job(features []float32, prev []int64, prefix, lang string,
 		j.prompt = append(j.prompt, task)
 	}
 	if p := strings.TrimSpace(prefix); p != "" {
-		toks, err := t.codec.encode(" " + p)
-		if err != nil {
-			return nil, err
-		}
+		toks := t.codec.encode(" " + p)
 		j.prompt = append(j.prompt, toks[max(0, len(toks)-(half-1)):]...)
 	}
 	j.sampleLen = min(half, t.maxTarget-len(j.prompt))
@@ -206,7 +206,7 @@ func (t *transcriber) job(features []float32, prev []int64, prefix, lang string,
 	if begin == nil {
 		begin = []int64{v.eot}
 	}
-	j.rules = logitRules{sampleBegin: len(j.prompt), suppress: v.suppressed(t.gen), beginSuppress: begin,
+	j.rules = logitRules{sampleBegin: len(j.prompt), suppress: suppressed(v, t.gen), beginSuppress: begin,
 		timestamps: true, eot: v.eot, noTimestamps: v.noTimestamps, timestampBegin: v.timestampBegin,
 		maxInitialTimestamp: maxInitial}
 	return j, nil

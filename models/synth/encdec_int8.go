@@ -6,10 +6,10 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
 )
 
-// The int8 files (encoder_model_quantized.onnx and the decoders'
-// *_quantized.onnx) take the form ONNX Runtime's dynamic quantization
-// (ONNXQuantizer in IntegerOps mode) gives an optimum export with the
-// settings transformers.js's conversion script uses for m2m_100: int8
+// The int8 files of the encoder-decoders (encoder_model_quantized.onnx and
+// the decoders' *_quantized.onnx) take the form ONNX Runtime's dynamic
+// quantization (ONNXQuantizer in IntegerOps mode) gives an optimum export
+// with the settings transformers.js's conversion script uses: int8
 // weights, per_channel and reduce_range on, subgraphs included
 // (EnableSubgraph), so the merged decoder's branches are quantized too and
 // their weights stay once in the main graph.
@@ -21,25 +21,26 @@ import (
 //     Weights are quantized per output column, symmetric (zero point 0).
 //   - The token embedding's Gather reads the int8 table and dequantizes the
 //     rows it picked (GatherQuant), with one scale for the table. The
-//     sinusoidal position table stays float32, as in the hub's files.
-//   - The LM head multiplies by the transposed int8 shared embedding. The
-//     hub's decoder_model_merged_quantized.onnx (344 MB for 201M layer
-//     weights and the 128,112 × 1,024 table) holds one int8 copy of that
-//     table; how its LM head reaches it is not seen. Here a Transpose in
-//     the main graph reads it, which ONNX Runtime folds into a constant once
-//     at load.
+//     position tables (M2M100's sinusoids, Whisper's) stay float32, as in
+//     the hub's files, and so do Whisper's encoder convolutions.
+//   - The LM head multiplies by the transposed int8 token embedding. The
+//     hub's M2M100 decoder_model_merged_quantized.onnx (344 MB for 201M
+//     layer weights and the 128,112 × 1,024 table) holds one int8 copy of
+//     that table; how its LM head reaches it is not seen. Here a Transpose
+//     in the main graph reads it, which ONNX Runtime folds into a constant
+//     once at load.
 
-// m2m100Int8 is one weight as the quantizer stores it: int8 values, float
+// int8Weight is one weight as the quantizer stores it: int8 values, float
 // scales and int8 zero points (all 0), one each per tensor or per output
 // column.
-type m2m100Int8 struct {
+type int8Weight struct {
 	values, scale, zeroPoint *onnxgraph.Tensor
 }
 
 // quantized returns t in int8: per output column of a [in, out] weight
 // when perColumn, else with one scale, in the 7-bit range of reduce_range
 // (weightQuantMax). A tensor is quantized once however many graphs use it.
-func (w *m2m100Weights) quantized(t *onnxgraph.Tensor, perColumn bool) m2m100Int8 {
+func (w *encDecWeights) quantized(t *onnxgraph.Tensor, perColumn bool) int8Weight {
 	if q, ok := w.int8[t.Name]; ok {
 		return q
 	}
@@ -68,7 +69,7 @@ func (w *m2m100Weights) quantized(t *onnxgraph.Tensor, perColumn bool) m2m100Int
 	if perColumn {
 		dims = []int64{int64(cols)}
 	}
-	q := m2m100Int8{
+	q := int8Weight{
 		values:    onnxgraph.Int8Tensor(t.Name+"_quantized", t.Dims, values),
 		scale:     onnxgraph.Float32Tensor(t.Name+"_scale", dims, scales),
 		zeroPoint: onnxgraph.Int8Tensor(t.Name+"_zero_point", dims, make([]int8, cols)),
@@ -80,7 +81,7 @@ func (w *m2m100Weights) quantized(t *onnxgraph.Tensor, perColumn bool) m2m100Int
 // integerMatMul is x·W for an int8 W whose values are the graph value
 // weight (the initializer, or a transposed view of one); out names the
 // result when it is a graph output.
-func (b *m2m100Builder) integerMatMul(x, weight string, q m2m100Int8, out string) string {
+func (b *encDecBuilder) integerMatMul(x, weight string, q int8Weight, out string) string {
 	g := b.g
 	xq := g.OpN("DynamicQuantizeLinear", []string{x}, 3) // x_quantized, x_scale, x_zero_point
 	sum := g.Op("MatMulInteger", []string{xq[0], weight, xq[2], b.param(q.zeroPoint)})
@@ -92,7 +93,7 @@ func (b *m2m100Builder) integerMatMul(x, weight string, q m2m100Int8, out string
 // int8 table, dequantizing only the rows picked. The table is quantized in
 // the weights' 7-bit range (reduce_range) because the LM head's
 // MatMulInteger reads the same int8 shared embedding.
-func (b *m2m100Builder) lookup(table *onnxgraph.Tensor, ids string) string {
+func (b *encDecBuilder) lookup(table *onnxgraph.Tensor, ids string) string {
 	if !b.quantized {
 		return b.g.Op("Gather", []string{b.param(table), ids})
 	}
@@ -101,10 +102,10 @@ func (b *m2m100Builder) lookup(table *onnxgraph.Tensor, ids string) string {
 	return b.g.Op("DequantizeLinear", []string{rows, b.param(q.scale), b.param(q.zeroPoint)})
 }
 
-// quantizedLMHead is the int8 LM head: h · sharedᵀ with the int8 shared
+// quantizedLMHead is the int8 LM head: h · tableᵀ with the int8 token
 // embedding, transposed once in the main graph.
-func (b *m2m100Builder) quantizedLMHead(h, out string) string {
-	q := b.w.quantized(b.w.shared(), false)
+func (b *encDecBuilder) quantizedLMHead(h string, table *onnxgraph.Tensor, out string) string {
+	q := b.w.quantized(table, false)
 	transposed := q.values.Name + "_transposed"
 	if !b.added[transposed] {
 		b.added[transposed] = true
