@@ -38,10 +38,17 @@ var layout = seq2seq.Layout{
 	Companions: []string{"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json"},
 }
 
+// vadModelID is the directory (under the home's models/) of the Silero VAD
+// model vad_filter runs: `edgeinfer models synth` writes a synthetic one.
+const vadModelID = "@edgeinfer/silero-vad"
+
 // Backend loads Whisper models. Recompute turns the key/value cache off,
-// for tests that check the cache against recomputation.
+// for tests that check the cache against recomputation. VADDir overrides
+// where vad_filter's Silero model is (default: the home's
+// models/@edgeinfer/silero-vad).
 type Backend struct {
 	Recompute bool
+	VADDir    string
 }
 
 // Backend is registered as an engine.Backend; the build fails if a method
@@ -64,6 +71,10 @@ func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, e
 	m, err := open(spec, files, b.Recompute)
 	if err != nil {
 		return nil, onnxdir.LoadError(spec, err)
+	}
+	m.vadDir = b.VADDir
+	if m.vadDir == "" {
+		m.vadDir = filepath.Join(spec.Paths.Home, "models", filepath.FromSlash(vadModelID))
 	}
 	return m, nil
 }

@@ -9,12 +9,18 @@
 package whisper
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/audioprep"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/seq2seq"
+	"github.com/edgeinfer/edgeinfer/models/vad"
 )
 
 // Model is a loaded Whisper. Its methods are safe for concurrent use; the
@@ -36,6 +42,11 @@ type Model struct {
 	// max_length; 0: Whisper's half of the decoder's positions).
 	maxSample, maxBeams int
 	alignmentHeads      []seq2seq.Head
+
+	// vadDir holds silero_vad.onnx, loaded by the first vad_filter request.
+	vadDir string
+	vadMu  sync.Mutex
+	vad    *vad.Model
 
 	sched *batch.Stepper[*windowJob, windowResult]
 	ws    seq2seq.Workspace // used by the scheduler goroutine only
@@ -65,6 +76,29 @@ func (m *Model) Close() error {
 	if m.sched != nil {
 		m.sched.Close()
 	}
+	if m.vad != nil {
+		m.vad.Close()
+	}
 	m.dec.Close()
 	return m.enc.Close()
+}
+
+// speechModel loads the VAD model on first use; a missing one is a
+// not-installed error that says how to get it.
+func (m *Model) speechModel() (*vad.Model, error) {
+	m.vadMu.Lock()
+	defer m.vadMu.Unlock()
+	if m.vad != nil {
+		return m.vad, nil
+	}
+	if _, err := os.Stat(filepath.Join(m.vadDir, vad.ModelFile)); err != nil {
+		return nil, &engine.Error{Kind: engine.KindNotInstalled,
+			Message: fmt.Sprintf("vad_filter needs Silero VAD (%s): run `edgeinfer models synth --only %s` for a synthetic one, or put silero_vad.onnx in its model directory", vadModelID, vadModelID)}
+	}
+	v, err := vad.Load(m.vadDir, ort.Options{IntraOpThreads: 1})
+	if err != nil {
+		return nil, engine.Internal(err)
+	}
+	m.vad = v
+	return v, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/models/audioprep"
+	"github.com/edgeinfer/edgeinfer/models/vad"
 )
 
 // Model is a speech-recognition backend; the build fails if a method goes
@@ -27,21 +28,41 @@ func (m *Model) Transcribe(ctx context.Context, in *engine.TranscriptionInput) (
 	if err != nil {
 		return nil, audioError(err)
 	}
-	tr, err := m.transcriber().run(ctx, audio.Samples, o)
+	samples := audio.Samples
+	var times *vad.TimeMap
+	if in.VADFilter {
+		v, err := m.speechModel()
+		if err != nil {
+			return nil, err
+		}
+		chunks, err := v.Speech(ctx, samples, vad.DefaultOptions())
+		if err != nil {
+			return nil, err
+		}
+		samples, times = vad.Collect(samples, chunks), vad.NewTimeMap(chunks)
+	}
+	tr, err := m.transcriber().run(ctx, samples, o)
 	if err != nil {
 		return nil, err
 	}
+	if times != nil {
+		restoreTimes(tr.segments, times)
+	}
 	out := &engine.TranscriptionOutput{Language: tr.language, LanguageProbability: tr.languageProb,
-		Duration: audio.Seconds(), DurationAfterVAD: audio.Seconds()}
+		Duration: audio.Seconds(), DurationAfterVAD: float64(len(samples)) / audioprep.SampleRate}
 	if o.language != "" || !m.vocab.multilingual {
 		out.LanguageProbability = 1 // given, not detected
 	}
 	var text strings.Builder
 	for i, s := range tr.segments {
 		text.WriteString(s.text)
-		out.Segments = append(out.Segments, engine.TranscriptionSegment{ID: i, Seek: s.seek, Start: s.start, End: s.end,
+		seg := engine.TranscriptionSegment{ID: i, Seek: s.seek, Start: s.start, End: s.end,
 			Text: s.text, Tokens: s.tokens, Temperature: s.temperature, AvgLogprob: s.avgLogprob,
-			CompressionRatio: s.compressionRatio, NoSpeechProb: s.noSpeechProb})
+			CompressionRatio: s.compressionRatio, NoSpeechProb: s.noSpeechProb}
+		for _, w := range s.words {
+			seg.Words = append(seg.Words, engine.TranscriptionWord{Word: w.text, Start: w.start, End: w.end})
+		}
+		out.Segments = append(out.Segments, seg)
 	}
 	out.Text = text.String()
 	return out, nil
@@ -50,14 +71,15 @@ func (m *Model) Transcribe(ctx context.Context, in *engine.TranscriptionInput) (
 // transcriber runs requests' windows through the model's scheduler.
 func (m *Model) transcriber() *transcriber {
 	return &transcriber{vocab: m.vocab, gen: m.gen, codec: m.codec, extractor: m.extractor,
-		positions: m.positions, maxTarget: m.maxTarget, maxSample: m.maxSample, submit: m.sched.Submit}
+		positions: m.positions, maxTarget: m.maxTarget, maxSample: m.maxSample, submit: m.sched.Submit,
+		attention: m.dec.CrossAttentions && len(m.alignmentHeads) > 0, heads: len(m.alignmentHeads)}
 }
 
 // options checks a request against the model and resolves the defaults.
 // English-only models ignore language; they refuse translation.
 func (m *Model) options(in *engine.TranscriptionInput) (options, error) {
 	o := options{beams: in.BeamSize, conditionOnPrevious: in.ConditionOnPreviousText, initialPrompt: in.InitialPrompt,
-		prefix: in.Prefix, temperatures: in.Temperature, noSpeech: orDefault(in.NoSpeechThreshold, 0.6),
+		prefix: in.Prefix, temperatures: in.Temperature, wordTimestamps: in.WordTimestamps, noSpeech: orDefault(in.NoSpeechThreshold, 0.6),
 		compressionRatio: orDefault(in.CompressionRatioThreshold, 2.4), logProb: orDefault(in.LogProbThreshold, -1)}
 	switch in.Task {
 	case "", "transcribe":
@@ -99,6 +121,28 @@ func (m *Model) options(in *engine.TranscriptionInput) (options, error) {
 		}
 	}
 	return o, nil
+}
+
+// restoreTimes moves times in the VAD's collected speech back to the
+// original audio, as faster-whisper's restore_speech_timestamps: each word
+// by the chunk its middle falls in, a segment with words to its words'
+// span, one without by the chunks its start and end fall in.
+func restoreTimes(segs []segment, times *vad.TimeMap) {
+	for i := range segs {
+		s := &segs[i]
+		if len(s.words) == 0 {
+			start, end := s.start, s.end
+			s.start = times.OriginalTime(start, times.ChunkIndex(start))
+			s.end = times.OriginalTime(end, times.ChunkIndex(max(start, end-0.001)))
+			continue
+		}
+		for k := range s.words {
+			w := &s.words[k]
+			chunk := times.ChunkIndex((w.start + w.end) / 2)
+			w.start, w.end = times.OriginalTime(w.start, chunk), times.OriginalTime(w.end, chunk)
+		}
+		s.start, s.end = s.words[0].start, s.words[len(s.words)-1].end
+	}
 }
 
 // codeOf is the code of a language token.

@@ -23,6 +23,7 @@ type options struct {
 	// Thresholds; nil turns a check off.
 	noSpeech, compressionRatio, logProb *float64
 	seed                                uint64
+	wordTimestamps                      bool
 }
 
 // textCodec turns text into Whisper's text tokens and back (textTokenizer;
@@ -39,6 +40,13 @@ type segment struct {
 	text                                                    string
 	tokens                                                  []int64
 	temperature, avgLogprob, compressionRatio, noSpeechProb float64
+	words                                                   []word
+}
+
+// word is a timed word of a segment.
+type word struct {
+	text       string
+	start, end float64
 }
 
 // transcript is a transcription's result.
@@ -68,6 +76,10 @@ type transcriber struct {
 	positions, maxTarget int
 	// maxSample caps the tokens sampled per window; 0 is none.
 	maxSample int
+	// attention says the decoder outputs the alignment heads'
+	// cross-attention (heads of them), for word timestamps.
+	attention bool
+	heads     int
 	submit    func(context.Context, *windowJob) (windowResult, error)
 }
 
@@ -92,6 +104,7 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 		all = t.codec.encode(" " + p)
 	}
 	resetSince := 0
+	words := &wordTimer{t: t, attention: t.attention, heads: t.heads}
 	for seek := 0; seek < content; {
 		size := min(frames, content-seek)
 		features := make([]float32, t.extractor.Bins()*frames)
@@ -111,15 +124,28 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 			continue
 		}
 		segs, next := t.segments(res, seek, size)
+		if o.wordTimestamps {
+			if err := words.time(ctx, segs, features, seek, size, out.language, o); err != nil {
+				return nil, err
+			}
+			// The next window starts after the last word, unless the
+			// window ended on a single timestamp.
+			if end := lastWordEnd(segs); next != seek+size && end > float64(seek*hop)/audioprep.SampleRate {
+				next = framesAt(end)
+			}
+		}
 		for i := range segs {
 			if segs[i].start == segs[i].end || strings.TrimSpace(segs[i].text) == "" {
-				segs[i].text, segs[i].tokens = "", nil
+				segs[i].text, segs[i].tokens, segs[i].words = "", nil, nil
 			}
 			all = append(all, segs[i].tokens...)
 		}
 		out.segments = append(out.segments, segs...)
 		if !o.conditionOnPrevious || res.temperature > 0.5 {
 			resetSince = len(all)
+		}
+		if next <= seek {
+			next = seek + size // the timestamp rules rule this out; a broken model must not loop
 		}
 		seek = next
 	}

@@ -58,9 +58,13 @@ func (f *fakeDecoder) submit(_ context.Context, j *windowJob) (windowResult, err
 	return f.answer(j, len(f.jobs)-1), nil
 }
 
+func testExtractor() (*audioprep.WhisperExtractor, error) {
+	return audioprep.ParseWhisperConfig([]byte(`{"feature_size": 80}`))
+}
+
 func testTranscriber(t *testing.T, f *fakeDecoder) *transcriber {
 	t.Helper()
-	ex, err := audioprep.ParseWhisperConfig([]byte(`{"feature_size": 80}`))
+	ex, err := testExtractor()
 	if err != nil {
 		t.Fatal(err)
 	}

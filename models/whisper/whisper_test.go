@@ -4,19 +4,23 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/enginetest"
 	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/audioprep"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 	"github.com/edgeinfer/edgeinfer/models/synth"
+	"github.com/edgeinfer/edgeinfer/models/vad"
 )
 
 // modelsRoot holds the tiny synthetic Whisper models (tiny.en and
@@ -304,4 +308,182 @@ func decodeForTest(b []byte) ([]float32, error) {
 		return nil, err
 	}
 	return a.Samples, nil
+}
+
+// Word timestamps come from W5's alignment over the forced pass's
+// cross-attention: the words the backend's word timer reports are those
+// alignWords gives on the same pass recomputed here outside the scheduler.
+// The synthetic tokenizer decodes these ids to nothing, so the words are
+// named by a scripted codec (" w<id>") on both sides.
+func TestWordTimestamps(t *testing.T) {
+	ctx := testContext(t)
+	m := load(t, synth.WhisperTinyEnID, "fp32", engine.ModelConfig{MaxLength: 30}, false)
+	if !m.dec.CrossAttentions || len(m.alignmentHeads) == 0 {
+		t.Fatal("the synthetic timestamped export should output cross_attentions.N and name alignment heads")
+	}
+	audio := wav(6, 16000, 300, 1500, 5)
+	samples, err := decodeForTest(audio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size := len(samples) / hop
+	features := make([]float32, m.mels*m.frames)
+	if err := m.extractor.Extract(samples, features); err != nil {
+		t.Fatal(err)
+	}
+	tr := m.transcriber()
+	tr.codec = wordCodec{}
+	res := decodeWindow(t, ctx, m, audio, "en", 1, nil)
+	segs, _ := tr.segments(decoded{windowResult: res}, 0, size)
+	timer := &wordTimer{t: tr, attention: true, heads: len(m.alignmentHeads)}
+	if err := timer.time(ctx, segs, features, 0, size, "en", options{}); err != nil {
+		t.Fatal(err)
+	}
+
+	enc, err := m.encode([]*windowJob{{features: features}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := &alignInput{TextRow: 1, MelFrames: size}
+	prompt := []int64{m.vocab.sot, m.vocab.noTimestamps}
+	for _, s := range segs {
+		n := 0
+		for _, tok := range s.tokens {
+			if tok < m.vocab.eot {
+				prompt = append(prompt, tok)
+				ref.Pieces = append(ref.Pieces, []byte(wordCodec{}.decode([]int64{tok})))
+				n++
+			}
+		}
+		ref.Segments = append(ref.Segments, alignSegment{Tokens: n, Start: s.start, End: s.end})
+	}
+	if len(ref.Pieces) < 3 {
+		t.Fatalf("the window decoded %d text tokens (%v); the test needs several", len(ref.Pieces), res.tokens)
+	}
+	state := seq2seq.NewRecomputeState(m.dec, &seq2seq.Workspace{}, enc)
+	state.Capture(m.alignmentHeads)
+	if _, err := state.Next([][]int64{append(prompt, m.vocab.eot)}); err != nil {
+		t.Fatal(err)
+	}
+	rows := state.CrossAttention(0)
+	ref.Attention = make([][][]float32, len(m.alignmentHeads))
+	for h := range ref.Attention {
+		for _, row := range rows {
+			ref.Attention[h] = append(ref.Attention[h], row[h*m.positions:(h+1)*m.positions])
+		}
+	}
+	want, _, err := alignWords(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	words := 0
+	for i, s := range want {
+		if len(segs[i].words) != len(s.Words) || math.Abs(segs[i].start-s.Start) > 1e-9 || math.Abs(segs[i].end-s.End) > 1e-9 {
+			t.Errorf("segment %d: %v–%v with %d words, reference %v–%v with %d", i, segs[i].start, segs[i].end, len(segs[i].words), s.Start, s.End, len(s.Words))
+			continue
+		}
+		for k, w := range s.Words {
+			got := segs[i].words[k]
+			if got.text != w.Word || math.Abs(got.start-w.Start) > 1e-9 || math.Abs(got.end-w.End) > 1e-9 {
+				t.Errorf("word %d.%d: %+v, reference %+v", i, k, got, w)
+			}
+			words++
+		}
+	}
+	if words == 0 {
+		t.Error("no words timed")
+	}
+
+	// End to end with word timestamps asked: the tokens stay those of the
+	// plain transcription.
+	in := greedyOnly(audio)
+	in.WordTimestamps = true
+	withWords, plain := transcribe(t, ctx, m, in), transcribe(t, ctx, m, greedyOnly(audio))
+	if !slices.EqualFunc(withWords.Segments, plain.Segments, func(a, b engine.TranscriptionSegment) bool { return slices.Equal(a.Tokens, b.Tokens) }) {
+		t.Errorf("word timing changed the tokens: %v, plain %v", tokensOf(withWords), tokensOf(plain))
+	}
+}
+
+// Times in the VAD's collected speech map back to the original audio.
+func TestRestoreTimes(t *testing.T) {
+	// Speech at 1–2 s and 3–4 s: collected 0–1 s is 1–2 s, 1–2 s is 3–4 s.
+	times := vad.NewTimeMap([]vad.Chunk{{Start: 16000, End: 32000}, {Start: 48000, End: 64000}})
+	segs := []segment{
+		{start: 0.2, end: 1.0},
+		{start: 0.5, end: 1.8, words: []word{{text: " a", start: 0.5, end: 0.9}, {text: " b", start: 1.2, end: 1.8}}},
+	}
+	restoreTimes(segs, times)
+	if segs[0].start != 1.2 || segs[0].end != 2.0 {
+		t.Errorf("segment without words: %v–%v, want 1.2–2", segs[0].start, segs[0].end)
+	}
+	w := segs[1].words
+	if w[0].start != 1.5 || w[0].end != 1.9 || w[1].start != 3.2 || w[1].end != 3.8 || segs[1].start != 1.5 || segs[1].end != 3.8 {
+		t.Errorf("segment with words: %+v %v–%v", w, segs[1].start, segs[1].end)
+	}
+}
+
+// Through the engine with the real backend: a raw WAV body transcribes,
+// bad bodies are 400s naming audio.
+func TestTranscribeThroughTheEngine(t *testing.T) {
+	orttest.Require(t)
+	id := synth.WhisperTinyEnID
+	eng := enginetest.New(t, map[string]engine.ModelConfig{id: {Dir: modelDir(id), MaxLength: 20}}, map[string]engine.Backend{Kind: Backend{}}, nil)
+	ctx := testContext(t)
+	out, err := eng.Run(ctx, id, engine.Input{Binary: wav(4, 22050, 300, 900, 11)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, ok := out.(*engine.Transcription)
+	if !ok || math.Abs(tr.Duration-4) > 1e-3 || tr.Language != "en" {
+		t.Fatalf("got %T %+v", out, out)
+	}
+	for _, body := range [][]byte{[]byte("definitely not audio"), wav(4, 16000, 300, 900, 1)[:30]} {
+		_, err := eng.Run(ctx, id, engine.Input{Binary: body})
+		if d := engine.Describe(err); d.Status != 400 || !strings.Contains(d.Message, "audio") {
+			t.Errorf("%q…: %d %q, want 400 naming audio", body[:10], d.Status, d.Message)
+		}
+	}
+}
+
+// vad_filter runs the Silero model from the backend's VAD directory and
+// reports the speech kept; without the model it is a not-installed error.
+func TestVADFilter(t *testing.T) {
+	orttest.Require(t)
+	ctx := testContext(t)
+	root := t.TempDir()
+	if err := synth.Generate(ctx, synth.Options{Preset: synth.Tiny, OutDir: root}, []string{synth.SileroModelID}, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	id := synth.WhisperTinyEnID
+	spec := engine.ModelSpec{Entry: entry(t, id), Config: engine.ModelConfig{Dir: modelDir(id), MaxLength: 20, IntraOpThreads: 1},
+		Paths: home.Resolve(t.TempDir(), os.Getenv)}
+	for _, c := range []struct {
+		vadDir  string
+		wantErr engine.Kind
+	}{{filepath.Join(root, filepath.FromSlash(synth.SileroModelID)), 0}, {t.TempDir(), engine.KindNotInstalled}} {
+		loaded, err := Backend{VADDir: c.vadDir}.Load(ctx, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := loaded.(*Model)
+		out, err := m.Transcribe(ctx, &engine.TranscriptionInput{Audio: wav(5, 16000, 200, 800, 3), VADFilter: true, Temperature: []float64{0}})
+		m.Close()
+		if c.wantErr != 0 {
+			if engine.KindOf(err) != c.wantErr || !strings.Contains(err.Error(), "silero") {
+				t.Errorf("without the VAD model: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.DurationAfterVAD < 0 || out.DurationAfterVAD > out.Duration || math.Abs(out.Duration-5) > 1e-9 {
+			t.Errorf("duration %v, after VAD %v", out.Duration, out.DurationAfterVAD)
+		}
+		for _, s := range out.Segments {
+			if s.Start < 0 || s.End > out.Duration+0.02 {
+				t.Errorf("segment %v–%v outside the original audio", s.Start, s.End)
+			}
+		}
+	}
 }
