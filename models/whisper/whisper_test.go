@@ -205,7 +205,10 @@ func TestBatchedEqualsAlone(t *testing.T) {
 	ctx := testContext(t)
 	audios := [][]byte{wav(12, 16000, 300, 900, 1), wav(35, 8000, 500, 2500, 2), wav(5, 44100, 1000, 200, 3), wav(20, 16000, 100, 4000, 4)}
 	for _, beams := range []int{1, 3} {
-		m := load(t, synth.WhisperLargeV3TurboID, "fp32", engine.ModelConfig{MaxLength: 60, MaxBatchSize: 8, MaxQueueDelay: engine.Duration(time.Second)}, false)
+		m := load(t, synth.WhisperLargeV3TurboID, "fp32", engine.ModelConfig{MaxLength: 60}, false)
+		// Together: a long queue delay lets every first window join one
+		// encoder batch, however slowly the features come.
+		mt := load(t, synth.WhisperLargeV3TurboID, "fp32", engine.ModelConfig{MaxLength: 60, MaxBatchSize: 4, MaxQueueDelay: engine.Duration(5 * time.Second)}, false)
 		var alone []*engine.TranscriptionOutput
 		for _, a := range audios {
 			in := greedyOnly(a)
@@ -213,7 +216,7 @@ func TestBatchedEqualsAlone(t *testing.T) {
 			in.Language = "en"
 			alone = append(alone, transcribe(t, ctx, m, in))
 		}
-		cohorts, windows := m.Stats().Cohorts.Load(), m.Stats().Requests.Load()
+		cohorts, windows := mt.Stats().Cohorts.Load(), mt.Stats().Requests.Load()
 		outs := make([]chan *engine.TranscriptionOutput, len(audios))
 		for i, a := range audios {
 			outs[i] = make(chan *engine.TranscriptionOutput, 1)
@@ -221,7 +224,7 @@ func TestBatchedEqualsAlone(t *testing.T) {
 				in := greedyOnly(a)
 				in.BeamSize = beams
 				in.Language = "en"
-				out, err := m.Transcribe(ctx, in)
+				out, err := mt.Transcribe(ctx, in)
 				if err != nil {
 					t.Error(err)
 				}
@@ -236,7 +239,7 @@ func TestBatchedEqualsAlone(t *testing.T) {
 		}
 		// The first windows of all four share one cohort: at least three
 		// cohorts fewer than windows.
-		if n, w := m.Stats().Cohorts.Load()-cohorts, m.Stats().Requests.Load()-windows; n > w-3 {
+		if n, w := mt.Stats().Cohorts.Load()-cohorts, mt.Stats().Requests.Load()-windows; n > w-3 {
 			t.Errorf("%d beams: %d cohorts for %d windows; the four first windows should have shared one", beams, n, w)
 		}
 	}
@@ -394,13 +397,36 @@ func TestWordTimestamps(t *testing.T) {
 		t.Error("no words timed")
 	}
 
-	// End to end with word timestamps asked: the tokens stay those of the
-	// plain transcription.
+	// End to end with word timestamps asked: the first window's segments
+	// keep their tokens, and unless it ended on a single timestamp the next
+	// window starts at its last word's end, as transcribe() seeks.
 	in := greedyOnly(audio)
 	in.WordTimestamps = true
 	withWords, plain := transcribe(t, ctx, m, in), transcribe(t, ctx, m, greedyOnly(audio))
-	if !slices.EqualFunc(withWords.Segments, plain.Segments, func(a, b engine.TranscriptionSegment) bool { return slices.Equal(a.Tokens, b.Tokens) }) {
-		t.Errorf("word timing changed the tokens: %v, plain %v", tokensOf(withWords), tokensOf(plain))
+	first := func(out *engine.TranscriptionOutput) (segs []engine.TranscriptionSegment, next int) {
+		next = -1
+		for _, s := range out.Segments {
+			if s.Seek == 0 {
+				segs = append(segs, s)
+			} else if next < 0 {
+				next = s.Seek
+			}
+		}
+		return segs, next
+	}
+	a, next := first(withWords)
+	b, _ := first(plain)
+	if !slices.EqualFunc(a, b, func(x, y engine.TranscriptionSegment) bool { return slices.Equal(x.Tokens, y.Tokens) }) {
+		t.Errorf("word timing changed the first window's tokens: %v, plain %v", tokensOf(withWords), tokensOf(plain))
+	}
+	lastEnd := -1.0
+	for _, s := range a {
+		for _, w := range s.Words {
+			lastEnd = w.End
+		}
+	}
+	if next >= 0 && lastEnd >= 0 && next != int(math.Round(lastEnd*100)) {
+		t.Errorf("the second window starts at frame %d, the first window's last word ends at %v s", next, lastEnd)
 	}
 }
 
