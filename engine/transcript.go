@@ -61,9 +61,10 @@ func (t *Transcription) MarshalJSON() ([]byte, error) {
 		return json.Marshal(legacyTranscription{Text: o.Text, WordCount: WordCount(o.Text), Words: words, VTT: WordsVTT(words)})
 	}
 	segs := make([]turboSegment, len(o.Segments))
+	timed := o.wordsTimed()
 	for i, s := range o.Segments {
 		segs[i] = turboSegment{Start: s.Start, End: s.End, Text: s.Text, Temperature: s.Temperature, AvgLogprob: s.AvgLogprob,
-			CompressionRatio: s.CompressionRatio, NoSpeechProb: s.NoSpeechProb, Words: segmentWords(s)}
+			CompressionRatio: s.CompressionRatio, NoSpeechProb: s.NoSpeechProb, Words: segmentWords(s, timed)}
 	}
 	return json.Marshal(turboTranscription{
 		Info: turboInfo{Language: o.Language, LanguageProbability: o.LanguageProbability, Duration: o.Duration, DurationAfterVAD: o.DurationAfterVAD},
@@ -74,22 +75,35 @@ func (t *Transcription) MarshalJSON() ([]byte, error) {
 // Workers AI's word_count does ("It is a good day" → 5).
 func WordCount(text string) int { return len(strings.Fields(text)) }
 
-// Words lists the words of every segment in order. A segment the backend
-// gave no word timings (an export without cross-attention outputs) gets
-// its text's words spread over its time span by length.
+// Words lists the words of every segment in order. When the backend gave
+// no word timings at all (an export without cross-attention outputs), each
+// segment's text's words are spread over its time span by length.
 func (o *TranscriptionOutput) Words() []TranscriptionWord {
 	words := []TranscriptionWord{}
+	timed := o.wordsTimed()
 	for _, s := range o.Segments {
-		words = append(words, segmentWords(s)...)
+		words = append(words, segmentWords(s, timed)...)
 	}
 	return words
 }
 
-// segmentWords is a segment's words, or its text's words timed by their
-// share of the segment's characters when the backend gave none.
-func segmentWords(s TranscriptionSegment) []TranscriptionWord {
-	if len(s.Words) > 0 {
-		return s.Words
+// wordsTimed says whether the backend timed words. A timed transcription
+// can still hold a segment with text and no words: Whisper's alignment
+// gives a word that spans two segments to the first.
+func (o *TranscriptionOutput) wordsTimed() bool {
+	for _, s := range o.Segments {
+		if len(s.Words) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// segmentWords is a segment's words; when the backend timed none (timed
+// false), its text's words timed by their share of its characters.
+func segmentWords(s TranscriptionSegment, timed bool) []TranscriptionWord {
+	if len(s.Words) > 0 || timed {
+		return append([]TranscriptionWord{}, s.Words...)
 	}
 	fields := strings.Fields(s.Text)
 	if len(fields) == 0 {

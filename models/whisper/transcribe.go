@@ -140,6 +140,7 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 			}
 			all = append(all, segs[i].tokens...)
 		}
+		clampToAudio(segs, float64((seek+size)*hop)/audioprep.SampleRate)
 		out.segments = append(out.segments, segs...)
 		if !o.conditionOnPrevious || res.temperature > 0.5 {
 			resetSince = len(all)
@@ -282,6 +283,21 @@ func (t *transcriber) segments(d decoded, seek, size int) ([]segment, int) {
 		}
 	}
 	return []segment{t.segment(d, seek, offset, offset+duration, tokens)}, seek + size
+}
+
+// clampToAudio moves segment and word times past end, the end of the
+// window's audio, back to it. openai-whisper keeps such times (a timestamp
+// into the window's padding, which a trained model rarely predicts); an
+// answer whose segments end after its audio does helps nobody. It runs
+// after the empty-segment check, so only times change, never text.
+func clampToAudio(segs []segment, end float64) {
+	for i := range segs {
+		s := &segs[i]
+		s.start, s.end = min(s.start, end), min(s.end, end)
+		for k := range s.words {
+			s.words[k].start, s.words[k].end = min(s.words[k].start, end), min(s.words[k].end, end)
+		}
+	}
 }
 
 func (t *transcriber) segment(d decoded, seek int, start, end float64, tokens []int64) segment {

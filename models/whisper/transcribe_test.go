@@ -123,6 +123,31 @@ func TestSegmentsAndSeeking(t *testing.T) {
 	}
 }
 
+// A timestamp past the window's audio (into the padding) is clamped to the
+// audio's end; a segment wholly past it keeps its text (as openai-whisper,
+// which judges emptiness on the unclamped times).
+func TestTimesClampedToAudio(t *testing.T) {
+	f := &fakeDecoder{answer: func(*windowJob, int) windowResult {
+		return windowResult{tokens: []int64{ts(0), 11, ts(5), ts(5), 12, ts(20), ts(21), 13, ts(25)}, avgLogprob: -0.2}
+	}}
+	out, err := testTranscriber(t, f).run(context.Background(), make([]float32, 12*16000), defaults())
+	if err != nil {
+		t.Fatal(err)
+	}
+	type seg struct {
+		start, end float64
+		text       string
+	}
+	want := []seg{{0, 5, " w11"}, {5, 12, " w12"}, {12, 12, " w13"}}
+	var got []seg
+	for _, s := range out.segments {
+		got = append(got, seg{math.Round(s.start*100) / 100, math.Round(s.end*100) / 100, s.text})
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("segments %+v\nwant %+v", got, want)
+	}
+}
+
 // A window is decoded again at the next temperature while its average
 // log-probability or compression ratio fails the thresholds; one judged
 // silence (no_speech above its threshold and a low log-probability) is
