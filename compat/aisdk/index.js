@@ -1,8 +1,8 @@
 // A Worker that uses the AI SDK (`ai`) through workers-ai-provider on env.AI:
-// generateText, streamText (with a tool) and embed/embedMany. Each route takes
-// a JSON body and answers what the SDK returned, so a test can compare it with
+// generateText, streamText (with a tool), embed/embedMany and transcribe.
+// Each route takes a JSON body and answers what the SDK returned, so a test can compare it with
 // edgeinfer's own answer to the same request.
-import { embed, embedMany, generateText, stepCountIs, streamText, tool } from "ai";
+import { embed, embedMany, generateText, stepCountIs, streamText, tool, transcribe } from "ai";
 import { createWorkersAI } from "workers-ai-provider";
 import { z } from "zod";
 
@@ -60,6 +60,13 @@ async function route(path, body, env) {
       const many = await embedMany({ model, values: body.values, maxRetries: 0 });
       return { embedding: one.embedding, embeddings: many.embeddings };
     }
+    case "/transcribe": {
+      // body.audio is the file's bytes in base64; the provider sends them
+      // as the model wants them (turbo: base64, the others: a byte array).
+      const audio = Uint8Array.from(atob(body.audio), (c) => c.charCodeAt(0));
+      const r = await transcribe({ model: workersai.transcription(body.model, body.settings ?? {}), audio, maxRetries: 0 });
+      return { text: r.text, segments: r.segments, language: r.language ?? null, durationInSeconds: r.durationInSeconds ?? null };
+    }
   }
   return null;
 }
@@ -67,7 +74,7 @@ async function route(path, body, env) {
 export default {
   async fetch(request, env) {
     const { pathname } = new URL(request.url);
-    if (request.method !== "POST") return new Response("POST a JSON body to /generate, /stream, /tool or /embed\n");
+    if (request.method !== "POST") return new Response("POST a JSON body to /generate, /stream, /tool, /embed or /transcribe\n");
     try {
       const out = await route(pathname, await request.json(), env);
       return out ? Response.json(out) : new Response("not found", { status: 404 });

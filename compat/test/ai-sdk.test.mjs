@@ -2,7 +2,8 @@
 // - in a Worker, `ai` with workers-ai-provider on env.AI
 //   (createWorkersAI({ binding: env.AI })), run by `edgeinfer dev -- wrangler dev`
 //   (wrangler 4): generateText, streamText (text, and with a tool over two
-//   steps) and embed/embedMany (compat/aisdk/);
+//   steps), embed/embedMany and transcribe with workersai.transcription
+//   (compat/aisdk/);
 // - outside a Worker, @ai-sdk/openai-compatible at edgeinfer's /v1:
 //   generateText, streamText and embedMany.
 // A relay records the exact request the SDK sent; the test sends the same
@@ -15,6 +16,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { accountId, compatDir, edgeinferBin, engineURL } from "./lib/edgeinfer.mjs";
 import { postJSON } from "./lib/http.mjs";
+import { toneWAV } from "./lib/wav.mjs";
 import { freePort, start, waitForHTTP } from "./lib/procs.mjs";
 import { startRecorder } from "./lib/recorder.mjs";
 import { assertLoopbackOnly, importToolchain, netlogEnv, readNetlog, requireToolchain, toolchainDir } from "./lib/toolchain.mjs";
@@ -24,6 +26,8 @@ const LEGACY = "@cf/meta/llama-3.1-8b-instruct-fp8"; // {response, usage}
 const OPENAI_SHAPED = "@cf/zai-org/glm-4.7-flash"; // chat.completion objects and chunks
 const TOOLS = "@cf/qwen/qwen3-30b-a3b-fp8"; // the synthetic Qwen3 calls tools (with arguments {})
 const EMBEDDINGS = "@cf/baai/bge-small-en-v1.5";
+const SPEECH = "@cf/openai/whisper-tiny-en"; // {text, word_count, words, vtt}
+const SPEECH_TURBO = "@cf/openai/whisper-large-v3-turbo"; // {transcription_info, text, segments, …}
 const PROMPT = "Write a haiku about the edge of the network.";
 
 /** edgeinfer's own REST answer (the envelope's result) to inputs, unstreamed. */
@@ -165,6 +169,28 @@ describe("the AI SDK in a Worker (workers-ai-provider on env.AI) under edgeinfer
     assert.equal(out.embeddings.length, values.length);
     out.embeddings.forEach((e, i) => assertClose(e, many.data[i], `embedMany[${i}]`));
   });
+
+  // The provider's segments are Whisper's segments where the answer has
+  // them (turbo) and its words otherwise; the synthetic weights make the
+  // text meaningless, so it is compared, not read.
+  for (const [model, settings, audioOf, segmentsOf] of [
+    [SPEECH, {}, (inputs) => Buffer.from(inputs.audio).equals(toneWAV(1)), (r) => r.words.map((w) => ({ text: w.word, startSecond: w.start, endSecond: w.end }))],
+    [SPEECH_TURBO, { language: "en" }, (inputs) => Buffer.from(inputs.audio, "base64").equals(toneWAV(1)), (r) => r.segments.map((s) => ({ text: s.text, startSecond: s.start, endSecond: s.end }))],
+  ]) {
+    it(`transcribe with workersai.transcription("${model}"): edgeinfer's text and timings`, async () => {
+      const { out, calls } = await call("/transcribe", { model, audio: toneWAV(1).toString("base64"), settings });
+      assert.equal(calls.length, 1);
+      assert.equal(calls[0].model, model);
+      assert.equal(calls[0].inputs.language, settings.language);
+      assert.ok(audioOf(calls[0].inputs), "the provider sent the file's bytes in the model's form");
+      const want = await restRun(model, calls[0].inputs);
+      assert.ok(want.text.length > 0, JSON.stringify(want));
+      assert.equal(out.text, want.text);
+      assert.deepEqual(out.segments, segmentsOf(want));
+      assert.equal(out.language, want.transcription_info?.language ?? null);
+      assert.equal(out.durationInSeconds, want.transcription_info?.duration ?? null);
+    });
+  }
 
   it("sent every AI call to edgeinfer's binding route and nothing to the Cloudflare API", () => {
     // (edgeinfer dev checks /healthz before it starts wrangler.)

@@ -9,7 +9,7 @@ import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { compatDir, edgeinferBin, engineURL } from "./lib/edgeinfer.mjs";
-import { bindingParityCases } from "./lib/binding-cases.mjs";
+import { bindingParityCases, speechBindingCases } from "./lib/binding-cases.mjs";
 import { freePort, start, waitForHTTP } from "./lib/procs.mjs";
 import { startRecorder } from "./lib/recorder.mjs";
 import { chatHistoryCases, documentPipelineCases, serviceWorkerCases, streamingWorkerCases } from "./lib/scenarios.mjs";
@@ -78,6 +78,7 @@ describe("wrangler 4 dev under edgeinfer dev", () => {
   describe("document-pipeline.js", () => documentPipelineCases(() => `${url}/documents`));
   describe("chat-history.js (wrangler's local KV)", () => chatHistoryCases(() => url));
   describe("env.AI against workerd's genuine binding", () => bindingParityCases(() => reference.url, () => url));
+  describe("env.AI speech recognition against the REST API", () => speechBindingCases(() => reference.url, () => url));
 
   it("sent every AI call to edgeinfer and nothing to the Cloudflare API", () => {
     assert.ok(recorder.requests.length > 0, "no request reached edgeinfer");

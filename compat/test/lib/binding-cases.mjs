@@ -4,9 +4,10 @@
 // return the probe's base URL under each.
 import assert from "node:assert/strict";
 import { it } from "node:test";
-import { assertClassifications, assertEmbeddings, MODELS } from "./edgeinfer.mjs";
+import { accountId, assertClassifications, assertEmbeddings, engineURL, MODELS } from "./edgeinfer.mjs";
 import { postJSON } from "./http.mjs";
 import { gradientPNG } from "./png.mjs";
+import { toneWAV } from "./wav.mjs";
 import { workersAIStreamText } from "./sse.mjs";
 
 export const CHAT_MODEL = "@cf/meta/llama-3.1-8b-instruct-fp8";
@@ -131,4 +132,31 @@ export function bindingParityCases(reference, subject, { errorNames = true } = {
     if (want.kind === "error") assert.deepEqual(errorShape(got, errorNames), errorShape(want, errorNames));
     else assert.deepEqual(got, want);
   });
+}
+
+/**
+ * Speech recognition through env.AI, as Workers AI's docs call it:
+ * whisper-tiny-en with the file as a byte array, turbo with it in base64.
+ * Both runtimes must see exactly what edgeinfer's REST API answers to the
+ * same inputs (the synthetic weights make the text meaningless; decoding is
+ * deterministic, so it is compared whole).
+ */
+export function speechBindingCases(reference, subject) {
+  const wav = toneWAV(1);
+  for (const [what, model, inputs] of [
+    ["whisper-tiny-en, audio as a byte array: {text, word_count, words, vtt}", MODELS.speech, { audio: [...wav] }],
+    ["whisper-large-v3-turbo, audio in base64: {transcription_info, text, segments, vtt}", MODELS.speechTurbo, { audio: wav.toString("base64"), language: "en" }],
+  ]) {
+    it(`speech recognition, ${what}: the REST answer`, async () => {
+      const rest = await postJSON(`${engineURL}/client/v4/accounts/${accountId}/ai/run/${model}`, inputs);
+      assert.equal(rest.status, 200, JSON.stringify(rest.body));
+      const want = rest.body.result;
+      assert.equal(typeof want.text, "string");
+      assert.ok(typeof want.vtt === "string" && want.vtt.startsWith("WEBVTT"), JSON.stringify(want));
+      const [genuine, got] = await both(reference, subject, { model, inputs });
+      assert.equal(got.kind, "value", JSON.stringify(got).slice(0, 300));
+      assert.deepEqual(got.value, want);
+      assert.deepEqual(genuine.value, want);
+    });
+  }
 }
