@@ -66,6 +66,10 @@ type alignInput struct {
 	// LastSpeech is where the previous window's speech ended, in seconds
 	// (add_word_timestamps' last_speech_timestamp; 0 at the start).
 	LastSpeech float64
+	// TokenProbs, when set, holds each text token's probability in the
+	// forced pass (one per piece); a word's probability is its tokens'
+	// mean, as find_alignment's.
+	TokenProbs []float64
 }
 
 // alignSegment is one segment of a window: its text-token count and its
@@ -74,14 +78,17 @@ type alignSegment struct {
 	Tokens     int
 	Start, End float64
 	Words      []engine.TranscriptionWord
+	// Probs holds each word's probability (0 without TokenProbs).
+	Probs []float64
 }
 
 // wordTiming is one word of the alignment: its text, how many tokens it
 // spans and its times in seconds from the window's start.
 type wordTiming struct {
-	word       string
-	tokens     int
-	start, end float64
+	word        string
+	tokens      int
+	start, end  float64
+	probability float64
 }
 
 // splitsOnCharacters reports whether Whisper splits a language's words at
@@ -127,6 +134,9 @@ func (in *alignInput) check() error {
 	if total != len(in.Pieces) {
 		return fmt.Errorf("whisper: segments hold %d text tokens, pieces %d", total, len(in.Pieces))
 	}
+	if in.TokenProbs != nil && len(in.TokenProbs) != len(in.Pieces) {
+		return fmt.Errorf("whisper: %d token probabilities for %d pieces", len(in.TokenProbs), len(in.Pieces))
+	}
 	if len(in.Pieces) == 0 {
 		return nil
 	}
@@ -165,10 +175,23 @@ func findAlignment(in *alignInput) []wordTiming {
 	words := make([]wordTiming, 0, len(groups)-1)
 	boundary := 0
 	for _, g := range groups[:len(groups)-1] {
-		words = append(words, wordTiming{word: g.text, tokens: g.tokens, start: jumps[boundary], end: jumps[boundary+g.tokens]})
+		words = append(words, wordTiming{word: g.text, tokens: g.tokens, start: jumps[boundary], end: jumps[boundary+g.tokens],
+			probability: meanProbability(in.TokenProbs, boundary, boundary+g.tokens)})
 		boundary += g.tokens
 	}
 	return words
+}
+
+// meanProbability is the mean of probs[from:to], or 0 without probs.
+func meanProbability(probs []float64, from, to int) float64 {
+	if probs == nil || to <= from {
+		return 0
+	}
+	var sum float64
+	for _, p := range probs[from:to] {
+		sum += p
+	}
+	return sum / float64(to-from)
 }
 
 // alignmentMatrix returns the rows [first, first+n) of the heads'
@@ -571,11 +594,12 @@ func assignWords(segments []alignSegment, words []wordTiming, offset, lastSpeech
 	next := 0
 	for s := range segments {
 		seg := &segments[s]
-		seg.Words = nil
+		seg.Words, seg.Probs = nil, nil
 		for saved := 0; next < len(words) && saved < seg.Tokens; next++ {
 			w := words[next]
 			if w.word != "" {
 				seg.Words = append(seg.Words, engine.TranscriptionWord{Word: w.word, Start: round2(offset + w.start), End: round2(offset + w.end)})
+				seg.Probs = append(seg.Probs, w.probability)
 			}
 			saved += w.tokens
 		}

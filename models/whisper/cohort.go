@@ -46,7 +46,7 @@ func (m *Model) startCohort(jobs []*windowJob) (batch.Cohort[windowResult], erro
 		if k.align {
 			state.Capture(m.alignmentHeads)
 			for r, i := range idx {
-				members[r] = &alignPass{job: jobs[i], state: state, row: r}
+				members[r] = &alignPass{job: jobs[i], state: state, row: r, eot: m.vocab.eot}
 			}
 		} else {
 			searches := make([]*windowSearch, len(idx))

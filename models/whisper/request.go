@@ -80,7 +80,8 @@ func (m *Model) transcriber() *transcriber {
 func (m *Model) options(in *engine.TranscriptionInput) (options, error) {
 	o := options{beams: in.BeamSize, conditionOnPrevious: in.ConditionOnPreviousText, initialPrompt: in.InitialPrompt,
 		prefix: in.Prefix, temperatures: in.Temperature, wordTimestamps: in.WordTimestamps, noSpeech: orDefault(in.NoSpeechThreshold, 0.6),
-		compressionRatio: orDefault(in.CompressionRatioThreshold, 2.4), logProb: orDefault(in.LogProbThreshold, -1)}
+		compressionRatio: orDefault(in.CompressionRatioThreshold, 2.4), logProb: orDefault(in.LogProbThreshold, -1),
+		hallucinationSilence: in.HallucinationSilenceThreshold}
 	switch in.Task {
 	case "", "transcribe":
 	case "translate":
@@ -115,8 +116,9 @@ func (m *Model) options(in *engine.TranscriptionInput) (options, error) {
 			return o, engine.BadInput("temperature", "%v is outside [0, 2]", t)
 		}
 	}
-	for field, v := range map[string]*float64{"no_speech_threshold": o.noSpeech, "compression_ratio_threshold": o.compressionRatio, "log_prob_threshold": o.logProb} {
-		if math.IsNaN(*v) || math.IsInf(*v, 0) {
+	for field, v := range map[string]*float64{"no_speech_threshold": o.noSpeech, "compression_ratio_threshold": o.compressionRatio,
+		"log_prob_threshold": o.logProb, "hallucination_silence_threshold": o.hallucinationSilence} {
+		if v != nil && (math.IsNaN(*v) || math.IsInf(*v, 0)) {
 			return o, engine.BadInput(field, "must be a finite number")
 		}
 	}

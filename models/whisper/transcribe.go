@@ -20,10 +20,12 @@ type options struct {
 	beams                 int
 	conditionOnPrevious   bool
 	temperatures          []float64
-	// Thresholds; nil turns a check off.
-	noSpeech, compressionRatio, logProb *float64
-	seed                                uint64
-	wordTimestamps                      bool
+	// Thresholds; nil turns a check off. hallucinationSilence works only
+	// with word timestamps from cross-attention (it needs the words'
+	// probabilities).
+	noSpeech, compressionRatio, logProb, hallucinationSilence *float64
+	seed                                                      uint64
+	wordTimestamps                                            bool
 }
 
 // textCodec turns text into Whisper's text tokens and back (textTokenizer;
@@ -43,10 +45,13 @@ type segment struct {
 	words                                                   []word
 }
 
-// word is a timed word of a segment.
+// word is a timed word of a segment. probability is the mean of its
+// tokens' probabilities in the alignment pass (0 when words are spread
+// without one).
 type word struct {
-	text       string
-	start, end float64
+	text        string
+	start, end  float64
+	probability float64
 }
 
 // transcript is a transcription's result.
@@ -125,13 +130,14 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 		}
 		segs, next := t.segments(res, seek, size)
 		if o.wordTimestamps {
-			if err := words.time(ctx, segs, features, seek, size, out.language, o); err != nil {
+			span := windowSpan{seek: seek, size: size, frames: frames, content: content}
+			var skip bool
+			if segs, next, skip, err = t.timeWords(ctx, words, segs, features, span, next, res.tokens, out.language, o); err != nil {
 				return nil, err
 			}
-			// The next window starts after the last word, unless the
-			// window ended on a single timestamp.
-			if end := lastWordEnd(segs); next != seek+size && end > float64(seek*hop)/audioprep.SampleRate {
-				next = framesAt(end)
+			if skip {
+				seek = next
+				continue
 			}
 		}
 		for i := range segs {
@@ -151,6 +157,42 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 		seek = next
 	}
 	return out, nil
+}
+
+// timeWords times a window's words and moves the next window's start as
+// transcribe() does: after the last word, unless the window ended on a
+// single timestamp; with a hallucination-silence threshold, it also cuts
+// the window before a likely hallucination (skip: drop it whole).
+func (t *transcriber) timeWords(ctx context.Context, words *wordTimer, segs []segment, features []float32, w windowSpan,
+	next int, tokens []int64, lang string, o options) ([]segment, int, bool, error) {
+	lastSpeech := words.lastSpeech
+	if err := words.time(ctx, segs, features, w.seek, w.size, lang, o); err != nil {
+		return nil, 0, false, err
+	}
+	single := endsOnSingleTimestamp(tokens, t.vocab.timestampBegin)
+	if end, ok := speechEnd(segs); !single && ok && end > w.offset() {
+		next = framesAt(end)
+	}
+	if o.hallucinationSilence != nil && words.attention {
+		cut := cutHallucinations(segs, w, next, single, lastSpeech, *o.hallucinationSilence)
+		if cut.skip {
+			words.lastSpeech = lastSpeech
+			return nil, cut.next, true, nil
+		}
+		segs, next = cut.segs, cut.next
+	}
+	words.lastSpeech = lastSpeech
+	if end, ok := speechEnd(segs); ok {
+		words.lastSpeech = end
+	}
+	return segs, next, false, nil
+}
+
+// endsOnSingleTimestamp says whether tokens end on one timestamp after
+// text (single_timestamp_ending): the window's audio was all decoded.
+func endsOnSingleTimestamp(tokens []int64, timestampBegin int64) bool {
+	n := len(tokens)
+	return n >= 2 && tokens[n-2] < timestampBegin && tokens[n-1] >= timestampBegin
 }
 
 // decodeWithFallback decodes one window at each temperature in turn until
@@ -248,7 +290,7 @@ func (t *transcriber) segments(d decoded, seek, size int) ([]segment, int) {
 	offset := float64(seek*hop) / audioprep.SampleRate
 	isTS := func(i int) bool { return tokens[i] >= tb }
 	n := len(tokens)
-	singleEnding := n >= 2 && !isTS(n-2) && isTS(n-1)
+	singleEnding := endsOnSingleTimestamp(tokens, tb)
 	var cuts []int
 	for i := 1; i < n; i++ {
 		if isTS(i-1) && isTS(i) {

@@ -46,6 +46,10 @@ type windowResult struct {
 	// attention is the forced pass's cross-attention per prompt position,
 	// each [alignment heads × encoder positions].
 	attention [][]float32
+	// nextProbs[p] is the forced pass's probability of prompt[p+1] after
+	// prompt[:p+1], softmax'd over the text tokens (ids below
+	// <|endoftext|>) as find_alignment takes its token probabilities.
+	nextProbs []float64
 }
 
 // windowSearch is a job's search as a seq2seq cohort member: the greedy,
@@ -143,11 +147,12 @@ func softmaxAt(row []float32, i int64) float64 {
 }
 
 // alignPass is a forced pass as a cohort member: one step over the whole
-// prompt, whose cross-attention it keeps.
+// prompt, whose cross-attention and next-token probabilities it keeps.
 type alignPass struct {
 	job   *windowJob
 	state seq2seq.State
 	row   int
+	eot   int64 // the first id that is not a text token
 	res   windowResult
 }
 
@@ -155,6 +160,14 @@ func (a *alignPass) Sequences() [][]int64 { return [][]int64{a.job.prompt} }
 func (a *alignPass) Candidates() int      { return 1 }
 func (a *alignPass) Advance([][]float32, []seq2seq.RowSummary) ([]int, bool) {
 	a.res.attention = a.state.CrossAttention(a.row)
+	prompt := a.job.prompt
+	a.res.nextProbs = make([]float64, max(len(prompt)-1, 0))
+	for p := range a.res.nextProbs {
+		row := a.state.Logits(a.row, p)
+		if next := prompt[p+1]; next < a.eot && int(a.eot) <= len(row) {
+			a.res.nextProbs[p] = softmaxAt(row[:a.eot], next)
+		}
+	}
 	return nil, true
 }
 func (a *alignPass) Result() windowResult { return a.res }

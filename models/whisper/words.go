@@ -55,6 +55,9 @@ func (w *wordTimer) time(ctx context.Context, segs []segment, features []float32
 		return err
 	}
 	in.Attention = byHead(res.attention, w.heads)
+	if n := in.TextRow + len(in.Pieces); n <= len(res.nextProbs) {
+		in.TokenProbs = res.nextProbs[in.TextRow:n]
+	}
 	timed, last, err := alignWords(in)
 	if err != nil {
 		return err
@@ -62,8 +65,8 @@ func (w *wordTimer) time(ctx context.Context, segs []segment, features []float32
 	w.lastSpeech = last
 	for i := range segs {
 		segs[i].start, segs[i].end = timed[i].Start, timed[i].End
-		for _, tw := range timed[i].Words {
-			segs[i].words = append(segs[i].words, word{text: tw.Word, start: tw.Start, end: tw.End})
+		for k, tw := range timed[i].Words {
+			segs[i].words = append(segs[i].words, word{text: tw.Word, start: tw.Start, end: tw.End, probability: timed[i].Probs[k]})
 		}
 	}
 	return nil
@@ -102,16 +105,6 @@ func spreadWords(s segment) []word {
 		at += d
 	}
 	return out
-}
-
-// lastWordEnd is where the window's last word ended, or -1.
-func lastWordEnd(segs []segment) float64 {
-	for i := len(segs) - 1; i >= 0; i-- {
-		if n := len(segs[i].words); n > 0 {
-			return segs[i].words[n-1].end
-		}
-	}
-	return -1
 }
 
 // framesAt is the mel frame of a time, as transcribe() rounds it.
