@@ -10,7 +10,9 @@ import (
 // Anomaly scores as openai-whisper's word_anomaly_score and
 // is_segment_anomaly define them, worked by hand.
 func TestSegmentAnomaly(t *testing.T) {
-	w := func(text string, start, end, p float64) word { return word{text: text, start: start, end: end, probability: p} }
+	w := func(text string, start, end, p float64) word {
+		return word{text: text, start: start, end: end, probability: p}
+	}
 	for _, tc := range []struct {
 		name  string
 		words []word
@@ -42,9 +44,7 @@ func TestSegmentAnomaly(t *testing.T) {
 // hallucinationDecoder scripts one 30 s window: four probable words
 // (tokens 11-14) at 0-2 s, then two words (21, 22) at 20-22 s with
 // probability p, ending on a single timestamp; any later window decodes
-// token 31 at its first second. The forced alignment pass answers with
-// cross-attention peaked where each token is said (one head) and each next
-// token's probability.
+// token 31 at its first second.
 func hallucinationDecoder(p float64) *fakeDecoder {
 	at := map[int64]float64{11: 0.25, 12: 0.75, 13: 1.25, 14: 1.75, 21: 20.5, 22: 21.5, 31: 0.5} // seconds into the window
 	return &fakeDecoder{answer: func(j *windowJob, n int) windowResult {
@@ -54,36 +54,43 @@ func hallucinationDecoder(p float64) *fakeDecoder {
 			}
 			return windowResult{tokens: []int64{ts(0), 31, ts(1)}, avgLogprob: -0.2}
 		}
-		// Rows before the text look at the start, the rows after it (the
-		// one predicting <|endoftext|> and the last) just past the last word.
-		end := 0.0
-		for _, tok := range j.prompt {
-			if sec, ok := at[tok]; ok {
-				end = max(end, sec+0.5)
+		return scriptedAlignment(j, at, func(next int64) float64 {
+			if next == 21 || next == 22 {
+				return p
 			}
-		}
-		var res windowResult
-		for i := range j.prompt {
-			row := make([]float32, 1500)
-			sec := end
-			if i+1 < len(j.prompt) {
-				next := j.prompt[i+1]
-				prob := 0.9
-				if next == 21 || next == 22 {
-					prob = p
-				}
-				res.nextProbs = append(res.nextProbs, prob)
-				if s, ok := at[next]; ok {
-					sec = s
-				} else if next != j.prompt[len(j.prompt)-1] {
-					sec = 0
-				}
-			}
-			peak(row, sec/0.02)
-			res.attention = append(res.attention, row)
-		}
-		return res
+			return 0.9
+		})
 	}}
+}
+
+// scriptedAlignment answers a forced alignment pass (one head) with
+// cross-attention peaked where each text token is said (at, in seconds
+// into the window), the rows before the text at the start and those after
+// it just past the last word, and each next token's probability.
+func scriptedAlignment(j *windowJob, at map[int64]float64, prob func(next int64) float64) windowResult {
+	end := 0.0
+	for _, tok := range j.prompt {
+		if sec, ok := at[tok]; ok {
+			end = max(end, sec+0.5)
+		}
+	}
+	var res windowResult
+	for i := range j.prompt {
+		row := make([]float32, 1500)
+		sec := end
+		if i+1 < len(j.prompt) {
+			next := j.prompt[i+1]
+			res.nextProbs = append(res.nextProbs, prob(next))
+			if s, ok := at[next]; ok {
+				sec = s
+			} else if next != j.prompt[len(j.prompt)-1] {
+				sec = 0
+			}
+		}
+		peak(row, sec/0.02)
+		res.attention = append(res.attention, row)
+	}
+	return res
 }
 
 // peak fills row with a normalized bump around position c.

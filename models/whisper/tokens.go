@@ -293,3 +293,16 @@ func (t textTokenizer) decode(ids []int64) string {
 	}
 	return t.tok.Decode(text, true)
 }
+
+// bytes returns the raw bytes of the ids below <|endoftext|>: a character
+// split across ids is cut, not replaced, so the bytes of consecutive ids
+// join into it.
+func (t textTokenizer) bytes(ids []int64) []byte {
+	text := make([]int64, 0, len(ids))
+	for _, id := range ids {
+		if id >= 0 && id < t.eot {
+			text = append(text, id)
+		}
+	}
+	return t.tok.DecodeBytes(text, true)
+}

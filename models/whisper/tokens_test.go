@@ -227,7 +227,8 @@ func TestTextTokenizer(t *testing.T) {
 }
 
 // FuzzWhisperText encodes arbitrary text and decodes arbitrary ids: text
-// tokens only, valid UTF-8, and valid text back whole.
+// tokens only, valid UTF-8, and valid text back whole (from the ids' raw
+// bytes joined, too).
 func FuzzWhisperText(f *testing.F) {
 	s, tok := loadFixture(f, true)
 	tt := textTokenizer{tok: tok, eot: s.eot}
@@ -241,6 +242,13 @@ func FuzzWhisperText(f *testing.F) {
 		}
 		if got := tt.decode(ids); utf8.ValidString(text) && got != text || !utf8.ValidString(got) {
 			t.Fatalf("decode(encode(%q)) = %q", text, got)
+		}
+		var joined []byte
+		for _, id := range ids {
+			joined = append(joined, tt.bytes([]int64{id})...)
+		}
+		if utf8.ValidString(text) && string(joined) != text {
+			t.Fatalf("the ids' bytes of %q join to %q", text, joined)
 		}
 		arbitrary := make([]int64, len(raw))
 		for i, b := range raw {

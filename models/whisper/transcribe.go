@@ -29,10 +29,12 @@ type options struct {
 }
 
 // textCodec turns text into Whisper's text tokens and back (textTokenizer;
-// tests script it).
+// tests script it). bytes is decode's raw bytes, a character split across
+// ids left cut.
 type textCodec interface {
 	encode(text string) []int64
 	decode(ids []int64) string
+	bytes(ids []int64) []byte
 }
 
 // segment is one decoded stretch, as openai-whisper's new_segment.

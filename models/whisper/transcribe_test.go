@@ -37,6 +37,8 @@ func (wordCodec) encode(text string) []int64 {
 	return ids
 }
 
+func (c wordCodec) bytes(ids []int64) []byte { return []byte(c.decode(ids)) }
+
 func (wordCodec) decode(ids []int64) string {
 	var b strings.Builder
 	for _, id := range ids {

@@ -40,7 +40,7 @@ func (w *wordTimer) time(ctx context.Context, segs []segment, features []float32
 		for _, tok := range s.tokens {
 			if tok < v.eot {
 				prompt = append(prompt, tok)
-				in.Pieces = append(in.Pieces, []byte(w.t.codec.decode([]int64{tok})))
+				in.Pieces = append(in.Pieces, w.t.codec.bytes([]int64{tok}))
 				n++
 			}
 		}

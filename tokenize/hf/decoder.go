@@ -79,6 +79,11 @@ var byteLevelByte = func() map[rune]byte {
 // UTF-8 bytes) and reads the whole as UTF-8, an invalid sequence becoming
 // U+FFFD as Rust's String::from_utf8_lossy does.
 func byteLevelDecode(tokens []string) []string {
+	return []string{lossyUTF8(byteLevelBytes(tokens))}
+}
+
+// byteLevelBytes is the tokens' bytes, as byteLevelDecode reads them.
+func byteLevelBytes(tokens []string) []byte {
 	var buf []byte
 	for _, t := range tokens {
 		start := len(buf)
@@ -91,7 +96,7 @@ func byteLevelDecode(tokens []string) []string {
 			buf = append(buf, b)
 		}
 	}
-	return []string{lossyUTF8(buf)}
+	return buf
 }
 
 // lossyUTF8 is Rust's String::from_utf8_lossy (and a TextDecoder's

@@ -75,6 +75,29 @@ func checkDecode(t *testing.T, name string, tok *Tokenizer, s string, arbitrary 
 	if name == decodeFixtures[0] && out != tok.Normalize(s) {
 		t.Fatalf("%s: Decode(EncodeOrdinary(%q)) = %q, want %q", name, s, out, tok.Normalize(s))
 	}
+	checkDecodeBytes(t, name, tok, s, arbitrary)
+}
+
+// checkDecodeBytes: DecodeBytes read as UTF-8 is Decode, and for
+// byte-level BPE (Qwen3) the bytes of each id of a text, joined, are the
+// (normalized) text's bytes, characters split across ids included.
+func checkDecodeBytes(t *testing.T, name string, tok *Tokenizer, s string, arbitrary []int64) {
+	if got, want := lossyUTF8(tok.DecodeBytes(arbitrary, true)), tok.Decode(arbitrary, true); got != want {
+		t.Fatalf("%s: DecodeBytes(%v) reads %q, Decode gives %q", name, arbitrary, got, want)
+	}
+	if name != decodeFixtures[0] {
+		return
+	}
+	if !tok.byteLevel {
+		t.Fatalf("%s: the ByteLevel decoder was not recognized", name)
+	}
+	var joined []byte
+	for _, id := range tok.EncodeOrdinary(s) {
+		joined = append(joined, tok.DecodeBytes([]int64{id}, false)...)
+	}
+	if want := tok.Normalize(s); utf8.ValidString(s) && string(joined) != want {
+		t.Fatalf("%s: the ids' bytes of %q join to %q, want %q", name, s, joined, want)
+	}
 }
 
 func TestDecodeFixtures(t *testing.T) {

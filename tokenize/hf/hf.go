@@ -45,8 +45,11 @@ type Tokenizer struct {
 	post      postProcessor
 	// decode is the decoder section; nil joins tokens with spaces.
 	decode decoder
-	padID  int64
-	hasPad bool
+	// byteLevel says the decoder section is ByteLevel alone, whose pieces
+	// DecodeBytes can return as raw bytes.
+	byteLevel bool
+	padID     int64
+	hasPad    bool
 }
 
 // file is the part of tokenizer.json that Parse reads.
@@ -146,6 +149,9 @@ func Parse(raw []byte) (*Tokenizer, error) {
 	}
 	if t.decode, err = newDecoder(f.Decoder); err != nil {
 		return nil, fmt.Errorf("decoder: %w", err)
+	}
+	if typ, err := typed(f.Decoder); err == nil && typ == "ByteLevel" {
+		t.byteLevel = true
 	}
 	switch {
 	case f.Padding != nil && f.Padding.PadID != nil:
@@ -342,6 +348,27 @@ func validUTF8(s string) string {
 // the decoder section joins the rest (ByteLevel: the bytes read as UTF-8,
 // a sequence cut inside a character giving U+FFFD, never a panic).
 func (t *Tokenizer) Decode(ids []int64, skipSpecial bool) string {
+	tokens := t.pieces(ids, skipSpecial)
+	if t.decode == nil {
+		return strings.Join(tokens, " ")
+	}
+	return strings.Join(t.decode(tokens), "")
+}
+
+// DecodeBytes is Decode before the bytes are read as UTF-8, for a
+// ByteLevel decoder: ids whose bytes end or start inside a character give
+// those bytes as they are, so the bytes of consecutive ids can be joined
+// into whole characters. Other decoders give Decode's text.
+func (t *Tokenizer) DecodeBytes(ids []int64, skipSpecial bool) []byte {
+	if !t.byteLevel {
+		return []byte(t.Decode(ids, skipSpecial))
+	}
+	return byteLevelBytes(t.pieces(ids, skipSpecial))
+}
+
+// pieces is each id's added token or vocabulary piece, special added
+// tokens left out when skipSpecial is set, unknown ids dropped.
+func (t *Tokenizer) pieces(ids []int64, skipSpecial bool) []string {
 	tokens := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if a, ok := t.addedByID[id]; ok {
@@ -354,8 +381,5 @@ func (t *Tokenizer) Decode(ids []int64, skipSpecial bool) string {
 			tokens = append(tokens, tok)
 		}
 	}
-	if t.decode == nil {
-		return strings.Join(tokens, " ")
-	}
-	return strings.Join(t.decode(tokens), "")
+	return tokens
 }
