@@ -6,11 +6,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/backends"
 	"github.com/edgeinfer/edgeinfer/models/pull"
+	"github.com/edgeinfer/edgeinfer/models/vad"
+	"github.com/edgeinfer/edgeinfer/models/whisper"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 )
@@ -31,7 +34,8 @@ names: HF_ENDPOINT picks a mirror (default https://huggingface.co), HF_TOKEN a t
 Transfers resume where an interrupted pull stopped, every file is checked against
 the size and sha256 the hub announces, and nothing is put in place before all files
 are verified. Files pulled over synthetic artifacts replace them entirely.
-LLMs are pulled through Ollama.`,
+LLMs are pulled through Ollama. Whisper models bring Silero VAD (` + whisper.VADModelID + `,
+from ` + vad.HubRepo + `) along for vad_filter; it can be pulled alone by that name.`,
 		Example: `  edgeinfer pull @cf/baai/bge-base-en-v1.5
   edgeinfer pull @cf/baai/bge-small-en-v1.5 --variant int8
   HF_ENDPOINT=https://hf-mirror.example edgeinfer pull @cf/microsoft/resnet-50`,
@@ -52,12 +56,23 @@ LLMs are pulled through Ollama.`,
 			hub := pull.HubFromEnv()
 			hub.UserAgent = "edgeinfer/" + version
 			for _, id := range args {
+				if id == whisper.VADModelID {
+					if err := pullVAD(ctx, cmd, hub, cfg.Paths().Home, f); err != nil {
+						return err
+					}
+					continue
+				}
 				entry, err := eng.Catalog().Resolve(id)
 				if err != nil {
 					return fmt.Errorf("%s: %s", id, engine.Describe(err).Message)
 				}
 				if err := pullModel(ctx, cmd, hub, backends.All(cfg), eng.Spec(entry), f); err != nil {
 					return err
+				}
+				if entry.Backend == whisper.Kind {
+					if err := pullVAD(ctx, cmd, hub, cfg.Paths().Home, f); err != nil {
+						return err
+					}
 				}
 			}
 			return nil
@@ -93,12 +108,35 @@ func pullModel(ctx context.Context, cmd *cobra.Command, hub pull.Hub, all map[st
 		return err
 	}
 	req.Revision = f.revision
+	if _, err := runPull(ctx, cmd, hub, req, f); err != nil {
+		return err
+	}
+	if req.Variant != spec.Variant() {
+		fmt.Fprintf(stdout, "%s: the engine serves the %s variant; set models.%q.variant: %s in the config file to serve these weights\n", id, spec.Variant(), id, req.Variant)
+	}
+	return nil
+}
+
+// pullVAD pulls Silero VAD, which no catalog entry names, into the
+// directory the Whisper backend loads it from (its main branch: --revision
+// is the Whisper repository's).
+func pullVAD(ctx context.Context, cmd *cobra.Command, hub pull.Hub, home string, f pullFlags) error {
+	req := pull.Request{Model: whisper.VADModelID, Repo: vad.HubRepo, Revision: pull.DefaultRevision, Variant: "fp32",
+		Dir: filepath.Join(home, "models", filepath.FromSlash(whisper.VADModelID)), Files: []string{vad.HubFile}}
+	_, err := runPull(ctx, cmd, hub, req, f)
+	return err
+}
+
+// runPull fetches req's files from the hub with progress on stderr and
+// reports the result on stdout.
+func runPull(ctx context.Context, cmd *cobra.Command, hub pull.Hub, req pull.Request, f pullFlags) (*pull.Result, error) {
+	id, stdout, stderr := req.Model, cmd.OutOrStdout(), cmd.ErrOrStderr()
 	fmt.Fprintf(stderr, "pulling %s (%s) from %s/%s@%s into %s\n", id, req.Variant, hub.Endpoint, req.Repo, req.Revision, req.Dir)
 	display := pull.NewDisplay(stderr, isTerminal(stderr), 0)
 	res, err := pull.Puller{Hub: hub, Concurrency: f.jobs, Retries: f.retries, Progress: display}.Pull(ctx, req)
 	display.Close()
 	if err != nil {
-		return fmt.Errorf("pull %s:\n%w", id, err)
+		return nil, fmt.Errorf("pull %s:\n%w", id, err)
 	}
 	commit := res.Manifest.Commit
 	if len(commit) > 12 {
@@ -109,10 +147,7 @@ func pullModel(ctx context.Context, cmd *cobra.Command, hub pull.Hub, all map[st
 	if res.ReplacedSynthetic {
 		fmt.Fprintf(stdout, "%s: the synthetic artifacts that were there are gone (`edgeinfer models synth --only %s` makes them again)\n", id, id)
 	}
-	if req.Variant != spec.Variant() {
-		fmt.Fprintf(stdout, "%s: the engine serves the %s variant; set models.%q.variant: %s in the config file to serve these weights\n", id, spec.Variant(), id, req.Variant)
-	}
-	return nil
+	return res, nil
 }
 
 // isTerminal reports whether w is a terminal that can redraw progress bars.

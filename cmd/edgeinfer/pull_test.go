@@ -11,6 +11,8 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/pull/pulltest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
+	"github.com/edgeinfer/edgeinfer/models/vad"
+	"github.com/edgeinfer/edgeinfer/models/whisper"
 )
 
 // execute runs the CLI with args and returns stdout, stderr and the error.
@@ -96,5 +98,71 @@ func TestPullCommandRefusesUnknownModelsAndVariants(t *testing.T) {
 	}
 	if _, _, err := execute(t, "pull", "@cf/meta/m2m100-1.2b", "--variant", "fp16"); err == nil || !strings.Contains(err.Error(), `no "fp16" variant`) {
 		t.Fatalf("variant the catalog lacks: %v", err)
+	}
+}
+
+// Pulling a Whisper model fetches the files the catalog lists (the same
+// ones `models synth` writes, so a hub serving a synthetic directory has
+// them all) and Silero VAD from its own repository, replacing a synthetic
+// VAD; the VAD can be pulled alone by its directory name.
+func TestPullWhisperBringsSileroVAD(t *testing.T) {
+	const model = synth.WhisperTinyEnID
+	src := t.TempDir()
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: src}, []string{model, synth.SileroModelID}, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+	files := pulltest.FromDir(t, filepath.Join(src, model), func(p string) bool { return strings.HasPrefix(p, "onnx/") })
+	pulltest.Unmark(t, files)
+	delete(files, ".edgeinfer-synth.json")
+	hub := pulltest.New(t, "onnx-community/whisper-tiny.en_timestamped", files)
+	graph, err := os.ReadFile(filepath.Join(src, synth.SileroModelID, synth.SileroModelFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub.AddRepo(vad.HubRepo, map[string]pulltest.File{vad.HubFile: {Data: graph, LFS: true}})
+
+	t.Setenv("EDGEINFER_ORT_LIB", ort.LibraryPath())
+	home := t.TempDir()
+	t.Setenv("EDGEINFER_HOME", home)
+	t.Setenv("HF_ENDPOINT", hub.URL)
+	t.Setenv("HF_TOKEN", "")
+	t.Setenv("HUGGING_FACE_HUB_TOKEN", "")
+	t.Setenv("HF_TOKEN_PATH", filepath.Join(home, "no-token"))
+	models := filepath.Join(home, "models")
+	if err := synth.Generate(context.Background(), synth.Options{Preset: synth.Tiny, OutDir: models}, []string{synth.SileroModelID}, os.Stderr); err != nil {
+		t.Fatal(err)
+	}
+
+	stdout, stderr, err := execute(t, "pull", model)
+	if err != nil {
+		t.Fatalf("pull: %v\n%s", err, stderr)
+	}
+	vadDir := filepath.Join(models, whisper.VADModelID)
+	for _, want := range []string{
+		model + ": int8 weights from onnx-community/whisper-tiny.en_timestamped@",
+		whisper.VADModelID + ": fp32 weights from " + vad.HubRepo + "@" + pulltest.Commit[:12] + ", 1 files (1 downloaded, 0 already there)",
+		whisper.VADModelID + ": the synthetic artifacts that were there are gone",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Fatalf("pull printed:\n%s\nwant a line with %q", stdout, want)
+		}
+	}
+	if path, ok := vad.ModelPath(vadDir); !ok || path != filepath.Join(vadDir, "onnx", "model.onnx") {
+		t.Fatalf("the VAD the backend loads: %q %v", path, ok)
+	}
+	for _, gone := range []string{synth.SileroModelFile, "config.json"} {
+		if _, err := os.Stat(filepath.Join(vadDir, gone)); !os.IsNotExist(err) {
+			t.Errorf("synthetic %s left beside the pulled VAD (%v)", gone, err)
+		}
+	}
+	m, err := vad.Load(vadDir, ort.Options{IntraOpThreads: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+
+	stdout, stderr, err = execute(t, "pull", whisper.VADModelID)
+	if err != nil || !strings.Contains(stdout, "(0 downloaded, 1 already there)") {
+		t.Fatalf("pull %s again: %v\n%s%s", whisper.VADModelID, err, stdout, stderr)
 	}
 }

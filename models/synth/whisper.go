@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/edgeinfer/edgeinfer/models/onnxgraph"
 )
@@ -66,6 +67,10 @@ type whisperModel struct {
 	// alignmentHeads are the checkpoint's [layer, head] pairs (OpenAI's
 	// _ALIGNMENT_HEADS, as HF's generation_config.json lists them).
 	alignmentHeads [][2]int
+	// externalData are the fp32 files whose hub export keeps its weights
+	// in "<file>_data" (past protobuf's 2 GB): every preset writes them so,
+	// so a synthetic directory holds the files the catalog lists.
+	externalData []string
 }
 
 var whisperModels = []whisperModel{
@@ -74,10 +79,12 @@ var whisperModels = []whisperModel{
 		alignmentHeads: [][2]int{{1, 0}, {2, 0}, {2, 5}, {3, 0}, {3, 1}, {3, 2}, {3, 3}, {3, 4}}},
 	{id: WhisperLargeV3TurboID, repo: "openai/whisper-large-v3-turbo", multilingual: true,
 		full:           WhisperDims{DModel: 1280, Heads: 20, EncoderLayers: 32, DecoderLayers: 4, FFN: 5120, Mels: 128, Vocab: 51866},
-		alignmentHeads: [][2]int{{2, 4}, {2, 11}, {3, 3}, {3, 6}, {3, 11}, {3, 14}}},
+		alignmentHeads: [][2]int{{2, 4}, {2, 11}, {3, 3}, {3, 6}, {3, 11}, {3, 14}},
+		externalData:   []string{WhisperEncoderFile}},
 	{id: WhisperID, repo: "openai/whisper-large-v3", multilingual: true,
 		full:           WhisperDims{DModel: 1280, Heads: 20, EncoderLayers: 32, DecoderLayers: 32, FFN: 5120, Mels: 128, Vocab: 51866},
-		alignmentHeads: [][2]int{{7, 0}, {10, 17}, {12, 18}, {13, 12}, {16, 1}, {17, 14}, {19, 11}, {21, 4}, {24, 1}, {25, 6}}},
+		alignmentHeads: [][2]int{{7, 0}, {10, 17}, {12, 18}, {13, 12}, {16, 1}, {17, 14}, {19, 11}, {21, 4}, {24, 1}, {25, 6}},
+		externalData:   []string{WhisperEncoderFile, WhisperDecoderFile}},
 }
 
 func whisperModelFor(id string) (whisperModel, error) {
@@ -122,7 +129,8 @@ func whisperSeed(seed uint64) uint64 {
 
 // generate writes the layout of onnx-community/whisper-*_timestamped:
 // configs and tokenizer files at the top, under onnx/ the encoder and the
-// merged decoder (with cross-attention outputs) in fp32 and int8.
+// merged decoder (with cross-attention outputs) in fp32 and int8, the
+// large fp32 graphs with external data as the hub's.
 func (m whisperModel) generate(ctx context.Context, dir string, o Options) error {
 	d, err := WhisperPresetDims(m.id, o.Preset)
 	if err != nil {
@@ -141,6 +149,7 @@ func (m whisperModel) generate(ctx context.Context, dir string, o Options) error
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		model.ExternalData = slices.Contains(m.externalData, file)
 		return model.Save(filepath.Join(dir, filepath.FromSlash(file)))
 	}
 	// Encoder and decoder weights are drawn separately so a full-size run

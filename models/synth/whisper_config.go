@@ -77,6 +77,16 @@ func (m whisperModel) presetAlignmentHeads(d WhisperDims) [][2]int {
 // writeConfigs writes config.json, generation_config.json and
 // preprocessor_config.json with the keys and values of the hub's files for
 // the checkpoint (dimensions from d).
+// whisperSpellings stands in for normalizer.json, the British-to-American
+// spelling map of Whisper's EnglishTextNormalizer, which every
+// openai/whisper-* repository carries (about 1,700 pairs; a few of the same
+// kind here). Only evaluation scripts read it; decoding does not.
+var whisperSpellings = map[string]string{
+	"accessorise": "accessorize", "analyse": "analyze", "behaviour": "behavior", "centre": "center",
+	"colour": "color", "favourite": "favorite", "licence": "license", "organise": "organize",
+	"programme": "program", "travelled": "traveled",
+}
+
 func (m whisperModel) writeConfigs(dir string, d WhisperDims, o Options) error {
 	s := newWhisperSpecial(m.multilingual)
 	if s.vocab() != d.Vocab {
@@ -86,6 +96,7 @@ func (m whisperModel) writeConfigs(dir string, d WhisperDims, o Options) error {
 		"config.json":              m.config(d, s, o),
 		"generation_config.json":   m.generationConfig(d, s),
 		"preprocessor_config.json": whisperPreprocessorConfig(d),
+		"normalizer.json":          whisperSpellings,
 	}
 	for name, v := range files {
 		if err := writeM2M100JSON(filepath.Join(dir, name), v); err != nil {

@@ -3,6 +3,7 @@ package vad
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -10,8 +11,29 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
 
-// ModelFile is the Silero VAD export a model directory holds.
+// ModelFile is the Silero VAD export a model directory holds, as
+// snakers4/silero-vad ships it (and `models synth` writes it).
 const ModelFile = "silero_vad.onnx"
+
+// The Hugging Face copy of Silero VAD v5 `edgeinfer pull` fetches: the
+// same graph as snakers4/silero-vad's, under the name transformers.js
+// reads (onnx/model.onnx).
+const (
+	HubRepo = "onnx-community/silero-vad"
+	HubFile = "onnx/model.onnx"
+)
+
+// ModelPath is the Silero VAD graph in dir: ModelFile, else HubFile;
+// false when neither is there.
+func ModelPath(dir string) (string, bool) {
+	for _, f := range []string{ModelFile, HubFile} {
+		p := filepath.Join(dir, filepath.FromSlash(f))
+		if _, err := os.Stat(p); err == nil {
+			return p, true
+		}
+	}
+	return "", false
+}
 
 const (
 	contextSamples = 64 // v5 prepends the previous window's last 64 samples
@@ -29,10 +51,15 @@ type Model struct {
 
 var _ Prober = (*Model)(nil)
 
-// Load opens dir/silero_vad.onnx and checks it has Silero VAD v5's
-// inputs and outputs. One intra-op thread suits it: each window is tiny.
+// Load opens the graph ModelPath finds in dir and checks it has Silero
+// VAD v5's inputs and outputs. One intra-op thread suits it: each window
+// is tiny.
 func Load(dir string, o ort.Options) (*Model, error) {
-	sess, err := ort.Open(filepath.Join(dir, ModelFile), o)
+	path, ok := ModelPath(dir)
+	if !ok {
+		return nil, fmt.Errorf("vad: no %s or %s in %s", ModelFile, HubFile, dir)
+	}
+	sess, err := ort.Open(path, o)
 	if err != nil {
 		return nil, err
 	}

@@ -38,9 +38,10 @@ var layout = seq2seq.Layout{
 	Companions: []string{"config.json", "generation_config.json", "preprocessor_config.json", "tokenizer.json"},
 }
 
-// vadModelID is the directory (under the home's models/) of the Silero VAD
-// model vad_filter runs: `edgeinfer models synth` writes a synthetic one.
-const vadModelID = "@edgeinfer/silero-vad"
+// VADModelID is the directory (under the home's models/) of the Silero VAD
+// model vad_filter runs. It is no catalog model: `edgeinfer pull` fetches
+// it from vad.HubRepo, `edgeinfer models synth` writes a synthetic one.
+const VADModelID = "@edgeinfer/silero-vad"
 
 // Backend loads Whisper models. Recompute turns the key/value cache off,
 // for tests that check the cache against recomputation. VADDir overrides
@@ -74,7 +75,7 @@ func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, e
 	}
 	m.vadDir = b.VADDir
 	if m.vadDir == "" {
-		m.vadDir = filepath.Join(spec.Paths.Home, "models", filepath.FromSlash(vadModelID))
+		m.vadDir = filepath.Join(spec.Paths.Home, "models", filepath.FromSlash(VADModelID))
 	}
 	return m, nil
 }

@@ -10,8 +10,6 @@ package whisper
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/edgeinfer/edgeinfer/engine"
@@ -91,9 +89,9 @@ func (m *Model) speechModel() (*vad.Model, error) {
 	if m.vad != nil {
 		return m.vad, nil
 	}
-	if _, err := os.Stat(filepath.Join(m.vadDir, vad.ModelFile)); err != nil {
+	if _, ok := vad.ModelPath(m.vadDir); !ok {
 		return nil, &engine.Error{Kind: engine.KindNotInstalled,
-			Message: fmt.Sprintf("vad_filter needs Silero VAD (%s): run `edgeinfer models synth --only %s` for a synthetic one, or put silero_vad.onnx in its model directory", vadModelID, vadModelID)}
+			Message: fmt.Sprintf("vad_filter needs Silero VAD (%s): run `edgeinfer pull %s` for the real one or `edgeinfer models synth --only %s` for a synthetic one", VADModelID, VADModelID, VADModelID)}
 	}
 	v, err := vad.Load(m.vadDir, ort.Options{IntraOpThreads: 1})
 	if err != nil {

@@ -10,10 +10,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,6 +64,7 @@ type Hub struct {
 
 	mu       sync.Mutex
 	files    map[string]File
+	others   map[string]map[string]File // further repositories (AddRepo)
 	faults   map[string]*Fault
 	aliases  map[string]bool
 	requests []Request
@@ -70,7 +73,7 @@ type Hub struct {
 
 // New serves files as repository repo until the test ends.
 func New(t testing.TB, repo string, files map[string]File) *Hub {
-	h := &Hub{Repo: repo, files: files, faults: map[string]*Fault{}, aliases: map[string]bool{}, closed: make(chan struct{})}
+	h := &Hub{Repo: repo, files: files, others: map[string]map[string]File{}, faults: map[string]*Fault{}, aliases: map[string]bool{}, closed: make(chan struct{})}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/{owner}/{name}/resolve/{rev}/{path...}", h.resolve)
 	mux.HandleFunc("/cdn/{sha}", h.cdn)
@@ -81,6 +84,14 @@ func New(t testing.TB, repo string, files map[string]File) *Hub {
 		srv.Close()
 	})
 	return h
+}
+
+// AddRepo serves files as a further repository, for pulls that fetch
+// from two (faults and aliases stay the main repository's).
+func (h *Hub) AddRepo(repo string, files map[string]File) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.others[repo] = files
 }
 
 // SetFault sets the fault of one file.
@@ -119,14 +130,18 @@ func (h *Hub) resolve(w http.ResponseWriter, r *http.Request) {
 	rev, path := r.PathValue("rev"), r.PathValue("path")
 	h.mu.Lock()
 	alias := h.aliases[repo]
-	f, ok := h.files[path]
+	files, known := h.files, repo == h.Repo
+	if other, ok := h.others[repo]; ok {
+		files, known = other, true
+	}
+	f, ok := files[path]
 	fault := h.faults[path]
 	h.mu.Unlock()
 	switch {
 	case alias:
 		http.Redirect(w, r, strings.Replace(r.URL.Path, "/"+repo+"/", "/"+h.Repo+"/", 1), http.StatusTemporaryRedirect)
 		return
-	case repo != h.Repo:
+	case !known:
 		hubError(w, http.StatusUnauthorized, "RepoNotFound", "Repository not found")
 		return
 	case rev != "main" && rev != Commit:
@@ -159,9 +174,11 @@ func (h *Hub) cdn(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
 	var path string
 	var data []byte
-	for p, f := range h.files {
-		if sum := sha256.Sum256(f.Data); f.LFS && hex.EncodeToString(sum[:]) == r.PathValue("sha") {
-			path, data = p, f.Data
+	for _, files := range append([]map[string]File{h.files}, slices.Collect(maps.Values(h.others))...) {
+		for p, f := range files {
+			if sum := sha256.Sum256(f.Data); f.LFS && hex.EncodeToString(sum[:]) == r.PathValue("sha") {
+				path, data = p, f.Data
+			}
 		}
 	}
 	h.mu.Unlock()
