@@ -62,16 +62,21 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzDecoders$$' -fuzztime=$(FUZZTIME) ./engine/httpapi
 	$(GO) test -run='^$$' -fuzz='^FuzzParseConfig$$' -fuzztime=$(FUZZTIME) ./engine
 	$(GO) test -run='^$$' -fuzz='^FuzzJSONSchema$$' -fuzztime=$(FUZZTIME) ./engine
+	$(GO) test -run='^$$' -fuzz='^FuzzDecodeTranscription$$' -fuzztime=$(FUZZTIME) ./engine
 	$(GO) test -run='^$$' -fuzz='^FuzzBERTEncode$$' -fuzztime=$(FUZZTIME) ./tokenize
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./tokenize/spm
 	$(GO) test -run='^$$' -fuzz='^FuzzParse$$' -fuzztime=$(FUZZTIME) ./tokenize/spm
 	$(GO) test -run='^$$' -fuzz='^FuzzHFEncode$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
 	$(GO) test -run='^$$' -fuzz='^FuzzHFParse$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
 	$(GO) test -run='^$$' -fuzz='^FuzzHFBPE$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
+	$(GO) test -run='^$$' -fuzz='^FuzzHFDecode$$' -fuzztime=$(FUZZTIME) ./tokenize/hf
 	$(GO) test -run='^$$' -fuzz='^FuzzTokenizer$$' -fuzztime=$(FUZZTIME) ./models/m2m100
+	$(GO) test -run='^$$' -fuzz='^FuzzRead$$' -fuzztime=$(FUZZTIME) ./models/calibrate
+	$(GO) test -run='^$$' -fuzz='^FuzzWhisperText$$' -fuzztime=$(FUZZTIME) ./models/whisper
 	$(GO) test -run='^$$' -fuzz='^FuzzParseGuard$$' -fuzztime=$(FUZZTIME) ./models/llm
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./models/qwen3embed
 	$(GO) test -run='^$$' -fuzz='^FuzzStripJSONC$$' -fuzztime=$(FUZZTIME) ./engine/devworker
+	$(GO) test -run='^$$' -fuzz='^FuzzAlignWords$$' -fuzztime=$(FUZZTIME) ./models/whisper
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')

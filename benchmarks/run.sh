@@ -55,7 +55,7 @@ run() {
 make setup >&2
 go build -o bin/edgeinfer ./cmd/edgeinfer
 synth() { bin/edgeinfer models synth --preset full --out "$models" --only "$@" >&2; }
-[[ -f $models/@cf/baai/bge-base-en-v1.5/onnx/model.onnx ]] && grep -q '"edgeinfer_preset": "full"\|"hidden_size": 768' "$models/@cf/baai/bge-base-en-v1.5/config.json" || synth @cf/baai/bge-base-en-v1.5
+[[ -f $models/@cf/baai/bge-base-en-v1.5/onnx/model.onnx && -f $models/@cf/baai/bge-base-en-v1.5/ollama/model.gguf ]] && grep -q '"edgeinfer_preset": "full"\|"hidden_size": 768' "$models/@cf/baai/bge-base-en-v1.5/config.json" || synth @cf/baai/bge-base-en-v1.5
 grep -q '"hidden_sizes": \[\s*256' "$models/@cf/microsoft/resnet-50/config.json" 2>/dev/null && [[ $(stat -c %s "$models/@cf/microsoft/resnet-50/onnx/model.onnx") -gt 50000000 ]] || synth @cf/microsoft/resnet-50
 grep -q '"encoder_layers": 12' "$models/@cf/meta/m2m100-1.2b/config.json" 2>/dev/null && grep -q '"d_model": 1024' "$models/@cf/meta/m2m100-1.2b/config.json" || synth @cf/meta/m2m100-1.2b
 for peer in benchmarks/embeddings/peer benchmarks/m2m100/peer compat/imageprep-parity; do
@@ -86,8 +86,8 @@ presets (real architectures and sizes, random weights: speed is honest, outputs 
   when it was above 1 before or 1.5 after.
 MD
 
-want embeddings && run embeddings-fp32 go run ./benchmarks/embeddings --dir "$models/@cf/baai/bge-base-en-v1.5" --variant fp32 --duration "$DURATION"
-want embeddings && run embeddings-int8 go run ./benchmarks/embeddings --dir "$models/@cf/baai/bge-base-en-v1.5" --variant int8 --duration "$DURATION"
+want embeddings && run embeddings-fp32 go run ./benchmarks/embeddings --dir "$models/@cf/baai/bge-base-en-v1.5" --variant fp32 --duration "$DURATION" --ollama-dir "$models/@cf/baai/bge-base-en-v1.5/ollama"
+want embeddings && run embeddings-int8 go run ./benchmarks/embeddings --dir "$models/@cf/baai/bge-base-en-v1.5" --variant int8 --duration "$DURATION" --ollama=false
 want embeddings && run embeddings-rss go run ./benchmarks/embeddings --dir "$models/@cf/baai/bge-base-en-v1.5" --variant fp32 --rss
 want resnet && run resnet go run ./benchmarks/resnet --dir "$models/@cf/microsoft/resnet-50" --duration "$DURATION"
 want m2m100 && run m2m100 go run ./benchmarks/m2m100 --dir "$models/@cf/meta/m2m100-1.2b" --duration "$DURATION"

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"path/filepath"
+	"strings"
 
 	"github.com/edgeinfer/edgeinfer/engine/home"
 )
@@ -69,14 +70,19 @@ func (s ModelSpec) Dir() string {
 	return filepath.Join(s.Paths.Home, "models", filepath.FromSlash(s.Entry.ID))
 }
 
-// Variant is the configured weight variant, else the catalog's default
-// (artifacts.default_variant), else fp32.
+// Variant is the configured weight variant, else the default for the
+// model's device, else fp32. The catalog's default_variant is the CPU's: on
+// a CUDA device an int8 default gives way to fp32, since the int8 files'
+// dynamic quantization (DynamicQuantizeLinear, MatMulInteger) runs as CPU
+// kernels and a GPU is not bound by weight bytes as a CPU is. The backends
+// and `edgeinfer pull` both read it, so a pull fetches what the device
+// loads.
 func (s ModelSpec) Variant() string {
 	if s.Config.Variant != "" {
 		return s.Config.Variant
 	}
-	if s.Entry.Artifacts.DefaultVariant != "" {
-		return s.Entry.Artifacts.DefaultVariant
+	if v := s.Entry.Artifacts.DefaultVariant; v != "" && !(v == "int8" && strings.HasPrefix(s.Config.Device, "cuda")) {
+		return v
 	}
 	return "fp32"
 }

@@ -26,6 +26,12 @@ const (
 	TaskTextClassification  Task = "text-classification"
 )
 
+// TakesBinaryBody reports whether a task's input may be the raw image or
+// audio bytes as the request body.
+func (t Task) TakesBinaryBody() bool {
+	return t == TaskImageClassification || t == TaskImageToText || t == TaskSpeechRecognition
+}
+
 // TaskInfo is the Workers AI description of a task.
 type TaskInfo struct {
 	ID          string `yaml:"id" json:"id"`

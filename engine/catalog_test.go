@@ -38,6 +38,7 @@ var catalogIDs = []string{
 	"@cf/baai/bge-large-en-v1.5", "@cf/microsoft/resnet-50", "@cf/meta/m2m100-1.2b",
 	"@cf/baai/omni-bge-base-en-v1.5", "@cf/baai/bge-m3", "@cf/qwen/qwen3-embedding-0.6b",
 	"@cf/google/embeddinggemma-300m", "@cf/baai/bge-reranker-base", "@cf/huggingface/distilbert-sst-2-int8",
+	"@cf/openai/whisper", "@cf/openai/whisper-tiny-en", "@cf/openai/whisper-large-v3-turbo",
 }
 
 func mustCatalog(t *testing.T) *Catalog {
@@ -119,8 +120,11 @@ func TestSearchFilters(t *testing.T) {
 		q    SearchQuery
 		want int
 	}{
-		{SearchQuery{}, 82},
+		{SearchQuery{}, 85},
 		{SearchQuery{Task: "Text Embeddings"}, 7},
+		{SearchQuery{Task: "Automatic Speech Recognition"}, 3},
+		{SearchQuery{Search: "whisper-1"}, 1}, // by alias
+		{SearchQuery{Author: "openai"}, 5},
 		{SearchQuery{Task: "Text Classification"}, 2},
 		{SearchQuery{Task: "text-generation"}, 70},
 		{SearchQuery{Author: "baai"}, 6},

@@ -27,10 +27,15 @@ type Config struct {
 	Device string `yaml:"device"`
 	// RequireDevice makes every model that cannot run on its device fail
 	// to load, instead of falling back to the CPU with a warning.
-	RequireDevice bool                   `yaml:"require_device"`
-	Server        ServerConfig           `yaml:"server"`
-	Gateway       GatewayConfig          `yaml:"gateway"`
-	Models        map[string]ModelConfig `yaml:"models"`
+	RequireDevice bool `yaml:"require_device"`
+	// Calibrate measures the batch sizes (and, for ResNet, the split of the
+	// cores into sessions × threads) of each ONNX model when it loads, and
+	// caches the result under state/calibration (default true). A model's
+	// own calibrate overrides it.
+	Calibrate *bool                  `yaml:"calibrate"`
+	Server    ServerConfig           `yaml:"server"`
+	Gateway   GatewayConfig          `yaml:"gateway"`
+	Models    map[string]ModelConfig `yaml:"models"`
 }
 
 // GatewayConfig configures what edgeinfer offers of Workers AI's Batch API
@@ -112,7 +117,11 @@ type ModelConfig struct {
 	// CUDA tunes ONNX Runtime's CUDA execution provider for this model.
 	CUDA CUDAConfig `yaml:"cuda"`
 	// Variant picks the weight file: fp32, int8 or fp16.
-	Variant               string   `yaml:"variant"`
+	Variant string `yaml:"variant"`
+	// Calibrate overrides the top-level calibrate for this model; explicit
+	// max_batch_size, max_batch_tokens and intra_op_threads are kept
+	// whether it is on or not.
+	Calibrate             *bool    `yaml:"calibrate"`
 	MaxBatchTokens        int      `yaml:"max_batch_tokens"`
 	MaxBatchSize          int      `yaml:"max_batch_size"`
 	MaxQueueDelay         Duration `yaml:"max_queue_delay"`
@@ -144,15 +153,22 @@ type CUDAConfig struct {
 }
 
 // ForModel is the model's configuration with the top-level defaults
-// (device, require_device) applied.
+// (device, require_device, calibrate) applied.
 func (c Config) ForModel(id string) ModelConfig {
 	m := c.Models[id]
 	if m.Device == "" {
 		m.Device = c.Device
 	}
 	m.RequireDevice = m.RequireDevice || c.RequireDevice
+	if m.Calibrate == nil {
+		m.Calibrate = c.Calibrate
+	}
 	return m
 }
+
+// Calibrates reports whether the model's batch sizes are measured at load:
+// calibrate is on unless set to false.
+func (m ModelConfig) Calibrates() bool { return m.Calibrate == nil || *m.Calibrate }
 
 // WantsCUDA reports whether any model, or the default, is configured for a
 // CUDA device. The process picks its ONNX Runtime build from it at start.

@@ -184,3 +184,24 @@ func TestDeviceConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestCalibrateIsOnUnlessSetFalseAndModelsOverrideTheTopLevel(t *testing.T) {
+	raw := `
+calibrate: false
+models:
+  "@cf/baai/bge-base-en-v1.5": { calibrate: true }
+  "@cf/microsoft/resnet-50": { max_batch_size: 4 }
+`
+	if !DefaultConfig().ForModel("@cf/baai/bge-small-en-v1.5").Calibrates() {
+		t.Fatal("calibration must be on by default")
+	}
+	cfg := DefaultConfig()
+	if err := ParseConfig("edgeinfer.yaml", []byte(raw), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]bool{"@cf/baai/bge-base-en-v1.5": true, "@cf/microsoft/resnet-50": false, "@cf/baai/bge-small-en-v1.5": false} {
+		if got := cfg.ForModel(id).Calibrates(); got != want {
+			t.Errorf("%s: Calibrates() = %v, want %v", id, got, want)
+		}
+	}
+}

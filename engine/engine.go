@@ -18,10 +18,11 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine/home"
 )
 
-// Input is what a caller hands to Run: exactly one of JSON (a Workers AI
-// input object), Binary (a raw request body, for image models) or Value (an
-// already-typed *EmbeddingsInput, *ImageInput, *TranslationInput or
-// *GenerationInput).
+// Input is what a caller hands to Run: JSON (a Workers AI input object),
+// Binary (a raw request body, for image and audio models) or Value (an
+// already-typed *EmbeddingsInput, *ImageInput, *TranslationInput,
+// *TranscriptionInput or *GenerationInput). Speech recognition reads JSON
+// beside Binary: the binding's other inputs when it streams the audio.
 type Input struct {
 	JSON   []byte
 	Binary []byte
@@ -139,7 +140,7 @@ func (e *Engine) Spec(entry *Entry) ModelSpec {
 // Run is the one way into the engine: it resolves the model, validates the
 // input against the model's task schema, loads the model if needed and runs
 // it. The output is *EmbeddingsOutput, []Classification, *TranslationOutput,
-// *GenerationOutput or, for stream:true, *TextStream. Errors are *Error (or
+// *Transcription, *GenerationOutput or, for stream:true, *TextStream. Errors are *Error (or
 // context errors), ready for Describe.
 func (e *Engine) Run(ctx context.Context, modelID string, in Input) (out any, err error) {
 	entry, value, err := e.Decode(modelID, in)
@@ -161,7 +162,7 @@ func (e *Engine) Run(ctx context.Context, modelID string, in Input) (out any, er
 	if err != nil {
 		return nil, err
 	}
-	out, err = dispatch(ctx, model, value)
+	out, err = dispatch(ctx, model, entry, value)
 	if err != nil {
 		release()
 		return nil, normalizeError(err)
@@ -233,6 +234,9 @@ func decodeInput(entry *Entry, in Input) (any, error) {
 	if in.Value != nil {
 		return in.Value, nil
 	}
+	if task == TaskSpeechRecognition && (in.Binary != nil || in.JSON != nil) {
+		return decodeTranscription(entry, in.Binary, in.JSON)
+	}
 	if in.Binary != nil {
 		switch task {
 		case TaskImageClassification:
@@ -281,7 +285,7 @@ func decodeInput(entry *Entry, in Input) (any, error) {
 }
 
 // dispatch calls the task interface that matches value's type.
-func dispatch(ctx context.Context, model Model, value any) (any, error) {
+func dispatch(ctx context.Context, model Model, entry *Entry, value any) (any, error) {
 	wrong := func(want string) error {
 		return Internal(fmt.Errorf("model of type %T does not implement %s", model, want))
 	}
@@ -322,6 +326,12 @@ func dispatch(ctx context.Context, model Model, value any) (any, error) {
 			return nil, wrong("Translator")
 		}
 		return m.Translate(ctx, v)
+	case *TranscriptionInput:
+		m, ok := model.(Transcriber)
+		if !ok {
+			return nil, wrong("Transcriber")
+		}
+		return transcribe(ctx, m, entry, v)
 	case *ImageToTextInput:
 		m, ok := model.(Generator)
 		if !ok {

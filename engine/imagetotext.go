@@ -27,12 +27,6 @@ type ImageToTextOutput struct {
 	Description string `json:"description"`
 }
 
-// TakesImageBody reports whether a task's input may be the raw image bytes
-// as the request body.
-func (t Task) TakesImageBody() bool {
-	return t == TaskImageClassification || t == TaskImageToText
-}
-
 func decodeImageToText(raw []byte, lim generationLimits) (*ImageToTextInput, error) {
 	f, err := parseObject("", raw)
 	if err != nil {

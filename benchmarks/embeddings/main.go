@@ -1,7 +1,8 @@
 // Command embeddings measures text-embedding throughput on one machine in
 // one run: raw ONNX Runtime at its best offline batch (the limit), edgeinfer
-// in-process and over HTTP with concurrent one-text callers, and the
-// transformers.js peer on the same model files and threads. It prints a
+// in-process and over HTTP with concurrent one-text callers, and two peers
+// on the same weights and threads: transformers.js on the same model files
+// and Ollama's /api/embed on a GGUF of them (ollama.go). It prints a
 // markdown report; nothing here is asserted.
 //
 //	go run ./benchmarks/embeddings --dir ~/.edgeinfer/models/@cf/baai/bge-base-en-v1.5 --variant fp32
@@ -9,6 +10,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
@@ -34,7 +36,9 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 	"github.com/edgeinfer/edgeinfer/models/bert"
+	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/synth"
 	"github.com/edgeinfer/edgeinfer/tokenize"
 )
 
@@ -48,6 +52,8 @@ func main() {
 	duration := flag.Duration("duration", 15*time.Second, "measured time per configuration")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured warm-up per configuration")
 	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci` in benchmarks/embeddings/peer)")
+	ollama := flag.Bool("ollama", true, "run the Ollama peer (/api/embed on the GGUF of the same weights; fp32 only)")
+	ollamaDir := flag.String("ollama-dir", "", "folder with the Ollama peer's model.gguf and Modelfile (default: DIR/"+synth.BGEOllamaDir+", written by `models synth`)")
 	rss := flag.Bool("rss", false, "only load the model, embed once, and print RSS vs model file size")
 	flag.Parse()
 
@@ -63,6 +69,7 @@ func main() {
 	limit, bestBatch := rawORT(*dir, *variant, *threads, texts, *warmup, *duration)
 	eng := newEngine(*dir, *variant, *threads)
 	defer eng.Close()
+	fmt.Printf("edgeinfer's batch sizes: %s\n\n", calibrate.Summary(eng.Config().Paths().Home, model, "cpu"))
 	pk := newPicker(*concurrency)
 	inproc := loadgen.ClosedLoop(ctx, *concurrency, *warmup, *duration, func(ctx context.Context, w int) (int, error) {
 		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[pk.pick(w)%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
@@ -108,6 +115,9 @@ func main() {
 		if r.FirstErr != nil {
 			fmt.Printf("first error: %v\n", r.FirstErr)
 		}
+	}
+	if *ollama {
+		ollamaSection(ctx, cmp.Or(*ollamaDir, filepath.Join(*dir, synth.BGEOllamaDir)), *variant, eng, overHTTP, texts, *threads, *concurrency, *warmup, *duration)
 	}
 }
 

@@ -42,6 +42,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 	"github.com/edgeinfer/edgeinfer/imageprep"
+	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/resnet"
 	"github.com/edgeinfer/edgeinfer/models/synth"
@@ -56,7 +57,7 @@ func main() {
 	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads of the raw single-stream runs and of the peer")
 	intraOp := flag.Int("intra-op-threads", 0, "edgeinfer's intra_op_threads (0: the backend's default, one thread per batch and a batch instance per core)")
 	clients := flag.Int("clients", 16, "concurrent HTTP clients")
-	maxBatch := flag.Int("max-batch", 8, "edgeinfer's max_batch_size")
+	maxBatch := flag.Int("max-batch", 0, "edgeinfer's max_batch_size (0: measured at load, see `edgeinfer calibrate`)")
 	queueDelay := flag.Duration("max-queue-delay", 0, "edgeinfer's max_queue_delay")
 	duration := flag.Duration("duration", 20*time.Second, "measured time per configuration")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured warm-up per configuration")
@@ -99,6 +100,8 @@ func main() {
 	}
 	eng := newEngine(*dir, *intraOp, *maxBatch, *queueDelay)
 	defer eng.Close()
+	check(eng.Load(context.Background(), model)) // calibration, if any, before the clock starts
+	fmt.Printf("edgeinfer's batch sizes: %s\n\n", calibrate.Summary(eng.Config().Paths().Home, model, "cpu"))
 	overHTTP := httpRun(eng, corpus, *clients, *warmup, *duration)
 
 	fmt.Println("| configuration | images/s | vs limit | p50 | p99 | errors |")

@@ -39,6 +39,7 @@ func newRootCmd() *cobra.Command {
 	root.AddCommand(newPullCmd(g))
 	root.AddCommand(newWorkerdConfigCmd(g))
 	root.AddCommand(newDevCmd(g))
+	root.AddCommand(newCalibrateCmd(g), newDoctorCmd(g))
 	return root
 }
 

@@ -3,7 +3,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import OpenAI from "openai";
 import { accountId, engineURL, MODELS } from "./lib/edgeinfer.mjs";
+import fs from "node:fs";
 import { gradientPNG } from "./lib/png.mjs";
+import { toneWAVFile } from "./lib/wav.mjs";
 
 // Both base URLs Workers AI documents: edgeinfer's /v1 and the account-scoped one.
 const bases = [`${engineURL}/v1`, `${engineURL}/client/v4/accounts/${accountId}/ai/v1`];
@@ -179,6 +181,40 @@ for (const baseURL of bases) {
       await assert.rejects(client.embeddings.create({ model: MODELS.embeddingsSmall, input: [] }), (err) => {
         assert.ok(err instanceof OpenAI.BadRequestError, `got ${err?.constructor?.name}: ${err}`);
         assert.equal(err.status, 400);
+        return true;
+      });
+    });
+
+    // Speech recognition runs on the synthetic Whisper tiny preset (models/whisper):
+    // the text is meaningless, the shapes are what is checked.
+    it("audio.transcriptions.create (json, verbose_json with words, srt)", async () => {
+      const file = toneWAVFile(2);
+      const plain = await client.audio.transcriptions.create({ file: fs.createReadStream(file), model: MODELS.speech });
+      assert.equal(typeof plain.text, "string");
+      const verbose = await client.audio.transcriptions.create({
+        file: fs.createReadStream(file),
+        model: MODELS.speech,
+        response_format: "verbose_json",
+        timestamp_granularities: ["word", "segment"],
+      });
+      assert.equal(verbose.task, "transcribe");
+      assert.ok(Math.abs(verbose.duration - 2) < 0.01, `duration ${verbose.duration}`);
+      assert.ok(Array.isArray(verbose.segments) && Array.isArray(verbose.words));
+      for (const s of verbose.segments) assert.ok(s.start <= s.end && s.end <= 2.01, JSON.stringify(s));
+      const srt = await client.audio.transcriptions.create({ file: fs.createReadStream(file), model: MODELS.speech, response_format: "srt" });
+      assert.equal(typeof srt, "string");
+    });
+
+    it("audio.translations.create and whisper-1", async () => {
+      const out = await client.audio.translations.create({ file: fs.createReadStream(toneWAVFile(1)), model: "whisper-1" });
+      assert.equal(typeof out.text, "string");
+    });
+
+    it("audio that is not audio throws BadRequestError naming file", async () => {
+      const file = await OpenAI.toFile(Buffer.from("not audio at all"), "x.wav");
+      await assert.rejects(client.audio.transcriptions.create({ file, model: MODELS.speech }), (err) => {
+        assert.equal(err.status, 400);
+        assert.equal(err.param, "file");
         return true;
       });
     });

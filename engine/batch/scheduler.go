@@ -73,6 +73,9 @@ func New[In, Out any](cfg Config, length func(In) int, run RunFunc[In, Out]) *Sc
 	return s
 }
 
+// Config is the configuration the scheduler runs with.
+func (s *Scheduler[In, Out]) Config() Config { return s.q.cfg }
+
 // Submit queues ins as one request and waits for all of their outputs, in
 // order. The items may run in different batches. Submit returns early with
 // the context's error if ctx ends; the items are then dropped before they run.

@@ -82,6 +82,9 @@ func NewStepper[In, Out any](cfg StepperConfig, length func(In) int, start Start
 	return s
 }
 
+// Config is the configuration the stepper runs with.
+func (s *Stepper[In, Out]) Config() StepperConfig { return s.cfg }
+
 // Submit queues one item and waits for its output. It returns early with
 // the context's error if ctx ends; the item is then dropped, queued or
 // running.

@@ -21,6 +21,10 @@ func New(t testing.TB, models map[string]engine.ModelConfig, backends map[string
 	}
 	cfg := engine.DefaultConfig()
 	cfg.Home = t.TempDir()
+	// Batch sizes stay the backends' defaults, so tests do not depend on
+	// what this machine measures; a model's calibrate: true turns it on.
+	off := false
+	cfg.Calibrate = &off
 	for id, mc := range models {
 		cfg.Models[id] = mc
 	}

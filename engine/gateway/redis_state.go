@@ -122,8 +122,10 @@ func (r *redisLedger) Add(ctx context.Context, caller, model string, u Usage) er
 				p.HIncrBy(ctx, key, f(name), v)
 			}
 		}
-		if u.Neurons != 0 {
-			p.HIncrByFloat(ctx, key, f("neurons"), u.Neurons)
+		for name, v := range map[string]float64{"neurons": u.Neurons, "audio_seconds": u.AudioSeconds} {
+			if v != 0 {
+				p.HIncrByFloat(ctx, key, f(name), v)
+			}
 		}
 		return nil
 	})
@@ -158,8 +160,12 @@ func (r *redisLedger) Report(ctx context.Context) (map[string]map[string]Usage, 
 
 // setUsageField sets one counter of u from its Redis hash value.
 func setUsageField(u *Usage, name, v string) {
-	if name == "neurons" {
+	switch name {
+	case "neurons":
 		u.Neurons, _ = strconv.ParseFloat(v, 64)
+		return
+	case "audio_seconds":
+		u.AudioSeconds, _ = strconv.ParseFloat(v, 64)
 		return
 	}
 	n, _ := strconv.ParseInt(v, 10, 64)

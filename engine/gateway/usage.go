@@ -22,6 +22,8 @@ type Usage struct {
 	Images           int64 `json:"images"`
 	CharactersIn     int64 `json:"characters_in"`
 	CharactersOut    int64 `json:"characters_out"`
+	// AudioSeconds is the length of the audio transcribed.
+	AudioSeconds float64 `json:"audio_seconds"`
 	// Neurons is an estimate: what Workers AI would bill for the same work.
 	Neurons float64 `json:"neurons"`
 }
@@ -35,12 +37,15 @@ func (a *Usage) Add(u Usage) {
 	a.Images += u.Images
 	a.CharactersIn += u.CharactersIn
 	a.CharactersOut += u.CharactersOut
+	a.AudioSeconds += u.AudioSeconds
 	a.Neurons += u.Neurons
 }
 
-// neuronRate is a model's price in neurons per million units.
+// neuronRate is a model's price in neurons per million units, or per
+// audio minute.
 type neuronRate struct {
 	perMIn, perMOut, perMImages float64
+	perAudioMinute              float64
 }
 
 // neuronRates are Workers AI's published rates (neurons per million input
@@ -56,6 +61,9 @@ var neuronRates = map[string]neuronRate{
 	// at $0.011 per 1,000 neurons: bge-m3 $0.0118, qwen3-embedding $0.012.
 	"@cf/baai/bge-m3":               {perMIn: 1073},
 	"@cf/qwen/qwen3-embedding-0.6b": {perMIn: 1091},
+	// whisper-large-v3-turbo's JSON: $0.00051 per audio minute. The other
+	// two Whisper IDs publish no price.
+	"@cf/openai/whisper-large-v3-turbo": {perAudioMinute: 0.00051 / 0.011 * 1000},
 }
 
 // assumedLLMRate prices the text-generation models whose rate the docs
@@ -101,6 +109,10 @@ func usageOf(entry *engine.Entry, in, out any) Usage {
 			u.CharactersIn = int64(utf8.RuneCountInString(t.Text))
 		}
 		u.CharactersOut = int64(utf8.RuneCountInString(o.TranslatedText))
+	case *engine.Transcription:
+		if o.TranscriptionOutput != nil {
+			u.AudioSeconds = o.Duration
+		}
 	case *engine.GenerationOutput:
 		u.PromptTokens, u.CompletionTokens = int64(o.Usage.PromptTokens), int64(o.Usage.CompletionTokens)
 	case *engine.Usage: // the final event of a stream
@@ -121,7 +133,7 @@ func neurons(entry *engine.Entry, u Usage) float64 {
 		in = math.Ceil(float64(u.CharactersIn) / charsPerToken)
 		out = math.Ceil(float64(u.CharactersOut) / charsPerToken)
 	}
-	return (in*r.perMIn + out*r.perMOut + float64(u.Images)*r.perMImages) / 1e6
+	return (in*r.perMIn+out*r.perMOut+float64(u.Images)*r.perMImages)/1e6 + u.AudioSeconds/60*r.perAudioMinute
 }
 
 // callerID names an API token in usage reports and job records without
@@ -184,6 +196,7 @@ type metrics struct {
 	tokens      *prometheus.CounterVec // model, kind
 	images      *prometheus.CounterVec // model
 	characters  *prometheus.CounterVec // model, direction
+	audio       *prometheus.CounterVec // model
 	neurons     *prometheus.CounterVec // model
 	cache       *prometheus.CounterVec // model, status
 	rateLimited *prometheus.CounterVec // model
@@ -199,6 +212,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		tokens:      counter("edgeinfer_usage_tokens_total", "Tokens processed, by model and kind (prompt, completion).", "model", "kind"),
 		images:      counter("edgeinfer_usage_images_total", "Images classified, by model.", "model"),
 		characters:  counter("edgeinfer_usage_characters_total", "Characters translated, by model and direction (in, out).", "model", "direction"),
+		audio:       counter("edgeinfer_usage_audio_seconds_total", "Seconds of audio transcribed, by model.", "model"),
 		neurons:     counter("edgeinfer_usage_neurons_total", "Estimated Workers AI neurons, from its published rates.", "model"),
 		cache:       counter("edgeinfer_cache_requests_total", "Cacheable requests by model and cache status (hit, miss).", "model", "status"),
 		rateLimited: counter("edgeinfer_rate_limited_total", "Requests refused by a rate limit, by model.", "model"),
@@ -206,7 +220,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		jobItems:    counter("edgeinfer_batch_items_total", "Async batch items run, by model and result (success, failure).", "model", "result"),
 	}
 	if reg != nil {
-		reg.MustRegister(m.tokens, m.images, m.characters, m.neurons, m.cache, m.rateLimited, m.jobs, m.jobItems)
+		reg.MustRegister(m.tokens, m.images, m.characters, m.audio, m.neurons, m.cache, m.rateLimited, m.jobs, m.jobItems)
 	}
 	return m
 }
@@ -226,6 +240,9 @@ func (m *metrics) observe(model string, u Usage) {
 	}
 	if u.CharactersOut > 0 {
 		m.characters.WithLabelValues(model, "out").Add(float64(u.CharactersOut))
+	}
+	if u.AudioSeconds > 0 {
+		m.audio.WithLabelValues(model).Add(u.AudioSeconds)
 	}
 	if u.Neurons > 0 {
 		m.neurons.WithLabelValues(model).Add(u.Neurons)

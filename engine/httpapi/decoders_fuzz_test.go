@@ -106,6 +106,11 @@ func FuzzDecoders(f *testing.F) {
 		fuzzRoute{name: "openai embeddings", shape: openAIShape, build: func(_, _ string, body []byte) *http.Request {
 			return httptest.NewRequest(http.MethodPost, "/v1/embeddings", bytes.NewReader(body))
 		}},
+		fuzzRoute{name: "openai transcriptions", shape: openAIShape, build: func(_, _ string, body []byte) *http.Request {
+			r := httptest.NewRequest(http.MethodPost, "/v1/audio/transcriptions", bytes.NewReader(body))
+			r.Header.Set("Content-Type", "multipart/form-data; boundary=B")
+			return r
+		}},
 	)
 
 	seeds := []string{
@@ -117,6 +122,8 @@ func FuzzDecoders(f *testing.F) {
 		`{"prompt":"x","tools":[{"name":"f","parameters":{"type":"object"}}],"response_format":{"type":"json_object"}}`,
 		`{"query":"q","contexts":[{"text":"a"},{"text":"q b"}],"top_k":1}`, `{"contexts":[{"text":"a"}]}`,
 		`{"queries":["q"],"documents":"d","instruction":"i"}`, `{"text":"good","truncate_inputs":false}`,
+		"--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.wav\"\r\n\r\nRIFF\r\n--B\r\nContent-Disposition: form-data; name=\"model\"\r\n\r\nwhisper-1\r\n--B--\r\n",
+		`{"audio":[82,73,70,70]}`, `{"audio":"UklGRg==","beam_size":3,"task":"translate","language":"de"}`,
 		"\x89PNG\r\n\x1a\n", "", "null", "[]", `{"text":` + strings.Repeat("[", 500),
 	}
 	for i, s := range seeds {

@@ -104,3 +104,26 @@ func (fakeModel) Generate(ctx context.Context, in *engine.GenerationInput, emit 
 	}
 	return out, nil
 }
+
+// Transcribe describes the request it got: the audio's size, the task, the
+// language (or "auto") and the prompt, over one second per 1000 bytes in
+// two segments, the first with word timings. Audio starting "bad" is
+// refused as the real backend refuses what it cannot decode.
+func (fakeModel) Transcribe(_ context.Context, in *engine.TranscriptionInput) (*engine.TranscriptionOutput, error) {
+	if strings.HasPrefix(string(in.Audio), "bad") {
+		return nil, engine.BadInput("audio", "not a supported audio format")
+	}
+	lang := in.Language
+	if lang == "" {
+		lang = "auto"
+	}
+	dur := float64(len(in.Audio)) / 1000
+	first := fmt.Sprintf(" %d bytes", len(in.Audio))
+	second := fmt.Sprintf(" %s %s %s", in.Task, lang, in.InitialPrompt)
+	return &engine.TranscriptionOutput{Language: "en", LanguageProbability: 0.5, Duration: dur, DurationAfterVAD: dur,
+		Text: first + second, Segments: []engine.TranscriptionSegment{
+			{ID: 0, Start: 0, End: dur / 2, Text: first, Tokens: []int64{50364, 1, 2}, AvgLogprob: -0.5,
+				Words: []engine.TranscriptionWord{{Word: first, Start: 0, End: dur / 2}}},
+			{ID: 1, Seek: 100, Start: dur / 2, End: dur, Text: second, Temperature: 0.2},
+		}}, nil
+}

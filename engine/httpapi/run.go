@@ -17,7 +17,7 @@ import (
 func (s *Server) handleREST(w http.ResponseWriter, r *http.Request) {
 	model := r.PathValue("model")
 	w.Header().Set("cf-ai-req-id", newRequestID())
-	body, err := s.readBody(w, r)
+	body, err := s.readBodyUpTo(w, r, s.bodyLimit(model))
 	if err != nil {
 		writeEnvelopeError(w, err)
 		return
@@ -51,7 +51,7 @@ func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request) {
 	if _, after, ok := strings.Cut(model, ":"); ok && !strings.HasPrefix(model, "@") {
 		model = after // options.prefix arrives as "prefix:model"
 	}
-	body, err := s.readBody(w, r)
+	body, err := s.readBodyUpTo(w, r, s.bodyLimit(model))
 	if err != nil {
 		writeBindingError(w, err)
 		return
@@ -62,6 +62,17 @@ func (s *Server) handleBinding(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.answer(w, r, model, in, opts, bindingFraming)
+}
+
+// bindingQuery is the query of the binding URL the Worker called: the
+// request's own, or the original that wrangler's proxy keeps in X-Forwarded.
+func bindingQuery(r *http.Request) url.Values {
+	if fwd := r.Header.Get("X-Forwarded"); fwd != "" {
+		if u, err := url.Parse(fwd); err == nil {
+			return u.Query()
+		}
+	}
+	return r.URL.Query()
 }
 
 // checkBindingVersion refuses the wire formats of the deprecated
@@ -84,11 +95,16 @@ func checkBindingVersion(r *http.Request) error {
 }
 
 // bindingInput unpacks {inputs, options}, or the stream variant in which the
-// body is one binary input and the other inputs travel in ?userInputs=.
+// body is one binary input and the other inputs travel in ?userInputs=
+// (read by the models that take options beside a file: speech recognition).
 func (s *Server) bindingInput(r *http.Request, model string, body []byte) (engine.Input, requestOptions, error) {
 	ct := r.Header.Get("Content-Type")
 	if ct != "" && !strings.HasPrefix(ct, "application/json") {
-		return engine.Input{Binary: body}, requestOptions{RunOptions: optionsFromQuery(r.URL.Query())}, nil
+		in := engine.Input{Binary: body}
+		if u := bindingQuery(r).Get("userInputs"); u != "" {
+			in.JSON = []byte(u)
+		}
+		return in, requestOptions{RunOptions: optionsFromQuery(r.URL.Query())}, nil
 	}
 	var msg struct {
 		Inputs  json.RawMessage `json:"inputs"`
@@ -106,13 +122,13 @@ func (s *Server) bindingInput(r *http.Request, model string, body []byte) (engin
 
 // inputFromBody turns a REST body into an engine input. A JSON object is the
 // model's input (whatever Content-Type says: curl -d sends form encoding);
-// for image models anything else is the raw image.
+// for image and audio models anything else is the raw file.
 func (s *Server) inputFromBody(model string, body []byte, contentType string) (engine.Input, requestOptions, error) {
 	trimmed := bytes.TrimSpace(body)
 	isObject := len(trimmed) > 0 && trimmed[0] == '{'
-	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Task.TakesImageBody() && !isObject {
+	if entry, ok := s.eng.Catalog().Lookup(model); ok && entry.Task.TakesBinaryBody() && !isObject {
 		if len(body) == 0 {
-			return engine.Input{}, requestOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: image body"}
+			return engine.Input{}, requestOptions{}, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: body"}
 		}
 		return engine.Input{Binary: body}, requestOptions{}, nil
 	}

@@ -75,6 +75,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST "+prefix+"/embeddings", s.handleEmbeddings)
 		mux.HandleFunc("GET "+prefix+"/models", s.handleOpenAIModels)
 		mux.HandleFunc("POST "+prefix+"/responses", s.handleResponses)
+		mux.HandleFunc("POST "+prefix+"/audio/transcriptions", s.handleAudio("transcribe"))
+		mux.HandleFunc("POST "+prefix+"/audio/translations", s.handleAudio("translate"))
 	}
 	// Model control.
 	mux.HandleFunc("POST /edgeinfer/v1/models/load", s.handleLoad)
@@ -163,10 +165,30 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 
 // readBody reads a request body under the size limit.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.opts.MaxBodyBytes))
+	return s.readBodyUpTo(w, r, s.opts.MaxBodyBytes)
+}
+
+// maxAudioJSONBytes bounds a request body for a speech-recognition model:
+// its audio as a JSON array of 0-255 integers takes up to four bytes per
+// audio byte ("255,"), plus room for the options.
+const maxAudioJSONBytes = 4*engine.MaxAudioBytes + 1<<20
+
+// bodyLimit is the body size limit for a request to model: the server's,
+// raised for speech-recognition models so that a file up to
+// engine.MaxAudioBytes fits in any of the forms Workers AI takes.
+func (s *Server) bodyLimit(model string) int64 {
+	if e, ok := s.eng.Catalog().Lookup(model); ok && e.Task == engine.TaskSpeechRecognition {
+		return max(s.opts.MaxBodyBytes, maxAudioJSONBytes)
+	}
+	return s.opts.MaxBodyBytes
+}
+
+// readBodyUpTo reads a request body of at most limit bytes.
+func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		return nil, engine.TooLarge("", "body exceeds %d bytes", s.opts.MaxBodyBytes)
+		return nil, engine.TooLarge("", "body exceeds %d bytes", limit)
 	}
 	if err != nil {
 		return nil, &engine.Error{Kind: engine.KindIncomplete, Message: "Request is missing headers or body: body could not be read", Err: err}

@@ -139,3 +139,18 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 	}
 	return m, nil
 }
+
+// probeBatch runs one batch of rows sequences of cols padding tokens, the
+// model's real geometry, for calibrate.TextConfig.
+func (m *Model) probeBatch(rows, cols int) error {
+	ids := make([]int64, cols)
+	for i := range ids {
+		ids[i] = m.padID
+	}
+	seqs := make([]sequence, rows)
+	for i := range seqs {
+		seqs[i] = sequence{ids: ids}
+	}
+	_, err := m.runBatch(seqs)
+	return err
+}

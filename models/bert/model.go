@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
@@ -131,7 +132,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 	}
 	outType := sess.Outputs()[m.out].Type
 	m.buffers.New = func() any { return &batchBuffers{out: ort.Floats{Type: outType}} }
-	m.sched = batch.New(batch.TextConfig(spec, sess.OnGPU(), batch.TextGPUMaxBatchTokens), func(s sequence) int { return len(s.ids) }, m.runBatch)
+	m.sched = batch.New(calibrate.TextConfig(spec, sess, batch.TextGPUMaxBatchTokens, m.maxTokens, m.probeBatch), func(s sequence) int { return len(s.ids) }, m.runBatch)
 	return model, nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
@@ -118,7 +119,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 		}
 		return b
 	}
-	m.sched = batch.New(batch.TextConfig(spec, sess.OnGPU(), batch.TextGPUMaxBatchTokens), func(ids []int64) int { return len(ids) }, m.runBatch)
+	m.sched = batch.New(calibrate.TextConfig(spec, sess, batch.TextGPUMaxBatchTokens, m.maxTokens, m.probeBatch), func(ids []int64) int { return len(ids) }, m.runBatch)
 	return m, nil
 }
 

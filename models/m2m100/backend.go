@@ -74,20 +74,19 @@ type modelFiles struct {
 }
 
 // locate picks the variant to serve and its files. A configured variant
-// (models.<id>.variant) is served as configured. Otherwise the CPU serves
-// the catalog's default variant (int8) and a CUDA device fp32: the int8
-// files' DynamicQuantizeLinear and MatMulInteger are CPU kernels, and a GPU
-// is not bound by weight bytes the way a CPU's decoder steps are. When the
-// preferred variant's files are absent and the other's are present, the
-// other one serves, so a directory pulled or synthesized with either works
-// on both devices.
+// (models.<id>.variant) is served as configured. Otherwise the device's
+// default serves (ModelSpec.Variant: the catalog's int8 on the CPU, fp32 on
+// a CUDA device, which `edgeinfer pull` fetches too). When the preferred
+// variant's files are absent and the other's are present, the other one
+// serves, so a directory pulled or synthesized with either works on both
+// devices.
 func locate(spec engine.ModelSpec) (modelFiles, []string, error) {
 	if spec.Config.Variant != "" {
 		return locateVariant(spec)
 	}
-	preferred, other := spec.Variant(), "fp32"
-	if onCUDA(spec.Config.Device) {
-		preferred, other = other, preferred
+	preferred, other := spec.Variant(), spec.Entry.Artifacts.DefaultVariant
+	if other == "" || other == preferred {
+		other = "fp32"
 	}
 	files, need, err := locateVariant(withVariant(spec, preferred))
 	if err != nil || preferred == other || installed(spec, need) {
@@ -98,11 +97,6 @@ func locate(spec engine.ModelSpec) (modelFiles, []string, error) {
 	}
 	return files, need, err // reported missing by Inspect
 }
-
-// onCUDA reports whether device (cpu, cuda or cuda:N; empty is the CPU)
-// names a CUDA device. The model still runs on the CPU when the device is
-// unavailable and not required, with the variant chosen for the GPU.
-func onCUDA(device string) bool { return strings.HasPrefix(device, "cuda") }
 
 func withVariant(spec engine.ModelSpec, variant string) engine.ModelSpec {
 	spec.Config.Variant = variant
@@ -318,6 +312,7 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 	if err := float32Only(m.enc, m.dec.merged, m.dec.first, m.dec.withPast); err != nil {
 		return fail(err)
 	}
+	spec = m.calibrated(spec, sessionPaths(m.enc, m.dec.merged, m.dec.first, m.dec.withPast))
 	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU()), func(j job) int { return len(j.src) }, m.startCohort)
 	return m, nil
 }

@@ -19,6 +19,7 @@ import (
 	"context"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 )
 
@@ -67,4 +68,11 @@ func (Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, err
 		return nil, onnxdir.LoadError(spec, err)
 	}
 	return m, nil
+}
+
+// probeBatch runs one batch of rows sequences of cols padding tokens, the
+// model's real geometry, for calibrate.TextConfig.
+func (m *Model) probeBatch(rows, cols int) error {
+	_, err := m.runBatch(calibrate.Rows(rows, cols, m.pad))
+	return err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 )
@@ -90,7 +91,7 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, tok tokenizer, cfg, tokC
 		}
 	}
 	m.buffers.New = func() any { return &batchBuffers{states: ort.Floats{Type: states.Type}} }
-	m.sched = batch.New(batch.TextConfig(spec, sess.OnGPU(), gpuMaxBatchTokens), func(ids []int64) int { return len(ids) }, m.runBatch)
+	m.sched = batch.New(calibrate.TextConfig(spec, sess, gpuMaxBatchTokens, m.maxTokens, m.probeBatch), func(ids []int64) int { return len(ids) }, m.runBatch)
 	return m, nil
 }
 

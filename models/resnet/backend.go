@@ -134,6 +134,7 @@ func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, e
 	if err != nil {
 		return nil, onnxdir.LoadError(spec, err)
 	}
+	spec = calibrated(spec, filepath.Join(dir, filepath.FromSlash(l.model)), proc, labels)
 	opts := onnxdir.SessionOptions(spec.Config)
 	opts.IntraOpThreads = intraOpThreads(spec)
 	sess, err := ort.Open(filepath.Join(dir, filepath.FromSlash(l.model)), opts)

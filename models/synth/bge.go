@@ -76,5 +76,10 @@ func generateBGE(ctx context.Context, dir string, v bgeVariant, o Options) error
 			return err
 		}
 	}
+	if v.id == bgeOllamaModel {
+		if err := writeBGEOllama(ctx, dir, v, d, w); err != nil {
+			return err
+		}
+	}
 	return writeBGECompanions(dir, v, d)
 }

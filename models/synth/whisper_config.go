@@ -1,23 +1,11 @@
 package synth
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
 )
-
-// whisperLanguages is Whisper's language list in token order (openai
-// whisper's LANGUAGES); <|code|> has id sot+1+index. English-only models
-// carry the first 99 tokens too; large-v3 added "yue".
-var whisperLanguages = []string{
-	"en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv", "it", "id", "hi", "fi", "vi",
-	"he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th", "ur", "hr", "bg", "lt", "la", "mi", "ml", "cy", "sk",
-	"te", "fa", "lv", "bn", "sr", "az", "sl", "kn", "et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw",
-	"gl", "mr", "pa", "si", "km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo",
-	"ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln", "ha", "ba", "jw", "su", "yue",
-}
 
 // whisperTimestamps is the number of timestamp tokens <|0.00|>…<|30.00|>.
 const whisperTimestamps = 1501
@@ -185,7 +173,7 @@ func (m whisperModel) generationConfig(d WhisperDims, s whisperSpecial) map[stri
 	}
 	if m.multilingual {
 		langs := map[string]int{}
-		for i, code := range whisperLanguages[:s.languages] {
+		for i, code := range WhisperLanguages[:s.languages] {
 			langs["<|"+code+"|>"] = s.firstLanguage + i
 		}
 		g["forced_decoder_ids"] = [][]any{{1, nil}, {2, s.transcribe}}
@@ -215,79 +203,17 @@ func whisperPreprocessorConfig(d WhisperDims) map[string]any {
 	}
 }
 
-// writeTokenizer writes the tokenizer files.
+// writeTokenizer writes the six tokenizer files of the hub's repos
+// (whisper_tokenizer.go).
 func (m whisperModel) writeTokenizer(dir string, p Preset) error {
-	files := whisperTokenizerStandIn(m.multilingual)
+	files, err := WhisperTokenizerFiles(m.multilingual, p)
+	if err != nil {
+		return err
+	}
 	for name, b := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// whisperTokenizerStandIn holds the place of W2's WhisperTokenizerFiles
-// until it lands: the special tokens at their real IDs over a byte-level
-// vocabulary of the 256 byte symbols (no merges).
-func whisperTokenizerStandIn(multilingual bool) map[string][]byte {
-	s := newWhisperSpecial(multilingual)
-	vocab := map[string]int{}
-	for i, r := range gpt2ByteSymbols() {
-		vocab[string(r)] = i
-	}
-	names := []string{"<|endoftext|>", "<|startoftranscript|>"}
-	for _, code := range whisperLanguages[:s.languages] {
-		names = append(names, "<|"+code+"|>")
-	}
-	noSpeech := "<|nocaptions|>"
-	if multilingual {
-		noSpeech = "<|nospeech|>"
-	}
-	names = append(names, "<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", noSpeech, "<|notimestamps|>")
-	for i := range whisperTimestamps {
-		names = append(names, fmt.Sprintf("<|%.2f|>", float64(i)*0.02))
-	}
-	added := map[string]int{}
-	var addedTokens []map[string]any
-	for i, n := range names {
-		added[n] = s.eot + i
-		addedTokens = append(addedTokens, map[string]any{"id": s.eot + i, "content": n, "single_word": false,
-			"lstrip": false, "rstrip": false, "normalized": false, "special": true})
-	}
-	tokenizer := map[string]any{
-		"version": "1.0", "truncation": nil, "padding": nil, "added_tokens": addedTokens, "normalizer": nil,
-		"pre_tokenizer":  map[string]any{"type": "ByteLevel", "add_prefix_space": false, "trim_offsets": true, "use_regex": true},
-		"post_processor": nil,
-		"decoder":        map[string]any{"type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true},
-		"model":          map[string]any{"type": "BPE", "vocab": vocab, "merges": []string{}},
-	}
-	special := map[string]any{"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
-	config := map[string]any{"tokenizer_class": "WhisperTokenizer", "model_max_length": 1024, "errors": "replace",
-		"bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<|endoftext|>"}
-	files := map[string][]byte{"merges.txt": []byte("#version: 0.2\n")}
-	for name, v := range map[string]any{"tokenizer.json": tokenizer, "vocab.json": vocab, "added_tokens.json": added,
-		"special_tokens_map.json": special, "tokenizer_config.json": config} {
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			panic(err) // maps of strings and numbers always encode
-		}
-		files[name] = b
-	}
-	return files
-}
-
-// gpt2ByteSymbols is GPT-2's bytes_to_unicode: printable bytes map to
-// themselves, the rest to 256, 257, … in byte order.
-func gpt2ByteSymbols() []rune {
-	symbols := make([]rune, 256)
-	next := rune(256)
-	for b := range 256 {
-		if (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF) {
-			symbols[b] = rune(b)
-		} else {
-			symbols[b] = next
-			next++
-		}
-	}
-	return symbols
 }

@@ -90,6 +90,7 @@ func whisperSinusoids(length, channels int) m2mMat {
 func (r *whisperRef) attention(x, k, v m2mMat, prefix string, causalPast int) (m2mMat, [][][]float64) {
 	hd := r.d.HeadDim()
 	q := r.linear(x, prefix+".q_proj")
+	scale := math.Pow(float64(hd), -0.5)
 	ctx := newM2MMat(len(q), r.d.DModel)
 	probs := make([][][]float64, r.d.Heads)
 	for h := range r.d.Heads {
@@ -104,8 +105,9 @@ func (r *whisperRef) attention(x, k, v m2mMat, prefix string, causalPast int) (m
 			best := math.Inf(-1)
 			for j := range visible {
 				for c := lo; c < lo+hd; c++ {
-					p[j] += q[i][c] * math.Pow(float64(hd), -0.5) * k[j][c]
+					p[j] += q[i][c] * k[j][c]
 				}
+				p[j] *= scale
 				best = max(best, p[j])
 			}
 			var sum float64

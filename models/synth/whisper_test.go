@@ -179,6 +179,43 @@ func TestWhisperGenerationConfigs(t *testing.T) {
 		} else {
 			whisperCheckMultilingual(t, id, g)
 		}
+		whisperCheckTokenizerAgrees(t, dir, d, g)
+	}
+}
+
+// whisperCheckTokenizerAgrees: the IDs generation_config.json names are
+// those of the same tokens in tokenizer.json, and the last added token
+// (<|30.00|>) is the embedding's last row.
+func whisperCheckTokenizerAgrees(t *testing.T, dir string, d WhisperDims, g whisperGeneration) {
+	t.Helper()
+	var tok struct {
+		AddedTokens []struct {
+			ID      int    `json:"id"`
+			Content string `json:"content"`
+		} `json:"added_tokens"`
+	}
+	m2mReadJSON(t, filepath.Join(dir, "tokenizer.json"), &tok)
+	ids := map[string]int{}
+	last := 0
+	for _, a := range tok.AddedTokens {
+		ids[a.Content] = a.ID
+		last = max(last, a.ID)
+	}
+	want := map[string]int{"<|startoftranscript|>": g.DecoderStart, "<|endoftext|>": g.EOS,
+		"<|notimestamps|>": g.NoTimestamps, "<|startofprev|>": g.PrevSOT, "<|30.00|>": d.Vocab - 1}
+	for task, id := range g.TaskToID {
+		want["<|"+task+"|>"] = id
+	}
+	for lang, id := range g.LangToID {
+		want[lang] = id
+	}
+	for content, id := range want {
+		if got, ok := ids[content]; !ok || got != id {
+			t.Errorf("%s: tokenizer.json has %s at %d (present %v), the configs say %d", dir, content, got, ok, id)
+		}
+	}
+	if last != d.Vocab-1 {
+		t.Errorf("%s: the last added token is %d, vocab_size %d", dir, last, d.Vocab)
 	}
 }
 

@@ -31,6 +31,8 @@ type pkg struct {
 // other package under models/ is a backend (or part of one), so a new
 // backend falls under the backend rule without being listed anywhere.
 var infrastructure = []string{
+	"models/calibrate",
+	"models/cpuinfo",
 	"models/cudacheck",
 	"models/onnxdir",
 	"models/onnxfile",

@@ -25,6 +25,7 @@ import (
 // here sets them.
 type bpe struct {
 	vocab        map[string]int32
+	tokens       map[int32]string    // id → token, for decoding
 	merges       map[uint64]bpeMerge // key: left id << 32 | right id
 	unk          int32               // -1: no unk token (an unknown character is dropped)
 	fuseUnk      bool
@@ -76,6 +77,7 @@ func newBPE(raw json.RawMessage) (model, error) {
 	}
 	m := &bpe{
 		vocab:        make(map[string]int32, len(c.Vocab)),
+		tokens:       make(map[int32]string, len(c.Vocab)),
 		unk:          -1,
 		fuseUnk:      c.FuseUnk,
 		byteFallback: c.ByteFallback,
@@ -87,6 +89,7 @@ func newBPE(raw json.RawMessage) (model, error) {
 			return nil, fmt.Errorf("BPE model: token %q has id %d", tok, id)
 		}
 		m.vocab[tok] = int32(id)
+		m.tokens[int32(id)] = tok
 	}
 	if c.UnkToken != nil {
 		id, ok := m.vocab[*c.UnkToken]
@@ -169,6 +172,14 @@ func parseMerges(raw json.RawMessage) ([][2]string, error) {
 func (m *bpe) tokenID(token string) (int64, bool) {
 	id, ok := m.vocab[token]
 	return int64(id), ok
+}
+
+func (m *bpe) idToken(id int64) (string, bool) {
+	if id < 0 || id > math.MaxInt32 {
+		return "", false
+	}
+	t, ok := m.tokens[int32(id)]
+	return t, ok
 }
 
 // Words of at most bpeLinearMax symbols are merged by scanning the cached

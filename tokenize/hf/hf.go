@@ -2,7 +2,8 @@
 // Hugging Face's tokenizers library (the Rust crate behind transformers'
 // fast tokenizers) does, for the formats edgeinfer serves: SentencePiece
 // Unigram (XLM-RoBERTa: Precompiled normalizer, Metaspace) and byte-level or
-// byte-fallback BPE (Qwen3, Gemma 3).
+// byte-fallback BPE (Qwen3, Gemma 3, Whisper/GPT-2); and decodes ids back to
+// text as the library's decode does.
 //
 // The pipeline is the library's: added tokens are split out of the raw
 // text first (those with normalized=false) and then out of the normalized
@@ -40,9 +41,12 @@ type Tokenizer struct {
 	// (normalized=false), norm those matched in normalized text.
 	raw, norm *addedMatcher
 	added     map[string]int64
+	addedByID map[int64]addedToken
 	post      postProcessor
-	padID     int64
-	hasPad    bool
+	// decode is the decoder section; nil joins tokens with spaces.
+	decode decoder
+	padID  int64
+	hasPad bool
 }
 
 // file is the part of tokenizer.json that Parse reads.
@@ -51,6 +55,7 @@ type file struct {
 	Normalizer    json.RawMessage `json:"normalizer"`
 	PreTokenizer  json.RawMessage `json:"pre_tokenizer"`
 	PostProcessor json.RawMessage `json:"post_processor"`
+	Decoder       json.RawMessage `json:"decoder"`
 	Model         json.RawMessage `json:"model"`
 	Padding       *struct {
 		PadID    *int64 `json:"pad_id"`
@@ -97,7 +102,7 @@ func Parse(raw []byte) (*Tokenizer, error) {
 	if err := json.Unmarshal(raw, &f); err != nil {
 		return nil, fmt.Errorf("not a tokenizer.json: %w", err)
 	}
-	t := &Tokenizer{added: map[string]int64{}}
+	t := &Tokenizer{added: map[string]int64{}, addedByID: map[int64]addedToken{}}
 	var err error
 	if t.model, err = newModel(f.Model); err != nil {
 		return nil, fmt.Errorf("model: %w", err)
@@ -120,6 +125,7 @@ func Parse(raw []byte) (*Tokenizer, error) {
 			return nil, fmt.Errorf("added token %q has a negative id", a.Content)
 		}
 		t.added[a.Content] = a.ID
+		t.addedByID[a.ID] = a
 		if a.isNormalized() {
 			normTokens = append(normTokens, a)
 		} else {
@@ -137,6 +143,9 @@ func Parse(raw []byte) (*Tokenizer, error) {
 	t.norm = newAddedMatcher(normTokens)
 	if t.post, err = newPostProcessor(f.PostProcessor, t.TokenID); err != nil {
 		return nil, fmt.Errorf("post_processor: %w", err)
+	}
+	if t.decode, err = newDecoder(f.Decoder); err != nil {
+		return nil, fmt.Errorf("decoder: %w", err)
 	}
 	switch {
 	case f.Padding != nil && f.Padding.PadID != nil:
@@ -209,6 +218,20 @@ func (t *Tokenizer) Encode(text string, maxTokens int) (ids []int64, full int, t
 	return t.post.apply(a, nil, false), full, truncated, nil
 }
 
+// EncodeText returns the ids of text alone, without the post-processor's
+// special tokens (Hugging Face's add_special_tokens=False) and uncut.
+// Added tokens written in the text are still matched.
+func (t *Tokenizer) EncodeText(text string) []int64 {
+	return t.encodeText(text)
+}
+
+// EncodeOrdinary is EncodeText with no added token matched: text that
+// spells one ("<|endoftext|>") is encoded as ordinary text, as tiktoken's
+// encode_ordinary does. For user text that must not inject control tokens.
+func (t *Tokenizer) EncodeOrdinary(text string) []int64 {
+	return t.encodeSplitting(text, nil, nil)
+}
+
 // EncodePair encodes a pair (query, document) with the pair template;
 // truncation cuts the longer side first (the library's longest_first).
 func (t *Tokenizer) EncodePair(a, b string, maxTokens int) (ids []int64, full int, truncated bool, err error) {
@@ -254,10 +277,16 @@ func longestFirst(n1, n2, budget int) (int, int) {
 // post-processor: added tokens out of the raw text, then each other part
 // normalized, added tokens out of that, then pre-tokenized and modelled.
 func (t *Tokenizer) encodeText(text string) []int64 {
+	return t.encodeSplitting(text, t.raw, t.norm)
+}
+
+// encodeSplitting is encodeText with the added tokens of raw and norm (nil:
+// none) split out.
+func (t *Tokenizer) encodeSplitting(text string, raw, norm *addedMatcher) []int64 {
 	text = validUTF8(text)
 	var ids []int64
 	var words []string
-	for _, part := range t.raw.split(text) {
+	for _, part := range raw.split(text) {
 		if part.id >= 0 {
 			ids = append(ids, part.id)
 			continue
@@ -266,7 +295,7 @@ func (t *Tokenizer) encodeText(text string) []int64 {
 		if t.normalize != nil {
 			s = t.normalize(s)
 		}
-		for j, sub := range t.norm.split(s) {
+		for j, sub := range norm.split(s) {
 			if sub.id >= 0 {
 				ids = append(ids, sub.id)
 				continue
@@ -305,4 +334,28 @@ func validUTF8(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// Decode turns ids back into text as the library's decode does: each id
+// becomes its added token or vocabulary piece (an id that is neither is
+// dropped), special added tokens are left out when skipSpecial is set, and
+// the decoder section joins the rest (ByteLevel: the bytes read as UTF-8,
+// a sequence cut inside a character giving U+FFFD, never a panic).
+func (t *Tokenizer) Decode(ids []int64, skipSpecial bool) string {
+	tokens := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if a, ok := t.addedByID[id]; ok {
+			if !skipSpecial || !a.Special {
+				tokens = append(tokens, a.Content)
+			}
+			continue
+		}
+		if tok, ok := t.model.idToken(id); ok {
+			tokens = append(tokens, tok)
+		}
+	}
+	if t.decode == nil {
+		return strings.Join(tokens, " ")
+	}
+	return strings.Join(t.decode(tokens), "")
 }

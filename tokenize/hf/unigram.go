@@ -14,6 +14,8 @@ import (
 type model interface {
 	appendIDs(ids []int64, word string) []int64
 	tokenID(token string) (int64, bool)
+	// idToken is the vocabulary piece of an id.
+	idToken(id int64) (string, bool)
 }
 
 // unkPenalty is how far below the lowest piece score an unknown character
@@ -28,6 +30,7 @@ const unkPenalty = 10.0
 // vocabulary has all of its bytes.
 type unigram struct {
 	scores       []float64
+	pieces       []string // by id
 	ids          map[string]int64
 	unkID        int64
 	unkScore     float64
@@ -73,7 +76,8 @@ func newUnigram(raw json.RawMessage) (model, error) {
 		return nil, fmt.Errorf("unigram: unk_id %d is outside the %d-piece vocabulary", *c.UnkID, len(c.Vocab))
 	}
 	u := &unigram{
-		scores: make([]float64, len(c.Vocab)), ids: make(map[string]int64, len(c.Vocab)),
+		scores: make([]float64, len(c.Vocab)), pieces: make([]string, len(c.Vocab)),
+		ids:   make(map[string]int64, len(c.Vocab)),
 		unkID: *c.UnkID, byteFallback: c.ByteFallback,
 	}
 	minScore := math.Inf(1)
@@ -86,6 +90,7 @@ func newUnigram(raw json.RawMessage) (model, error) {
 			return nil, fmt.Errorf("unigram: piece %d has score %v", id, e.score)
 		}
 		u.scores[id] = e.score
+		u.pieces[id] = e.piece
 		if _, dup := u.ids[e.piece]; !dup {
 			pieces = append(pieces, e.piece)
 		}
@@ -106,6 +111,13 @@ func newUnigram(raw json.RawMessage) (model, error) {
 func (u *unigram) tokenID(token string) (int64, bool) {
 	id, ok := u.ids[token]
 	return id, ok
+}
+
+func (u *unigram) idToken(id int64) (string, bool) {
+	if id < 0 || id >= int64(len(u.pieces)) {
+		return "", false
+	}
+	return u.pieces[id], true
 }
 
 // latticeNode is the best path ending at one byte offset.

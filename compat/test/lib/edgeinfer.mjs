@@ -30,6 +30,9 @@ export const MODELS = {
   embeddingsSmall: "@cf/baai/bge-small-en-v1.5",
   image: "@cf/microsoft/resnet-50",
   translation: "@cf/meta/m2m100-1.2b",
+  // Speech recognition: the synthetic tiny preset of models/whisper.
+  speech: "@cf/openai/whisper-tiny-en",
+  speechTurbo: "@cf/openai/whisper-large-v3-turbo",
 };
 
 /** Asserts the binding's embeddings output: {shape:[n,d], data: n×d finite numbers}. */
