@@ -114,7 +114,7 @@ func whisperGGMLTokens(dir string, vocabSize int) ([][]byte, error) {
 	}
 	n := newWhisperSpecial(vocabSize >= 51865).eot
 	byteOf := map[rune]byte{}
-	for b, r := range gpt2ByteSymbols() {
+	for b, r := range byteToRune {
 		byteOf[r] = byte(b)
 	}
 	tokens := make([][]byte, n)

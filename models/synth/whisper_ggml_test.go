@@ -174,12 +174,7 @@ func byteLevelID(t *testing.T, dir, s string) int {
 	t.Helper()
 	var vocab map[string]int
 	m2mReadJSON(t, filepath.Join(dir, "vocab.json"), &vocab)
-	symbols := gpt2ByteSymbols()
-	var piece []rune
-	for _, b := range []byte(s) {
-		piece = append(piece, symbols[b])
-	}
-	id, ok := vocab[string(piece)]
+	id, ok := vocab[bpeSpell(s)]
 	if !ok {
 		t.Fatalf("vocab.json has no %q", s)
 	}
