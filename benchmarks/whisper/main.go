@@ -98,10 +98,10 @@ func (b bench) model(id, dir string) {
 		fmt.Printf("| edgeinfer | | failed: %v | | | | | |\n", err)
 	} else {
 		for _, n := range b.streams {
-			record("edgeinfer in-process", n, b.inProcess(eng, id, language, n))
+			record(inProcessRow, n, b.inProcess(eng, id, language, n))
 		}
 		for _, n := range b.streams {
-			record("edgeinfer over HTTP", n, b.overHTTP(eng, id, n))
+			record("edgeinfer over HTTP (raw WAV body: the Workers AI response, words included where the schema has them)", n, b.overHTTP(eng, id, n))
 		}
 		eng.Close()
 		fmt.Printf("| edgeinfer, model loaded (idle) | | | | | | | %.0f MB |\n", rss/1e6)
@@ -137,7 +137,7 @@ func (b bench) model(id, dir string) {
 
 // ratios prints the figures issue #22 sets targets for.
 func (b bench) ratios(rows map[string]map[int]float64) {
-	ei := rows["edgeinfer in-process"]
+	ei := rows[inProcessRow]
 	hi := b.streams[len(b.streams)-1]
 	fmt.Println()
 	if ei[1] > 0 && ei[hi] > 0 {
@@ -155,6 +155,11 @@ func (b bench) ratios(rows map[string]map[int]float64) {
 		}
 	}
 }
+
+// inProcessRow is the edgeinfer configuration the peers are compared with:
+// transcription only (text and segments, no word timestamps), language
+// given, as the peers run.
+const inProcessRow = "edgeinfer in-process (text + segments, language given)"
 
 func check(err error) {
 	if err != nil {
