@@ -5,7 +5,8 @@
 # raw outputs). Nothing is asserted. Run it on a quiet machine: the script
 # records the load average before and after and flags a noisy run.
 #
-#   benchmarks/run.sh                  everything (~25 min on 2 cores)
+#   benchmarks/run.sh                  everything (~25 min on 2 cores before whisper;
+#                                      whisper adds 16 configurations of minute-long requests)
 #   ONLY="embeddings resnet" benchmarks/run.sh
 #   DURATION=10s benchmarks/run.sh     shorter measuring windows
 set -euo pipefail
