@@ -77,6 +77,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzEncode$$' -fuzztime=$(FUZZTIME) ./models/qwen3embed
 	$(GO) test -run='^$$' -fuzz='^FuzzStripJSONC$$' -fuzztime=$(FUZZTIME) ./engine/devworker
 	$(GO) test -run='^$$' -fuzz='^FuzzAlignWords$$' -fuzztime=$(FUZZTIME) ./models/whisper
+	$(GO) test -run='^$$' -fuzz='^FuzzSegments$$' -fuzztime=$(FUZZTIME) ./models/whisper
 
 fmt:
 	gofmt -w $$(git ls-files -co --exclude-standard '*.go')

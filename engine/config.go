@@ -128,6 +128,11 @@ type ModelConfig struct {
 	MaxConcurrentRequests int      `yaml:"max_concurrent_requests"`
 	IntraOpThreads        int      `yaml:"intra_op_threads"`
 	InterOpThreads        int      `yaml:"inter_op_threads"`
+	// JPEGDCTScaling lets an image model decode a JPEG at 1/2, 1/4 or 1/8
+	// of its size (libjpeg-turbo's DCT scaling, as Pillow's draft) when
+	// the resize target is that much smaller: much faster, but the pixels
+	// are no longer those of transformers' full decode. Off by default.
+	JPEGDCTScaling bool `yaml:"jpeg_dct_scaling"`
 	// NumBeams and MaxLength override a generation model's
 	// generation_config.json (translation: 5 beams, 200 tokens); 1 beam is
 	// greedy search.

@@ -38,3 +38,28 @@ func BenchmarkDecodeAndPrepare(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkPrepare1080p measures resize + crop + normalize alone for a
+// decoded 1920×1080 photo with the HF ResNet-50 recipe (bicubic, shorter
+// side 256, centre crop 224).
+func BenchmarkPrepare1080p(b *testing.B) {
+	p, err := ParseHFConfig([]byte(resnetConfig))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, imagetest.Photo(1920, 1080, 1), &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	img, err := Decode(buf.Bytes(), Limits{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	dst := make([]float32, p.Len())
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := p.Prepare(img, dst); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

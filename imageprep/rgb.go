@@ -41,6 +41,8 @@ func toRGB(img image.Image, format string) *RGB {
 		return jpegYCbCrToRGB(&m.YCbCr)
 	case *image.NRGBA:
 		return fromNRGBA(m)
+	case *image.RGBA:
+		return fromRGBA(m)
 	case *image.Gray:
 		return fromGray(m)
 	case *image.Paletted:
@@ -59,6 +61,29 @@ func fromNRGBA(m *image.NRGBA) *RGB {
 		o := out.Pix[3*y*out.W:]
 		for x := range out.W {
 			o[3*x], o[3*x+1], o[3*x+2] = row[4*x], row[4*x+1], row[4*x+2]
+		}
+	}
+	return out
+}
+
+// fromRGBA copies opaque pixels and un-premultiplies the others as
+// fromAny does. Go's PNG decoder returns an opaque *image.RGBA for every
+// truecolour PNG without alpha, so this is the common case, and going
+// through fromAny's interface call per pixel doubled the decode time.
+func fromRGBA(m *image.RGBA) *RGB {
+	b := m.Bounds()
+	out := newRGB(b.Dx(), b.Dy())
+	for y := range out.H {
+		row := m.Pix[y*m.Stride : y*m.Stride+4*out.W]
+		o := out.Pix[3*y*out.W : 3*(y+1)*out.W]
+		for x := range out.W {
+			p := row[4*x : 4*x+4 : 4*x+4]
+			if p[3] == 255 {
+				o[3*x], o[3*x+1], o[3*x+2] = p[0], p[1], p[2]
+				continue
+			}
+			c := color.NRGBA64Model.Convert(color.RGBA{p[0], p[1], p[2], p[3]}).(color.NRGBA64)
+			o[3*x], o[3*x+1], o[3*x+2] = uint8(c.R>>8), uint8(c.G>>8), uint8(c.B>>8)
 		}
 	}
 	return out

@@ -10,8 +10,9 @@ import (
 	"github.com/edgeinfer/edgeinfer/imageprep/imagetest"
 )
 
-// sizes are the corpus's image sizes, from a small webcam frame to 1080p.
-var sizes = [][2]int{{320, 240}, {640, 480}, {800, 600}, {1024, 768}, {1280, 720}, {1600, 900}, {1920, 1080}}
+// sizes are the corpus's image sizes: what callers send, from a VGA frame
+// through screenshots and 1080p to phone photos of 5, 8 and 12 megapixels.
+var sizes = [][2]int{{640, 480}, {800, 600}, {1024, 768}, {1280, 720}, {1600, 900}, {1920, 1080}, {2560, 1440}, {3264, 2448}, {4032, 3024}}
 
 // photo is one corpus file.
 type photo struct {

@@ -1,13 +1,15 @@
 // Command resnet measures image classification end to end on one machine in
-// one run, on a corpus of generated photo-like JPEGs from 320×240 to
-// 1920×1080:
+// one run, on a corpus of generated photo-like JPEGs from 640×480 to
+// 4032×3024:
 //
 //  1. the preprocessing cost per image, by size (decode, then resize, crop
-//     and normalize), on one core;
+//     and normalize), on one core, in wall and thread CPU time;
 //  2. raw ONNX Runtime on already-preprocessed tensors at each batch size,
 //     as one stream of --threads threads and as one single-threaded stream
 //     per core: the best of them is the limit;
-//  3. edgeinfer over HTTP, bytes in → top 5 out, with concurrent clients;
+//  3. edgeinfer over HTTP, bytes in → top 5 out, with concurrent clients,
+//     and the process's CPU time per image split into preprocessing and
+//     the rest (inference, HTTP, the load generator);
 //  4. transformers.js's image-classification pipeline on the same files,
 //     model and threads (benchmarks/resnet/peer.mjs).
 //
@@ -32,6 +34,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -56,12 +59,13 @@ func main() {
 	perSize := flag.Int("per-size", 6, "images per size in the corpus")
 	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads of the raw single-stream runs and of the peer")
 	intraOp := flag.Int("intra-op-threads", 0, "edgeinfer's intra_op_threads (0: the backend's default, one thread per batch and a batch instance per core)")
-	clients := flag.Int("clients", 16, "concurrent HTTP clients")
+	clients := flag.Int("clients", 32, "concurrent HTTP clients (and the peer's calls in flight)")
 	maxBatch := flag.Int("max-batch", 0, "edgeinfer's max_batch_size (0: measured at load, see `edgeinfer calibrate`)")
 	queueDelay := flag.Duration("max-queue-delay", 0, "edgeinfer's max_queue_delay")
 	duration := flag.Duration("duration", 20*time.Second, "measured time per configuration")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured warm-up per configuration")
 	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in compat/imageprep-parity)")
+	dctScaling := flag.Bool("jpeg-dct-scaling", false, "decode JPEGs with DCT scaling (edgeinfer's jpeg_dct_scaling, and the preprocessing table)")
 	synthesize := flag.Bool("synth", false, "generate the full synthetic model into --dir first if it has no model file")
 	flag.Parse()
 
@@ -75,6 +79,7 @@ func main() {
 	check(err)
 	proc, err := imageprep.ParseHFConfig(raw)
 	check(err)
+	proc.DCTScaling = *dctScaling
 	check(ort.Init())
 
 	fmt.Printf("# ResNet-50 benchmark: %s, %d threads, %d clients, %s per run\n\n", *dir, *threads, *clients, *duration)
@@ -83,7 +88,7 @@ func main() {
 
 	fmt.Println("## Preprocessing cost per image (one core, mean)")
 	fmt.Println()
-	tensors := preprocessCost(corpus, proc)
+	tensors, prepCPU := preprocessCost(corpus, proc)
 
 	fmt.Println("## Throughput")
 	fmt.Println()
@@ -98,11 +103,12 @@ func main() {
 			limit, best = b.rate, b
 		}
 	}
-	eng := newEngine(*dir, *intraOp, *maxBatch, *queueDelay)
+	eng := newEngine(engine.ModelConfig{Dir: *dir, IntraOpThreads: *intraOp, MaxBatchSize: *maxBatch,
+		MaxQueueDelay: engine.Duration(*queueDelay), JPEGDCTScaling: *dctScaling})
 	defer eng.Close()
 	check(eng.Load(context.Background(), model)) // calibration, if any, before the clock starts
 	fmt.Printf("edgeinfer's batch sizes: %s\n\n", calibrate.Summary(eng.Config().Paths().Home, model, "cpu"))
-	overHTTP := httpRun(eng, corpus, *clients, *warmup, *duration)
+	overHTTP, httpCPU := httpRun(eng, corpus, *clients, *warmup, *duration)
 
 	fmt.Println("| configuration | images/s | vs limit | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|---|")
@@ -133,45 +139,56 @@ func main() {
 			overHTTP.ItemsPerSecond()/p.ImagesPerS, overHTTP.ItemsPerSecond()/p.BatchedPerS)
 	}
 	fmt.Printf("- batches under HTTP load: %s\n", batchSizes(eng))
+	fmt.Printf("- CPU per image over HTTP (process, warm-up included): %.1f ms, of which preprocessing %.1f ms (%.0f%%, the corpus's mean on one core) and the rest %.1f ms (inference, HTTP, the in-process load generator)\n",
+		ms(httpCPU), ms(prepCPU), 100*float64(prepCPU)/float64(httpCPU), ms(httpCPU-prepCPU))
 }
 
-// preprocessCost decodes and prepares every image a few times on this
-// goroutine, prints the mean cost by size, and returns the tensors.
-func preprocessCost(corpus []photo, proc *imageprep.Processor) [][]float32 {
+// preprocessCost decodes and prepares every image a few times on one
+// locked OS thread, prints the mean wall and CPU time by size, and returns
+// the tensors and the mean CPU time per image over the corpus (the mix the
+// HTTP clients send).
+func preprocessCost(corpus []photo, proc *imageprep.Processor) ([][]float32, time.Duration) {
 	type cost struct {
-		decode, prepare time.Duration
-		n               int
+		decode, prepare, cpu time.Duration
+		n                    int
 	}
 	bySize := map[string]*cost{}
 	tensors := make([][]float32, len(corpus))
+	var allCPU time.Duration
 	const reps = 3
-	for i, c := range corpus {
-		key := fmt.Sprintf("%d×%d", c.w, c.h)
-		if bySize[key] == nil {
-			bySize[key] = &cost{}
+	onOneThread(func() {
+		for i, c := range corpus {
+			key := fmt.Sprintf("%d×%d", c.w, c.h)
+			if bySize[key] == nil {
+				bySize[key] = &cost{}
+			}
+			tensors[i] = make([]float32, proc.Len())
+			for range reps {
+				cpu0, start := threadCPU(), time.Now()
+				img, err := proc.Decode(c.data, imageprep.Limits{})
+				check(err)
+				mid := time.Now()
+				check(proc.Prepare(img, tensors[i]))
+				cpu := threadCPU() - cpu0
+				bySize[key].decode += mid.Sub(start)
+				bySize[key].prepare += time.Since(mid)
+				bySize[key].cpu += cpu
+				bySize[key].n++
+				allCPU += cpu
+			}
 		}
-		tensors[i] = make([]float32, proc.Len())
-		for range reps {
-			start := time.Now()
-			img, err := imageprep.Decode(c.data, imageprep.Limits{})
-			check(err)
-			mid := time.Now()
-			check(proc.Prepare(img, tensors[i]))
-			bySize[key].decode += mid.Sub(start)
-			bySize[key].prepare += time.Since(mid)
-			bySize[key].n++
-		}
-	}
-	fmt.Println("| size | megapixels | JPEG decode → RGB | resize + crop + normalize | total |")
-	fmt.Println("|---|---|---|---|---|")
+	})
+	fmt.Println("| size | megapixels | JPEG decode → RGB | resize + crop + normalize | total | CPU time |")
+	fmt.Println("|---|---|---|---|---|---|")
 	for _, s := range sizes {
 		key := fmt.Sprintf("%d×%d", s[0], s[1])
 		c := bySize[key]
-		d, p := c.decode/time.Duration(c.n), c.prepare/time.Duration(c.n)
-		fmt.Printf("| %s | %.2f | %.1f ms | %.1f ms | %.1f ms |\n", key, float64(s[0]*s[1])/1e6, ms(d), ms(p), ms(d+p))
+		n := time.Duration(c.n)
+		d, p := c.decode/n, c.prepare/n
+		fmt.Printf("| %s | %.2f | %.1f ms | %.1f ms | %.1f ms | %.1f ms |\n", key, float64(s[0]*s[1])/1e6, ms(d), ms(p), ms(d+p), ms(c.cpu/n))
 	}
 	fmt.Println()
-	return tensors
+	return tensors, allCPU / time.Duration(reps*len(corpus))
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -248,19 +265,20 @@ func synthesizeFull(dir string) error {
 	return synth.Generate(context.Background(), synth.Options{Preset: synth.Full, OutDir: filepath.FromSlash(root)}, []string{model}, os.Stderr)
 }
 
-func newEngine(dir string, intraOp, maxBatch int, queueDelay time.Duration) *engine.Engine {
+func newEngine(mc engine.ModelConfig) *engine.Engine {
 	cat, err := engine.LoadCatalog()
 	check(err)
 	cfg := engine.DefaultConfig()
-	cfg.Models[model] = engine.ModelConfig{Dir: dir, IntraOpThreads: intraOp, MaxBatchSize: maxBatch, MaxQueueDelay: engine.Duration(queueDelay)}
+	cfg.Models[model] = mc
 	eng, err := engine.New(cat, cfg, map[string]engine.Backend{resnet.Kind: resnet.Backend{}}, nil)
 	check(err)
 	return eng
 }
 
 // httpRun serves the engine on a loopback port and posts the corpus's JPEG
-// bytes as raw bodies from concurrent clients.
-func httpRun(eng *engine.Engine, corpus []photo, clients int, warmup, d time.Duration) loadgen.Result {
+// bytes as raw bodies from concurrent clients. It returns the load's
+// result and the process's CPU time per answered image, warm-up included.
+func httpRun(eng *engine.Engine, corpus []photo, clients int, warmup, d time.Duration) (loadgen.Result, time.Duration) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
 	srv := &http.Server{Handler: httpapi.New(eng, httpapi.Options{}).Handler()}
@@ -272,7 +290,9 @@ func httpRun(eng *engine.Engine, corpus []photo, clients int, warmup, d time.Dur
 	for w := range next {
 		next[w] = w * 7 // each client starts at a different image
 	}
-	return loadgen.ClosedLoop(context.Background(), clients, warmup, d, func(ctx context.Context, w int) (int, error) {
+	var answered atomic.Int64
+	cpu0 := processCPU()
+	res := loadgen.ClosedLoop(context.Background(), clients, warmup, d, func(ctx context.Context, w int) (int, error) {
 		img := corpus[next[w]%len(corpus)]
 		next[w]++
 		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(img.data))
@@ -295,8 +315,10 @@ func httpRun(eng *engine.Engine, corpus []photo, clients int, warmup, d time.Dur
 		if err := json.Unmarshal(body, &out); err != nil || len(out.Result) != 5 {
 			return 0, fmt.Errorf("unexpected reply %s", body)
 		}
+		answered.Add(1)
 		return 1, nil
 	})
+	return res, (processCPU() - cpu0) / time.Duration(max(1, answered.Load()))
 }
 
 // batchSizes summarises the engine's batch-size histogram.

@@ -11,6 +11,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/m2m100"
 	"github.com/edgeinfer/edgeinfer/models/qwen3embed"
 	"github.com/edgeinfer/edgeinfer/models/resnet"
+	"github.com/edgeinfer/edgeinfer/models/whisper"
 )
 
 // All returns the backends compiled into this build, by kind, configured
@@ -22,6 +23,7 @@ func All(cfg engine.Config) map[string]engine.Backend {
 		m2m100.Kind:         m2m100.Backend{},
 		qwen3embed.Kind:     qwen3embed.Backend{},
 		resnet.Kind:         resnet.Backend{MaxImagePixels: cfg.Server.MaxImagePixels},
+		whisper.Kind:        whisper.Backend{},
 		llm.Kind:            &llm.Backend{URL: cfg.Server.OllamaHost},
 	}
 }

@@ -11,8 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -20,6 +18,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 )
 
 // Kind is the catalog backend name.
@@ -66,105 +65,15 @@ type Backend struct {
 // goes missing.
 var _ engine.Backend = Backend{}
 
-// modelFiles is what a model directory provides: the encoder and either
-// the merged decoder or the pair.
-type modelFiles struct {
-	variant                          string
-	encoder, merged, first, withPast string // paths relative to the model dir; "" if absent
-}
+// layout is M2M100's file layout.
+var layout = seq2seq.Layout{Fallback: fallbackVariants, Companions: tokenizerFiles}
 
-// locate picks the variant to serve and its files. A configured variant
-// (models.<id>.variant) is served as configured. Otherwise the device's
-// default serves (ModelSpec.Variant: the catalog's int8 on the CPU, fp32 on
-// a CUDA device, which `edgeinfer pull` fetches too). When the preferred
-// variant's files are absent and the other's are present, the other one
-// serves, so a directory pulled or synthesized with either works on both
-// devices.
-func locate(spec engine.ModelSpec) (modelFiles, []string, error) {
-	if spec.Config.Variant != "" {
-		return locateVariant(spec)
-	}
-	preferred, other := spec.Variant(), spec.Entry.Artifacts.DefaultVariant
-	if other == "" || other == preferred {
-		other = "fp32"
-	}
-	files, need, err := locateVariant(withVariant(spec, preferred))
-	if err != nil || preferred == other || installed(spec, need) {
-		return files, need, err
-	}
-	if alt, altNeed, altErr := locateVariant(withVariant(spec, other)); altErr == nil && installed(spec, altNeed) {
-		return alt, altNeed, nil
-	}
-	return files, need, err // reported missing by Inspect
-}
-
-func withVariant(spec engine.ModelSpec, variant string) engine.ModelSpec {
-	spec.Config.Variant = variant
-	return spec
-}
-
-// installed reports whether every file in files is in the model directory.
-func installed(spec engine.ModelSpec, files []string) bool {
-	for _, f := range files {
-		if _, err := os.Stat(filepath.Join(spec.Dir(), filepath.FromSlash(f))); err != nil {
-			return false
-		}
-	}
-	return true
-}
-
-// locateVariant picks the files of spec's variant. The catalog names the
-// merged decoder; when it is absent, decoder_model + decoder_with_past_model
-// of the same variant serve instead.
-func locateVariant(spec engine.ModelSpec) (modelFiles, []string, error) {
-	weights, err := onnxdir.VariantFiles(spec, fallbackVariants)
-	if err != nil {
-		return modelFiles{}, nil, err
-	}
-	f := modelFiles{variant: spec.Variant()}
-	for _, w := range weights {
-		switch base := filepath.Base(w); {
-		case strings.HasPrefix(base, "encoder_model"):
-			f.encoder = w
-		case strings.HasPrefix(base, "decoder_model_merged"):
-			f.merged = w
-		}
-	}
-	if f.encoder == "" || f.merged == "" {
-		return modelFiles{}, nil, &engine.Error{Kind: engine.KindNotInstalled,
-			Message: fmt.Sprintf("Model %s: variant %q does not list an encoder_model and a decoder_model_merged file", spec.Entry.ID, spec.Variant())}
-	}
-	need := append(append([]string{}, tokenizerFiles...), f.encoder)
-	suffix := strings.TrimPrefix(filepath.Base(f.merged), "decoder_model_merged")
-	pairFirst := filepath.ToSlash(filepath.Join(filepath.Dir(f.merged), "decoder_model"+suffix))
-	pairPast := filepath.ToSlash(filepath.Join(filepath.Dir(f.merged), "decoder_with_past_model"+suffix))
-	dir := spec.Dir()
-	exists := func(rel string) bool {
-		_, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
-		return err == nil
-	}
-	if exists(pairFirst) {
-		f.first = pairFirst
-	}
-	switch {
-	case exists(f.merged):
-		need = append(need, f.merged)
-	case f.first != "" && exists(pairPast):
-		f.merged, f.withPast = "", pairPast
-		need = append(need, f.first, f.withPast)
-	default:
-		need = append(need, f.merged) // reported missing by Inspect
-	}
-	return f, need, nil
-}
+// locate picks the variant to serve and its files (see seq2seq.Layout.Locate).
+func locate(spec engine.ModelSpec) (seq2seq.Files, []string, error) { return layout.Locate(spec) }
 
 // Check implements engine.Backend.
 func (Backend) Check(_ context.Context, spec engine.ModelSpec) (engine.Installation, error) {
-	_, need, err := locate(spec)
-	if err != nil {
-		return engine.Installation{}, err
-	}
-	return onnxdir.Inspect(spec, need)
+	return layout.Check(spec)
 }
 
 // modelConfig is what edgeinfer reads from config.json, and the generation
@@ -244,7 +153,7 @@ func (b Backend) Load(_ context.Context, spec engine.ModelSpec) (engine.Model, e
 }
 
 // open starts the sessions and the scheduler.
-func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConfig, modelMaxLength int, tok *tokenizer) (*Model, error) {
+func open(spec engine.ModelSpec, recompute bool, files seq2seq.Files, cfg modelConfig, modelMaxLength int, tok *tokenizer) (*Model, error) {
 	search, err := searchSettings(cfg, spec.Config)
 	if err != nil {
 		return nil, err
@@ -252,7 +161,7 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 	if cfg.DModel <= 0 {
 		return nil, fmt.Errorf("config.json has no d_model")
 	}
-	m := &Model{id: spec.Entry.ID, variant: files.variant, tok: tok, search: search, recompute: recompute,
+	m := &Model{id: spec.Entry.ID, variant: files.Variant, tok: tok, search: search, recompute: recompute,
 		decoderStart: 2, pad: 1, maxInputTokens: 1024}
 	if cfg.DecoderStartTokenID != nil {
 		m.decoderStart = *cfg.DecoderStartTokenID
@@ -265,111 +174,50 @@ func open(spec engine.ModelSpec, recompute bool, files modelFiles, cfg modelConf
 			m.maxInputTokens = limit
 		}
 	}
-	dir, opts := spec.Dir(), onnxdir.SessionOptions(spec.Config)
-	openFile := func(rel string) (*ort.Session, error) {
-		if rel == "" {
-			return nil, nil
-		}
-		return ort.Open(filepath.Join(dir, filepath.FromSlash(rel)), opts)
-	}
-	m.dec = &decoderFiles{vocab: cfg.VocabSize, dModel: cfg.DModel}
-	fail := func(err error) (*Model, error) {
-		m.dec.close()
-		if m.enc != nil {
-			m.enc.Close()
-		}
+	if m.enc, m.dec, err = seq2seq.Open(spec, files, recompute, cfg.VocabSize, cfg.DModel, "input_ids", "encoder_attention_mask"); err != nil {
 		return nil, err
 	}
-	if m.enc, err = openFile(files.encoder); err != nil {
-		return fail(err)
-	}
-	// Cached decoding uses the merged file, else the pair; recomputation
-	// only a decoder that runs without a past.
-	type toOpen struct {
-		dst **ort.Session
-		rel string
-	}
-	var sessions []toOpen
-	switch {
-	case recompute && files.first != "":
-		sessions = []toOpen{{&m.dec.first, files.first}}
-	case recompute || files.merged != "":
-		sessions = []toOpen{{&m.dec.merged, files.merged}}
-	default:
-		sessions = []toOpen{{&m.dec.first, files.first}, {&m.dec.withPast, files.withPast}}
-	}
-	for _, f := range sessions {
-		if *f.dst, err = openFile(f.rel); err != nil {
-			return fail(err)
-		}
-	}
-	if err := m.dec.inspect(); err != nil {
-		return fail(err)
-	}
-	if m.enc.OutputIndex("last_hidden_state") < 0 {
-		return fail(fmt.Errorf("%s declares no last_hidden_state output", m.enc.Path()))
-	}
-	if err := float32Only(m.enc, m.dec.merged, m.dec.first, m.dec.withPast); err != nil {
-		return fail(err)
-	}
-	spec = m.calibrated(spec, sessionPaths(m.enc, m.dec.merged, m.dec.first, m.dec.withPast))
+	spec = m.calibrated(spec, sessionPaths(append([]*ort.Session{m.enc}, m.dec.Sessions()...)...))
 	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU()), func(j job) int { return len(j.src) }, m.startCohort)
 	return m, nil
 }
 
-// float32Only refuses a half-precision export: the search keeps logits and
-// key/value caches as float32 in Go memory. (The catalog offers no fp16
-// translation variant; this catches one put in place of another.)
-func float32Only(sessions ...*ort.Session) error {
-	for _, s := range sessions {
-		if s == nil {
-			continue
-		}
-		for _, info := range slices.Concat(s.Inputs(), s.Outputs()) {
-			if info.Type == ort.Float16 {
-				return fmt.Errorf("%s: %s is float16; translation runs float32 exports only (use the fp32 or int8 variant)", s.Path(), info.Name)
-			}
-		}
-	}
-	return nil
-}
-
 // searchSettings applies the model config (num_beams, max_length) over
 // generation_config.json over config.json.
-func searchSettings(cfg modelConfig, mc engine.ModelConfig) (searchConfig, error) {
-	s := searchConfig{numBeams: 1, maxLength: 20, lengthPenalty: 1, eos: 2, forcedEOS: -1, early: earlyStopFalse}
+func searchSettings(cfg modelConfig, mc engine.ModelConfig) (seq2seq.SearchConfig, error) {
+	s := seq2seq.SearchConfig{NumBeams: 1, MaxLength: 20, LengthPenalty: 1, EOS: 2, ForcedEOS: -1, Early: seq2seq.EarlyStopFalse}
 	if cfg.NumBeams != nil {
-		s.numBeams = *cfg.NumBeams
+		s.NumBeams = *cfg.NumBeams
 	}
 	if cfg.MaxLength != nil {
-		s.maxLength = *cfg.MaxLength
+		s.MaxLength = *cfg.MaxLength
 	}
 	if cfg.LengthPenalty != nil {
-		s.lengthPenalty = *cfg.LengthPenalty
+		s.LengthPenalty = *cfg.LengthPenalty
 	}
 	if cfg.EOSTokenID != nil {
-		s.eos = *cfg.EOSTokenID
+		s.EOS = *cfg.EOSTokenID
 	}
 	if cfg.ForcedEOSTokenID != nil {
-		s.forcedEOS = *cfg.ForcedEOSTokenID
+		s.ForcedEOS = *cfg.ForcedEOSTokenID
 	}
 	switch strings.TrimSpace(string(cfg.EarlyStopping)) {
 	case "", "false", "null":
 	case "true":
-		s.early = earlyStopTrue
+		s.Early = seq2seq.EarlyStopTrue
 	case `"never"`:
-		s.early = earlyStopNever
+		s.Early = seq2seq.EarlyStopNever
 	default:
 		return s, fmt.Errorf("early_stopping %s is not true, false or \"never\"", cfg.EarlyStopping)
 	}
 	if mc.NumBeams > 0 {
-		s.numBeams = mc.NumBeams
+		s.NumBeams = mc.NumBeams
 	}
 	if mc.MaxLength > 0 {
-		s.maxLength = mc.MaxLength
+		s.MaxLength = mc.MaxLength
 	}
-	if s.numBeams < 1 || s.maxLength < 1 {
-		return s, fmt.Errorf("num_beams %d and max_length %d must be positive", s.numBeams, s.maxLength)
+	if s.NumBeams < 1 || s.MaxLength < 1 {
+		return s, fmt.Errorf("num_beams %d and max_length %d must be positive", s.NumBeams, s.MaxLength)
 	}
 	return s, nil
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/models/calibrate"
 	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 )
 
 // Calibration inputs: sources of probeTokens tokens, decoded for
@@ -98,9 +99,8 @@ func (m *Model) probeCohort(jobs []job) (int, error) {
 		return 0, err
 	}
 	defer c.Close()
-	coh := c.(*cohort)
-	for step := 0; step < probeSteps && len(coh.reqs) > 0; step++ {
-		if _, err := coh.Step(); err != nil {
+	for step := 0; step < probeSteps && c.(*seq2seq.Cohort[seq2seq.Hypothesis]).Live() > 0; step++ {
+		if _, err := c.Step(); err != nil {
 			return 0, err
 		}
 	}

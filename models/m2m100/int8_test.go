@@ -10,6 +10,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/home"
+	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
 
@@ -54,25 +55,25 @@ func TestInt8AgreesWithFP32(t *testing.T) {
 			if c := cosine(a, b); c < 0.99 {
 				t.Errorf("%q → %s: first-step logits cosine %.4f", r.text, tgt, c)
 			}
-			fa, steps := trace(t, fp32, false, newSearcher(fp32.search, prefixFor(fp32, r)), r)
-			qa, _ := trace(t, int8, false, newSearcher(int8.search, prefixFor(int8, r)), r)
+			fa, steps := trace(t, fp32, false, seq2seq.NewSearcher(fp32.search, prefixFor(fp32, r)), r)
+			qa, _ := trace(t, int8, false, seq2seq.NewSearcher(int8.search, prefixFor(int8, r)), r)
 			k := 0
-			for k < min(len(fa.tokens), len(qa.tokens)) && fa.tokens[k] == qa.tokens[k] {
+			for k < min(len(fa.Tokens), len(qa.Tokens)) && fa.Tokens[k] == qa.Tokens[k] {
 				k++
 			}
-			if k == len(fa.tokens) && k == len(qa.tokens) {
+			if k == len(fa.Tokens) && k == len(qa.Tokens) {
 				identical++
 				continue
 			}
-			if k == 0 || k >= min(len(fa.tokens), len(qa.tokens)) {
-				t.Errorf("%q → %s: fp32 %v, int8 %v differ in the forced token or in length only", r.text, tgt, fa.tokens, qa.tokens)
+			if k == 0 || k >= min(len(fa.Tokens), len(qa.Tokens)) {
+				t.Errorf("%q → %s: fp32 %v, int8 %v differ in the forced token or in length only", r.text, tgt, fa.Tokens, qa.Tokens)
 				continue
 			}
 			// steps[k-1] scored the candidates for tokens[k] (tokens[0] is forced).
 			row := steps[k-1][0]
-			if margin := row[fa.tokens[k]] - row[qa.tokens[k]]; margin > nearTie {
+			if margin := row[fa.Tokens[k]] - row[qa.Tokens[k]]; margin > nearTie {
 				t.Errorf("%q → %s: outputs part at token %d, where fp32 prefers its pick by %.3f: fp32 %v, int8 %v",
-					r.text, tgt, k, margin, fa.tokens, qa.tokens)
+					r.text, tgt, k, margin, fa.Tokens, qa.Tokens)
 			}
 		}
 	}
@@ -86,7 +87,7 @@ func TestFirstStepLogitsAreTheFirstStep(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, variant string) {
 		m := load(t, tinyDir, variant, engine.ModelConfig{MaxLength: 8, NumBeams: 1}, false)
 		for _, r := range requests[:3] {
-			_, steps := trace(t, m, false, newSearcher(m.search, prefixFor(m, r)), r)
+			_, steps := trace(t, m, false, seq2seq.NewSearcher(m.search, prefixFor(m, r)), r)
 			got, err := m.FirstStepLogits(&engine.TranslationInput{Text: r.text, SourceLang: r.src, TargetLang: r.tgt})
 			if err != nil {
 				t.Fatal(err)
@@ -118,7 +119,7 @@ func TestInt8BatchedRowsStayClose(t *testing.T) {
 		for i := range seqs {
 			seqs[i] = []int64{m.decoderStart}
 		}
-		logits, err := newCachedState(m.dec, &workspace{}, enc).next(seqs)
+		logits, err := seq2seq.NewCachedState(m.dec, &seq2seq.Workspace{}, enc).Next(seqs)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -186,8 +187,8 @@ func TestDefaultVariant(t *testing.T) {
 			}
 			continue
 		}
-		if err != nil || files.variant != c.want || checkErr != nil {
-			t.Errorf("%s, device %q, variant %q: served %q (%v, %v), want %q", filepath.Base(c.dir), c.device, c.configured, files.variant, err, checkErr, c.want)
+		if err != nil || files.Variant != c.want || checkErr != nil {
+			t.Errorf("%s, device %q, variant %q: served %q (%v, %v), want %q", filepath.Base(c.dir), c.device, c.configured, files.Variant, err, checkErr, c.want)
 		}
 	}
 	// A configured variant whose files are absent is reported, not swapped.

@@ -17,6 +17,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/ort"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
+	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
 
@@ -157,21 +158,21 @@ func translateAsync(t *testing.T, ctx context.Context, m *Model, r request) chan
 
 // trace decodes one request outside the scheduler, step by step, and
 // records every step's logits.
-func trace(t *testing.T, m *Model, recompute bool, s searcher, r request) (hypothesis, [][][]float32) {
+func trace(t *testing.T, m *Model, recompute bool, s seq2seq.Searcher, r request) (seq2seq.Hypothesis, [][][]float32) {
 	t.Helper()
 	src, _ := resolveLanguage("source_lang", r.src)
 	enc, err := m.encode([]job{{src: m.tok.encode(r.text, src)}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ws := &workspace{}
-	var state decodeState = newCachedState(m.dec, ws, enc)
+	ws := &seq2seq.Workspace{}
+	var state seq2seq.State = seq2seq.NewCachedState(m.dec, ws, enc)
 	if recompute {
-		state = &recomputeState{d: m.dec, ws: ws, enc: enc}
+		state = seq2seq.NewRecomputeState(m.dec, ws, enc)
 	}
 	var steps [][][]float32
 	for {
-		logits, err := state.next(s.sequences())
+		logits, err := state.Next(s.Sequences())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,11 +181,11 @@ func trace(t *testing.T, m *Model, recompute bool, s searcher, r request) (hypot
 			copied[i] = slices.Clone(row)
 		}
 		steps = append(steps, copied)
-		parents, done := s.advance(logits, summarizeRows(logits, m.search.candidates()))
+		parents, done := s.Advance(logits, seq2seq.SummarizeRows(logits, m.search.Candidates()))
 		if done {
-			return s.result(), steps
+			return s.Result(), steps
 		}
-		state.keep(parents, len(parents) != len(logits))
+		state.Keep(parents, len(parents) != len(logits))
 	}
 }
 
@@ -227,14 +228,14 @@ func TestCacheMatchesRecomputation(t *testing.T) {
 		cached := load(t, tinyDir, variant, mc, false)
 		recomputed := load(t, tinyDir, variant, mc, true)
 		for _, r := range requests {
-			a, stepsA := trace(t, cached, false, newSearcher(cached.search, prefixFor(cached, r)), r)
-			b, stepsB := trace(t, recomputed, true, newSearcher(recomputed.search, prefixFor(recomputed, r)), r)
-			if !slices.Equal(a.tokens, b.tokens) {
-				t.Errorf("%q: cached decoding gave %v, recomputation %v", r.text, a.tokens, b.tokens)
+			a, stepsA := trace(t, cached, false, seq2seq.NewSearcher(cached.search, prefixFor(cached, r)), r)
+			b, stepsB := trace(t, recomputed, true, seq2seq.NewSearcher(recomputed.search, prefixFor(recomputed, r)), r)
+			if !slices.Equal(a.Tokens, b.Tokens) {
+				t.Errorf("%q: cached decoding gave %v, recomputation %v", r.text, a.Tokens, b.Tokens)
 				continue
 			}
-			if len(a.tokens) < 10 {
-				t.Errorf("%q: only %d tokens; the comparison should cover many cached steps", r.text, len(a.tokens))
+			if len(a.Tokens) < 10 {
+				t.Errorf("%q: only %d tokens; the comparison should cover many cached steps", r.text, len(a.Tokens))
 			}
 			for i := range stepsA {
 				if d := maxDiff(stepsA[i][0], stepsB[i][0]); d > tol.logits {
@@ -265,7 +266,7 @@ func TestPairFilesMatchTheMergedDecoder(t *testing.T) {
 		for _, beams := range []int{1, 3} {
 			mc := engine.ModelConfig{MaxLength: 24, NumBeams: beams}
 			merged, pair := load(t, tinyDir, variant, mc, false), load(t, pairDir, variant, mc, false)
-			if pair.dec.merged != nil || pair.dec.withPast == nil || merged.dec.merged == nil {
+			if pair.dec.Merged != nil || pair.dec.WithPast == nil || merged.dec.Merged == nil {
 				t.Fatal("the pair directory should load decoder_model + decoder_with_past_model, the full one the merged file")
 			}
 			for _, r := range requests {
@@ -282,12 +283,12 @@ func TestOneBeamEqualsGreedy(t *testing.T) {
 	forEachVariant(t, func(t *testing.T, variant string) {
 		m := load(t, tinyDir, variant, engine.ModelConfig{MaxLength: 24, NumBeams: 1}, false)
 		oneBeam := m.search
-		oneBeam.numBeams = 1
+		oneBeam.NumBeams = 1
 		for _, r := range requests {
-			g, _ := trace(t, m, false, &greedy{cfg: m.search, seq: prefixFor(m, r)}, r)
-			b, _ := trace(t, m, false, newBeamSearch(oneBeam, prefixFor(m, r)), r)
-			if !slices.Equal(g.tokens, b.tokens) || g.eos != b.eos {
-				t.Errorf("%q: greedy %v, one beam %v", r.text, g.tokens, b.tokens)
+			g, _ := trace(t, m, false, seq2seq.NewGreedy(m.search, prefixFor(m, r)), r)
+			b, _ := trace(t, m, false, seq2seq.NewBeamSearch(oneBeam, prefixFor(m, r)), r)
+			if !slices.Equal(g.Tokens, b.Tokens) || g.EOS != b.EOS {
+				t.Errorf("%q: greedy %v, one beam %v", r.text, g.Tokens, b.Tokens)
 			}
 		}
 	})
@@ -306,21 +307,21 @@ func TestBeamScoreIsLengthNormalized(t *testing.T) {
 			got := translate(t, ctx, m, r)
 			seq := append(prefixFor(m, r), got.Tokens[1:]...)
 			if got.Generated > len(got.Tokens) {
-				seq = append(seq, m.search.eos)
+				seq = append(seq, m.search.EOS)
 			}
 			src, _ := resolveLanguage("source_lang", r.src)
 			enc, err := ref.encode([]job{{src: ref.tok.encode(r.text, src)}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			state := &recomputeState{d: ref.dec, ws: &workspace{}, enc: enc}
+			state := seq2seq.NewRecomputeState(ref.dec, &seq2seq.Workspace{}, enc)
 			sum := 0.0 // the forced language token adds log 1
 			for k := 2; k < len(seq); k++ {
-				logits, err := state.next([][]int64{seq[:k]})
+				logits, err := state.Next([][]int64{seq[:k]})
 				if err != nil {
 					t.Fatal(err)
 				}
-				sum += float64(logits[0][seq[k]]) - summarize(logits[0], 1).norm
+				sum += float64(logits[0][seq[k]]) - seq2seq.Summarize(logits[0], 1).Norm
 			}
 			generated := len(seq) - 1
 			if generated != got.Generated {
@@ -524,7 +525,7 @@ func TestHalfPrecisionExportIsRefused(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err = float32Only(nil, s)
+		err = seq2seq.Float32Only(nil, s)
 		s.Close()
 		if (err != nil) != wantErr || (wantErr && !strings.Contains(err.Error(), "last_hidden_state is float16")) {
 			t.Errorf("%s: %v", file, err)

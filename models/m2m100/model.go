@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"context"
 	"slices"
-	"sync/atomic"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/onnxdir"
 	"github.com/edgeinfer/edgeinfer/models/ort"
+	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 )
 
 // Model is a loaded M2M100. Translate is safe for concurrent use; the
@@ -19,8 +19,8 @@ type Model struct {
 	variant   string // the weight variant loaded: fp32 or int8
 	tok       *tokenizer
 	enc       *ort.Session
-	dec       *decoderFiles
-	search    searchConfig
+	dec       *seq2seq.Decoder
+	search    seq2seq.SearchConfig
 	recompute bool
 
 	decoderStart, pad int64
@@ -28,9 +28,9 @@ type Model struct {
 	// included.
 	maxInputTokens int
 
-	sched *batch.Stepper[job, hypothesis]
-	ws    workspace // used by the scheduler goroutine only
-	stats Stats
+	sched *batch.Stepper[job, seq2seq.Hypothesis]
+	ws    seq2seq.Workspace // used by the scheduler goroutine only
+	stats seq2seq.Stats
 }
 
 // The engine reaches a loaded model through these interfaces; the build
@@ -41,20 +41,12 @@ var (
 	_ engine.Placed     = (*Model)(nil)
 )
 
-// Stats count the model's work since it was loaded.
-type Stats struct {
-	// Cohorts counts encoder batches; Requests the requests in them;
-	// Steps the decoder calls; DecoderRows the rows those calls computed
-	// (a step over 10 rows adds 10).
-	Cohorts, Requests, Steps, DecoderRows atomic.Int64
-}
-
 // Stats returns the model's counters.
-func (m *Model) Stats() *Stats { return &m.stats }
+func (m *Model) Stats() *seq2seq.Stats { return &m.stats }
 
 // Placement implements engine.Placed.
 func (m *Model) Placement() engine.Placement {
-	return onnxdir.Placement(m.enc, m.dec.merged, m.dec.first, m.dec.withPast)
+	return onnxdir.Placement(append([]*ort.Session{m.enc}, m.dec.Sessions()...)...)
 }
 
 // Variant is the weight variant the model loaded (fp32 or int8): the
@@ -64,7 +56,7 @@ func (m *Model) Variant() string { return m.variant }
 // Close stops the scheduler and releases the sessions.
 func (m *Model) Close() error {
 	m.sched.Close()
-	m.dec.close()
+	m.dec.Close()
 	return m.enc.Close()
 }
 
@@ -112,7 +104,7 @@ func (m *Model) TranslateTokens(ctx context.Context, in *engine.TranslationInput
 	if len(ids) > m.maxInputTokens {
 		return nil, engine.TooLarge("text", "%d tokens is over the model's limit of %d", len(ids), m.maxInputTokens)
 	}
-	if m.search.maxLength <= 2 {
+	if m.search.MaxLength <= 2 {
 		// Decoder start and the forced language token already fill it.
 		return &Translation{Tokens: []int64{m.tok.langID(tgt)}, Generated: 1}, nil
 	}
@@ -120,11 +112,11 @@ func (m *Model) TranslateTokens(ctx context.Context, in *engine.TranslationInput
 	if err != nil {
 		return nil, err
 	}
-	generated := len(h.tokens)
-	if h.eos {
+	generated := len(h.Tokens)
+	if h.EOS {
 		generated++
 	}
-	return &Translation{Text: m.tok.decode(h.tokens), Tokens: h.tokens, Generated: generated, Score: h.score}, nil
+	return &Translation{Text: m.tok.decode(h.Tokens), Tokens: h.Tokens, Generated: generated, Score: h.Score}, nil
 }
 
 // FirstStepLogits returns the logits the first token of in's translation
@@ -145,7 +137,7 @@ func (m *Model) FirstStepLogits(in *engine.TranslationInput) ([]float32, error) 
 	if err != nil {
 		return nil, err
 	}
-	logits, err := newCachedState(m.dec, &workspace{}, enc).next([][]int64{{m.decoderStart, m.tok.langID(tgt)}})
+	logits, err := seq2seq.NewCachedState(m.dec, &seq2seq.Workspace{}, enc).Next([][]int64{{m.decoderStart, m.tok.langID(tgt)}})
 	if err != nil {
 		return nil, err
 	}

@@ -3,8 +3,8 @@
 // and preprocessing in config.json and preprocessor_config.json) or the
 // ONNX model zoo's resnet50 (data → resnetv17_dense0_fwd, labels in
 // synset.txt, bilinear preprocessing). Images are decoded and preprocessed
-// by imageprep on the request goroutines, at most one per core at a time,
-// while a batch scheduler runs batches on the session, by default one batch
+// by imageprep on the request goroutines, at most one per core at a time
+// under the bound tokenizing shares (batch.Prepare), while a batch scheduler runs batches on the session, by default one batch
 // per core at a time on one thread each; results are the softmax top 5.
 package resnet
 

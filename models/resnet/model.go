@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"sync"
 
@@ -20,12 +19,6 @@ import (
 
 // topK is how many labels Workers AI returns.
 const topK = 5
-
-// prepWorkers bounds concurrent decoding and preprocessing to the cores,
-// across all models: a burst of large images then queues for a core
-// instead of starving the inference threads, and decoding the next images
-// overlaps the batch that is running.
-var prepWorkers = make(chan struct{}, runtime.NumCPU())
 
 // pixels is one preprocessed image, CHW float32, waiting for a batch.
 type pixels struct {
@@ -67,6 +60,8 @@ func newModel(spec engine.ModelSpec, sess *ort.Session, proc *imageprep.Processo
 	if !ok {
 		return nil, errors.New("the preprocessing has no fixed output size")
 	}
+	// jpeg_dct_scaling (off by default): see imageprep.Processor.DCTScaling.
+	proc.DCTScaling = spec.Config.JPEGDCTScaling
 	m := &Model{sess: sess, proc: proc, limits: limits, labels: labels, h: h, w: w}
 	if err := m.bind(); err != nil {
 		return nil, err
@@ -160,15 +155,22 @@ func (m *Model) Classify(ctx context.Context, in *engine.ImageInput) ([]engine.C
 	return top(logits[0], m.labels, topK), nil
 }
 
-// prepare decodes and preprocesses one image on a prep worker slot.
+// prepare decodes and preprocesses one image under batch.Prepare, the
+// bound on request-side CPU work that tokenizing shares: a burst of large
+// images then queues for a core instead of starving the inference threads,
+// and decoding the next images overlaps the batch that is running.
 func (m *Model) prepare(ctx context.Context, data []byte) (*pixels, error) {
-	select {
-	case prepWorkers <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	var px *pixels
+	var err error
+	if waitErr := batch.Prepare(ctx, func() { px, err = m.decodeAndPrepare(data) }); waitErr != nil {
+		return nil, waitErr
 	}
-	defer func() { <-prepWorkers }()
-	img, err := imageprep.Decode(data, m.limits)
+	return px, err
+}
+
+// decodeAndPrepare turns image bytes into one model input.
+func (m *Model) decodeAndPrepare(data []byte) (*pixels, error) {
+	img, err := m.proc.Decode(data, m.limits)
 	if err != nil {
 		return nil, imageError(err)
 	}

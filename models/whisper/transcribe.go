@@ -1,0 +1,308 @@
+package whisper
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"slices"
+	"strings"
+
+	"github.com/edgeinfer/edgeinfer/engine/batch"
+	"github.com/edgeinfer/edgeinfer/models/audioprep"
+)
+
+// options are a request's decoding options, defaults resolved.
+type options struct {
+	translate bool
+	// language is a code the model knows, or "" to detect it (multilingual
+	// models); English-only models ignore it.
+	language              string
+	initialPrompt, prefix string
+	beams                 int
+	conditionOnPrevious   bool
+	temperatures          []float64
+	// Thresholds; nil turns a check off.
+	noSpeech, compressionRatio, logProb *float64
+	seed                                uint64
+	wordTimestamps                      bool
+}
+
+// textCodec turns text into Whisper's text tokens and back (textTokenizer;
+// tests script it).
+type textCodec interface {
+	encode(text string) []int64
+	decode(ids []int64) string
+}
+
+// segment is one decoded stretch, as openai-whisper's new_segment.
+type segment struct {
+	seek                                                    int // the window's start, in mel frames
+	start, end                                              float64
+	text                                                    string
+	tokens                                                  []int64
+	temperature, avgLogprob, compressionRatio, noSpeechProb float64
+	words                                                   []word
+}
+
+// word is a timed word of a segment.
+type word struct {
+	text       string
+	start, end float64
+}
+
+// transcript is a transcription's result.
+type transcript struct {
+	language     string
+	languageProb float64
+	segments     []segment
+}
+
+// decoded is a window's accepted decoding and the temperature it took.
+type decoded struct {
+	windowResult
+	temperature, compressionRatio float64
+}
+
+// transcriber runs openai-whisper's transcribe() loop for one request:
+// sequential 30 s windows, each decoded (with temperature fallback)
+// through submit, the next window starting where the last complete
+// segment ended.
+type transcriber struct {
+	vocab     *specialTokens
+	gen       generationConfig
+	codec     textCodec
+	extractor *audioprep.WhisperExtractor
+	// positions is the encoder's output length (1500); maxTarget the
+	// decoder's (448).
+	positions, maxTarget int
+	// maxSample caps the tokens sampled per window; 0 is none.
+	maxSample int
+	// attention says the decoder outputs the alignment heads'
+	// cross-attention (heads of them), for word timestamps.
+	attention bool
+	heads     int
+	submit    func(context.Context, *windowJob) (windowResult, error)
+}
+
+// hop is the mel hop in samples; input_stride mel frames make one encoder
+// position (2), so a timestamp token is 0.02 s.
+const hop = 160
+
+func (t *transcriber) timePrecision() float64 {
+	return float64(t.extractor.Frames()/t.positions*hop) / audioprep.SampleRate
+}
+
+// run transcribes 16 kHz samples.
+func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*transcript, error) {
+	frames := t.extractor.Frames()
+	content := len(samples) / hop
+	out := &transcript{language: o.language}
+	if !t.vocab.multilingual {
+		out.language = "en"
+	}
+	var all []int64
+	if p := strings.TrimSpace(o.initialPrompt); p != "" {
+		all = t.codec.encode(" " + p)
+	}
+	resetSince := 0
+	words := &wordTimer{t: t, attention: t.attention, heads: t.heads}
+	for seek := 0; seek < content; {
+		size := min(frames, content-seek)
+		features := make([]float32, t.extractor.Bins()*frames)
+		var err error
+		if werr := batch.Prepare(ctx, func() { err = t.extractor.Extract(samples[seek*hop:(seek+size)*hop], features) }); werr != nil {
+			return nil, werr
+		} else if err != nil {
+			return nil, err
+		}
+		var prefix string
+		if seek == 0 {
+			prefix = o.prefix
+		}
+		res, err := t.decodeWithFallback(ctx, features, all[resetSince:], prefix, out, seek, o)
+		if err != nil {
+			return nil, err
+		}
+		if skip := o.noSpeech != nil && res.noSpeechProb > *o.noSpeech; skip && (o.logProb == nil || res.avgLogprob <= *o.logProb) {
+			seek += size
+			continue
+		}
+		segs, next := t.segments(res, seek, size)
+		if o.wordTimestamps {
+			if err := words.time(ctx, segs, features, seek, size, out.language, o); err != nil {
+				return nil, err
+			}
+			// The next window starts after the last word, unless the
+			// window ended on a single timestamp.
+			if end := lastWordEnd(segs); next != seek+size && end > float64(seek*hop)/audioprep.SampleRate {
+				next = framesAt(end)
+			}
+		}
+		for i := range segs {
+			if segs[i].start == segs[i].end || strings.TrimSpace(segs[i].text) == "" {
+				segs[i].text, segs[i].tokens, segs[i].words = "", nil, nil
+			}
+			all = append(all, segs[i].tokens...)
+		}
+		out.segments = append(out.segments, segs...)
+		if !o.conditionOnPrevious || res.temperature > 0.5 {
+			resetSince = len(all)
+		}
+		if next <= seek {
+			next = seek + size // the timestamp rules rule this out; a broken model must not loop
+		}
+		seek = next
+	}
+	return out, nil
+}
+
+// decodeWithFallback decodes one window at each temperature in turn until
+// the result passes the compression-ratio and log-probability checks (or
+// is judged silence), as openai-whisper's decode_with_fallback.
+func (t *transcriber) decodeWithFallback(ctx context.Context, features []float32, prev []int64, prefix string, out *transcript, seek int, o options) (decoded, error) {
+	var d decoded
+	for k, temp := range o.temperatures {
+		job, err := t.job(features, prev, prefix, out.language, temp, o)
+		if err != nil {
+			return d, err
+		}
+		job.seed = o.seed ^ uint64(seek)*0x9E3779B97F4A7C15 ^ uint64(k)
+		res, err := t.submit(ctx, job)
+		if err != nil {
+			return d, err
+		}
+		if job.detect {
+			out.language, out.languageProb = res.language, res.languageProb
+		}
+		d = decoded{windowResult: res, temperature: temp, compressionRatio: compressionRatio(t.codec.decode(res.tokens))}
+		if !needsFallback(d, o) {
+			break
+		}
+	}
+	return d, nil
+}
+
+// needsFallback applies decode_with_fallback's checks.
+func needsFallback(d decoded, o options) bool {
+	needs := (o.compressionRatio != nil && d.compressionRatio > *o.compressionRatio) ||
+		(o.logProb != nil && d.avgLogprob < *o.logProb)
+	if o.noSpeech != nil && d.noSpeechProb > *o.noSpeech && o.logProb != nil && d.avgLogprob < *o.logProb {
+		needs = false // silence: no temperature will make it speech
+	}
+	return needs
+}
+
+// job builds a window's decoder prompt and rules: [<|startofprev|> prev…]
+// <|startoftranscript|> [<|lang|> <|task|>] [prefix…], timestamps on.
+func (t *transcriber) job(features []float32, prev []int64, prefix, lang string, temp float64, o options) (*windowJob, error) {
+	v := t.vocab
+	half := t.maxTarget / 2
+	j := &windowJob{features: features, temperature: temp, beams: o.beams}
+	if temp > 0 {
+		j.beams = 1 // openai-whisper samples instead of searching beams
+	}
+	if len(prev) > 0 {
+		j.prompt = append([]int64{v.sotPrev}, prev[max(0, len(prev)-(half-1)):]...)
+	}
+	j.sotIndex = len(j.prompt)
+	j.prompt = append(j.prompt, v.sot)
+	if v.multilingual {
+		j.langPos = len(j.prompt)
+		if id, ok := v.byCode[lang]; ok {
+			j.prompt = append(j.prompt, id)
+		} else {
+			j.detect = true
+			j.prompt = append(j.prompt, v.languages[0].id) // replaced by the detection
+		}
+		task := v.transcribe
+		if o.translate {
+			task = v.translate
+		}
+		j.prompt = append(j.prompt, task)
+	}
+	if p := strings.TrimSpace(prefix); p != "" {
+		toks := t.codec.encode(" " + p)
+		j.prompt = append(j.prompt, toks[max(0, len(toks)-(half-1)):]...)
+	}
+	j.sampleLen = min(half, t.maxTarget-len(j.prompt))
+	if t.maxSample > 0 {
+		j.sampleLen = min(j.sampleLen, t.maxSample)
+	}
+	maxInitial := 50 // max_initial_timestamp 1.0 s
+	if t.gen.MaxInitialTimestampIndex != nil {
+		maxInitial = *t.gen.MaxInitialTimestampIndex
+	}
+	begin := t.gen.BeginSuppressTokens
+	if begin == nil {
+		begin = []int64{v.eot}
+	}
+	j.rules = logitRules{sampleBegin: len(j.prompt), suppress: suppressed(v, t.gen), beginSuppress: begin,
+		timestamps: true, eot: v.eot, noTimestamps: v.noTimestamps, timestampBegin: v.timestampBegin,
+		maxInitialTimestamp: maxInitial}
+	return j, nil
+}
+
+// segments splits a window's tokens at timestamp pairs, as transcribe()
+// does, and returns where the next window starts.
+func (t *transcriber) segments(d decoded, seek, size int) ([]segment, int) {
+	tb := t.vocab.timestampBegin
+	tokens := d.tokens
+	precision := t.timePrecision()
+	offset := float64(seek*hop) / audioprep.SampleRate
+	isTS := func(i int) bool { return tokens[i] >= tb }
+	n := len(tokens)
+	singleEnding := n >= 2 && !isTS(n-2) && isTS(n-1)
+	var cuts []int
+	for i := 1; i < n; i++ {
+		if isTS(i-1) && isTS(i) {
+			cuts = append(cuts, i)
+		}
+	}
+	if len(cuts) > 0 {
+		if singleEnding {
+			cuts = append(cuts, n)
+		}
+		var segs []segment
+		last := 0
+		for _, cut := range cuts {
+			slice := tokens[last:cut]
+			start := offset + float64(slice[0]-tb)*precision
+			end := offset + float64(slice[len(slice)-1]-tb)*precision
+			segs = append(segs, t.segment(d, seek, start, end, slice))
+			last = cut
+		}
+		if singleEnding {
+			return segs, seek + size
+		}
+		return segs, seek + int(tokens[last-1]-tb)*t.extractor.Frames()/t.positions
+	}
+	duration := float64(size*hop) / audioprep.SampleRate
+	for i := n - 1; i >= 0; i-- {
+		if isTS(i) {
+			if tokens[i] != tb {
+				duration = float64(tokens[i]-tb) * precision
+			}
+			break
+		}
+	}
+	return []segment{t.segment(d, seek, offset, offset+duration, tokens)}, seek + size
+}
+
+func (t *transcriber) segment(d decoded, seek int, start, end float64, tokens []int64) segment {
+	return segment{seek: seek, start: start, end: end, text: t.codec.decode(tokens), tokens: slices.Clone(tokens),
+		temperature: d.temperature, avgLogprob: d.avgLogprob, compressionRatio: d.compressionRatio, noSpeechProb: d.noSpeechProb}
+}
+
+// compressionRatio is openai-whisper's: the UTF-8 length of text over its
+// zlib-compressed length (Go's zlib at the default level; zlib's own
+// output can differ by a few bytes).
+func compressionRatio(text string) float64 {
+	if text == "" {
+		return 0
+	}
+	var buf bytes.Buffer
+	w := zlib.NewWriter(&buf)
+	w.Write([]byte(text))
+	w.Close()
+	return float64(len(text)) / float64(buf.Len())
+}
