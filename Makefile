@@ -40,9 +40,11 @@ test: setup test-deps vet fmt-check
 	$(COMPAT_TEST)
 
 # Node packages the Go tests drive (the transformers.js preprocessing parity check,
-# the tokenizer parity checks against Hugging Face tokenizers and transformers.js).
+# the tokenizer parity checks against Hugging Face tokenizers and transformers.js,
+# whisper.cpp (@napi-rs/whisper) loading the synthetic Whisper's ggml files).
 test-deps:
 	@[ -f compat/imageprep-parity/node_modules/tokenizers/package.json ] || (cd compat/imageprep-parity && npm ci --ignore-scripts --no-audit --no-fund)
+	@[ -f benchmarks/whisper/peer/node_modules/@napi-rs/whisper-linux-x64-gnu/package.json ] || (cd benchmarks/whisper/peer && npm ci --ignore-scripts --no-audit --no-fund)
 
 # The ONNX tests on the core of the CUDA build (ONNX Runtime 1.29.0), on the
 # CPU: what a GPU machine loads, checked on any machine. Not part of `test`:

@@ -5,7 +5,8 @@
 # raw outputs). Nothing is asserted. Run it on a quiet machine: the script
 # records the load average before and after and flags a noisy run.
 #
-#   benchmarks/run.sh                  everything (~25 min on 2 cores)
+#   benchmarks/run.sh                  everything (~25 min on 2 cores before whisper;
+#                                      whisper adds 16 configurations of minute-long requests)
 #   ONLY="embeddings resnet" benchmarks/run.sh
 #   DURATION=10s benchmarks/run.sh     shorter measuring windows
 set -euo pipefail
@@ -14,7 +15,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
 export EDGEINFER_HOME
 DURATION=${DURATION:-15s}
-ONLY=${ONLY:-embeddings resnet m2m100 llm micro charts}
+ONLY=${ONLY:-embeddings resnet m2m100 whisper llm micro charts}
 day=$(date -u +%F)
 out=benchmarks/results/$day
 report=benchmarks/results/$day.md
@@ -58,7 +59,11 @@ synth() { bin/edgeinfer models synth --preset full --out "$models" --only "$@" >
 [[ -f $models/@cf/baai/bge-base-en-v1.5/onnx/model.onnx && -f $models/@cf/baai/bge-base-en-v1.5/ollama/model.gguf ]] && grep -q '"edgeinfer_preset": "full"\|"hidden_size": 768' "$models/@cf/baai/bge-base-en-v1.5/config.json" || synth @cf/baai/bge-base-en-v1.5
 grep -q '"hidden_sizes": \[\s*256' "$models/@cf/microsoft/resnet-50/config.json" 2>/dev/null && [[ $(stat -c %s "$models/@cf/microsoft/resnet-50/onnx/model.onnx") -gt 50000000 ]] || synth @cf/microsoft/resnet-50
 grep -q '"encoder_layers": 12' "$models/@cf/meta/m2m100-1.2b/config.json" 2>/dev/null && grep -q '"d_model": 1024' "$models/@cf/meta/m2m100-1.2b/config.json" || synth @cf/meta/m2m100-1.2b
-for peer in benchmarks/embeddings/peer benchmarks/m2m100/peer compat/imageprep-parity; do
+if want whisper; then
+	grep -q '"d_model": 384' "$models/@cf/openai/whisper-tiny-en/config.json" 2>/dev/null || synth @cf/openai/whisper-tiny-en
+	grep -q '"d_model": 1280' "$models/@cf/openai/whisper-large-v3-turbo/config.json" 2>/dev/null || synth @cf/openai/whisper-large-v3-turbo
+fi
+for peer in benchmarks/embeddings/peer benchmarks/m2m100/peer benchmarks/whisper/peer compat/imageprep-parity; do
 	[[ -d $peer/node_modules ]] || (cd "$peer" && npm ci --ignore-scripts --no-audit --no-fund >&2)
 done
 
@@ -91,6 +96,7 @@ want embeddings && run embeddings-int8 go run ./benchmarks/embeddings --dir "$mo
 want embeddings && run embeddings-rss go run ./benchmarks/embeddings --dir "$models/@cf/baai/bge-base-en-v1.5" --variant fp32 --rss
 want resnet && run resnet go run ./benchmarks/resnet --dir "$models/@cf/microsoft/resnet-50" --duration "$DURATION"
 want m2m100 && run m2m100 go run ./benchmarks/m2m100 --dir "$models/@cf/meta/m2m100-1.2b" --duration "$DURATION"
+want whisper && run whisper go run ./benchmarks/whisper --tiny-en "$models/@cf/openai/whisper-tiny-en" --turbo "$models/@cf/openai/whisper-large-v3-turbo" --duration "$DURATION"
 want llm && run llm go run ./benchmarks/llm --home "$EDGEINFER_HOME"
 want micro && run micro-benchmarks go test -run '^$' -bench . -benchmem -count 5 ./tokenize ./engine/batch ./models/bert ./imageprep
 if want charts; then

@@ -84,9 +84,13 @@ func ReadJSON(dir, name string, v any) error {
 	return nil
 }
 
-// VariantFiles are the weight files of the configured variant, from the
+// VariantFiles are the weight files of the variant to serve, from the
 // catalog's artifact list; fallback is used for models the catalog does not
-// describe (custom models).
+// describe (custom models). A configured variant (models.<id>.variant) is
+// served as configured; otherwise the device's default (ModelSpec.Variant),
+// unless its files are absent and those of the catalog's default (or fp32)
+// are present: a model pulled or synthesized as int8 still serves on a CUDA
+// device, whose default is fp32, and the reverse.
 func VariantFiles(spec engine.ModelSpec, fallback map[string][]string) ([]string, error) {
 	variants := spec.Entry.Artifacts.Variants
 	if len(variants) == 0 {
@@ -96,7 +100,27 @@ func VariantFiles(spec engine.ModelSpec, fallback map[string][]string) ([]string
 	if !ok {
 		return nil, &engine.Error{Kind: engine.KindNotInstalled, Message: fmt.Sprintf("Model %s has no %q variant (configured in models.%q.variant)", spec.Entry.ID, spec.Variant(), spec.Entry.ID)}
 	}
-	return files, nil
+	if spec.Config.Variant != "" || Installed(spec, files) {
+		return files, nil
+	}
+	other := spec.Entry.Artifacts.DefaultVariant
+	if other == "" || other == spec.Variant() {
+		other = "fp32"
+	}
+	if alt, ok := variants[other]; ok && Installed(spec, alt) {
+		return alt, nil
+	}
+	return files, nil // reported missing by Inspect
+}
+
+// Installed reports whether every file in files is in the model directory.
+func Installed(spec engine.ModelSpec, files []string) bool {
+	for _, f := range files {
+		if _, err := os.Stat(filepath.Join(spec.Dir(), filepath.FromSlash(f))); err != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // SessionOptions are the ONNX Runtime options from a model's config

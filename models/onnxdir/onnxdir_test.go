@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -32,5 +33,30 @@ func TestLoadErrorForAnUnavailableDevice(t *testing.T) {
 	d := engine.Describe(err)
 	if d.Status != 503 || !strings.Contains(d.Message, "requires cuda:1, which is unavailable: no NVIDIA GPU is visible") || strings.Contains(d.Message, "synth") {
 		t.Errorf("device error described as %+v", d)
+	}
+}
+
+func TestVariantFilesFallBackToTheInstalledVariantUnlessConfigured(t *testing.T) {
+	entry := &engine.Entry{ID: "@cf/huggingface/distilbert-sst-2-int8", Artifacts: engine.Artifacts{DefaultVariant: "int8",
+		Variants: map[string][]string{"fp32": {"onnx/model.onnx"}, "int8": {"onnx/model_quantized.onnx"}}}}
+	spec := engine.ModelSpec{Entry: entry, Paths: home.Resolve(t.TempDir(), os.Getenv), Config: engine.ModelConfig{Device: "cuda:0"}}
+	if err := os.MkdirAll(filepath.Join(spec.Dir(), "onnx"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(spec.Dir(), "onnx", "model_quantized.onnx"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		variant string
+		want    string
+	}{
+		{"", "onnx/model_quantized.onnx"}, // CUDA's default fp32 is absent: the installed int8 serves
+		{"fp32", "onnx/model.onnx"},       // configured: served as configured, reported missing by Inspect
+	} {
+		spec.Config.Variant = c.variant
+		files, err := VariantFiles(spec, nil)
+		if err != nil || len(files) != 1 || files[0] != c.want {
+			t.Errorf("variant %q: %v, %v; want %s", c.variant, files, err, c.want)
+		}
 	}
 }

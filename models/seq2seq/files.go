@@ -44,10 +44,10 @@ func (l Layout) Locate(spec engine.ModelSpec) (Files, []string, error) {
 		other = "fp32"
 	}
 	files, need, err := l.locateVariant(withVariant(spec, preferred))
-	if err != nil || preferred == other || installed(spec, need) {
+	if err != nil || preferred == other || onnxdir.Installed(spec, need) {
 		return files, need, err
 	}
-	if alt, altNeed, altErr := l.locateVariant(withVariant(spec, other)); altErr == nil && installed(spec, altNeed) {
+	if alt, altNeed, altErr := l.locateVariant(withVariant(spec, other)); altErr == nil && onnxdir.Installed(spec, altNeed) {
 		return alt, altNeed, nil
 	}
 	return files, need, err // reported missing by Inspect
@@ -65,16 +65,6 @@ func (l Layout) Check(spec engine.ModelSpec) (engine.Installation, error) {
 func withVariant(spec engine.ModelSpec, variant string) engine.ModelSpec {
 	spec.Config.Variant = variant
 	return spec
-}
-
-// installed reports whether every file in files is in the model directory.
-func installed(spec engine.ModelSpec, files []string) bool {
-	for _, f := range files {
-		if _, err := os.Stat(filepath.Join(spec.Dir(), filepath.FromSlash(f))); err != nil {
-			return false
-		}
-	}
-	return true
 }
 
 // locateVariant picks the files of spec's variant. The catalog names the

@@ -5,6 +5,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/edgeinfer/edgeinfer/engine"
 )
 
 // whisperTimestamps is the number of timestamp tokens <|0.00|>…<|30.00|>.
@@ -184,8 +186,8 @@ func (m whisperModel) generationConfig(d WhisperDims, s whisperSpecial) map[stri
 	}
 	if m.multilingual {
 		langs := map[string]int{}
-		for i, code := range WhisperLanguages[:s.languages] {
-			langs["<|"+code+"|>"] = s.firstLanguage + i
+		for i, lang := range engine.SpeechLanguages[:s.languages] {
+			langs["<|"+lang.Code+"|>"] = s.firstLanguage + i
 		}
 		g["forced_decoder_ids"] = [][]any{{1, nil}, {2, s.transcribe}}
 		g["lang_to_id"] = langs

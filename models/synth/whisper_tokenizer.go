@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/edgeinfer/edgeinfer/engine"
 )
 
 // The tokenizer files of the synthetic Whisper models, in the layout of the
@@ -35,19 +37,6 @@ import (
 // in GPT-2, the 256 byte tokens come first in the order of the byte-level
 // alphabet, so " " is 220 (the id Whisper's begin_suppress_tokens name).
 
-// WhisperLanguages are Whisper's language codes in token order
-// (openai-whisper's LANGUAGES); English-only and v1/v2 models have the first
-// 99, large-v3 and turbo all 100 (with "yue").
-var WhisperLanguages = []string{
-	"en", "zh", "de", "es", "ru", "ko", "fr", "ja", "pt", "tr", "pl", "ca", "nl", "ar", "sv", "it",
-	"id", "hi", "fi", "vi", "he", "uk", "el", "ms", "cs", "ro", "da", "hu", "ta", "no", "th", "ur",
-	"hr", "bg", "lt", "la", "mi", "ml", "cy", "sk", "te", "fa", "lv", "bn", "sr", "az", "sl", "kn",
-	"et", "mk", "br", "eu", "is", "hy", "ne", "mn", "bs", "kk", "sq", "sw", "gl", "mr", "pa", "si",
-	"km", "sn", "yo", "so", "af", "oc", "ka", "be", "tg", "sd", "gu", "am", "yi", "lo", "uz", "fo",
-	"ht", "ps", "tk", "nn", "mt", "sa", "lb", "my", "bo", "tl", "mg", "as", "tt", "haw", "ln", "ha",
-	"ba", "jw", "su", "yue",
-}
-
 // whisperLayout is where one family's tokens sit.
 type whisperLayout struct {
 	bpeTokens int    // BPE vocabulary, ids 0…bpeTokens-1
@@ -73,8 +62,8 @@ func (l whisperLayout) addedTokens() []hfAddedToken {
 	}
 	add("<|endoftext|>", true)
 	add("<|startoftranscript|>", true)
-	for _, code := range WhisperLanguages[:l.languages] {
-		add("<|"+code+"|>", true)
+	for _, lang := range engine.SpeechLanguages[:l.languages] {
+		add("<|"+lang.Code+"|>", true)
 	}
 	for _, c := range []string{"<|translate|>", "<|transcribe|>", "<|startoflm|>", "<|startofprev|>", l.noSpeech, "<|notimestamps|>"} {
 		add(c, true)

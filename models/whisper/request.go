@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/audioprep"
 	"github.com/edgeinfer/edgeinfer/models/vad"
 )
@@ -24,8 +25,12 @@ func (m *Model) Transcribe(ctx context.Context, in *engine.TranscriptionInput) (
 	if err != nil {
 		return nil, err
 	}
-	audio, err := audioprep.Decode(in.Audio, audioprep.Limits{})
-	if err != nil {
+	// Decoding runs under the bound request-side CPU work shares, so a
+	// burst of uploads does not starve the sessions' threads.
+	var audio *audioprep.Audio
+	if werr := batch.Prepare(ctx, func() { audio, err = audioprep.Decode(in.Audio, audioprep.Limits{}) }); werr != nil {
+		return nil, werr
+	} else if err != nil {
 		return nil, audioError(err)
 	}
 	samples := audio.Samples

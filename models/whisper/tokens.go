@@ -20,28 +20,6 @@ const secondsPerTimestamp = 0.02
 // timestampTokens is how many there are (0 to 30 s).
 const timestampTokens = 1501
 
-// languageNames are Whisper's languages (openai-whisper's LANGUAGES), code
-// to English name, for lookups by name and error messages.
-var languageNames = map[string]string{
-	"en": "english", "zh": "chinese", "de": "german", "es": "spanish", "ru": "russian", "ko": "korean",
-	"fr": "french", "ja": "japanese", "pt": "portuguese", "tr": "turkish", "pl": "polish", "ca": "catalan",
-	"nl": "dutch", "ar": "arabic", "sv": "swedish", "it": "italian", "id": "indonesian", "hi": "hindi",
-	"fi": "finnish", "vi": "vietnamese", "he": "hebrew", "uk": "ukrainian", "el": "greek", "ms": "malay",
-	"cs": "czech", "ro": "romanian", "da": "danish", "hu": "hungarian", "ta": "tamil", "no": "norwegian",
-	"th": "thai", "ur": "urdu", "hr": "croatian", "bg": "bulgarian", "lt": "lithuanian", "la": "latin",
-	"mi": "maori", "ml": "malayalam", "cy": "welsh", "sk": "slovak", "te": "telugu", "fa": "persian",
-	"lv": "latvian", "bn": "bengali", "sr": "serbian", "az": "azerbaijani", "sl": "slovenian", "kn": "kannada",
-	"et": "estonian", "mk": "macedonian", "br": "breton", "eu": "basque", "is": "icelandic", "hy": "armenian",
-	"ne": "nepali", "mn": "mongolian", "bs": "bosnian", "kk": "kazakh", "sq": "albanian", "sw": "swahili",
-	"gl": "galician", "mr": "marathi", "pa": "punjabi", "si": "sinhala", "km": "khmer", "sn": "shona",
-	"yo": "yoruba", "so": "somali", "af": "afrikaans", "oc": "occitan", "ka": "georgian", "be": "belarusian",
-	"tg": "tajik", "sd": "sindhi", "gu": "gujarati", "am": "amharic", "yi": "yiddish", "lo": "lao",
-	"uz": "uzbek", "fo": "faroese", "ht": "haitian creole", "ps": "pashto", "tk": "turkmen", "nn": "nynorsk",
-	"mt": "maltese", "sa": "sanskrit", "lb": "luxembourgish", "my": "myanmar", "bo": "tibetan", "tl": "tagalog",
-	"mg": "malagasy", "as": "assamese", "tt": "tatar", "haw": "hawaiian", "ln": "lingala", "ha": "hausa",
-	"ba": "bashkir", "jw": "javanese", "su": "sundanese", "yue": "cantonese",
-}
-
 // languageToken is one language token of a multilingual vocabulary.
 type languageToken struct {
 	code, name string
@@ -140,7 +118,7 @@ func (s *specialTokens) readLanguages(gen whisperGeneration, tok *hf.Tokenizer) 
 		if got, ok := tok.TokenID(name); !ok || got != id || code == name {
 			return fmt.Errorf("lang_to_id: %s is %d, the tokenizer has %d (%v)", name, id, got, ok)
 		}
-		s.languages = append(s.languages, languageToken{code: code, name: languageNames[code], id: id})
+		s.languages = append(s.languages, languageToken{code: code, name: languageName(code), id: id})
 		s.byCode[code] = id
 	}
 	slices.SortFunc(s.languages, func(a, b languageToken) int { return int(a.id - b.id) })
@@ -179,9 +157,9 @@ func (s *specialTokens) check(gen whisperGeneration) error {
 // language on an English-only model, is a BadInput naming the valid codes.
 func (s *specialTokens) languageID(language string) (int64, error) {
 	key := strings.ToLower(strings.TrimSpace(language))
-	for code, name := range languageNames {
-		if key == name {
-			key = code
+	for _, l := range engine.SpeechLanguages {
+		if key == l.Name {
+			key = l.Code
 			break
 		}
 	}
@@ -305,4 +283,10 @@ func (t textTokenizer) bytes(ids []int64) []byte {
 		}
 	}
 	return t.tok.DecodeBytes(text, true)
+}
+
+// languageName is a code's English name, for error messages.
+func languageName(code string) string {
+	name, _ := engine.SpeechLanguageName(code)
+	return name
 }

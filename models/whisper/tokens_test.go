@@ -42,8 +42,8 @@ func tokenFixture(t testing.TB, multilingual bool, edit func(map[string]any)) (s
 	}
 	if multilingual {
 		langs := map[string]int64{}
-		for i, code := range synth.WhisperLanguages {
-			langs["<|"+code+"|>"] = r.sot + 1 + int64(i)
+		for i, lang := range engine.SpeechLanguages {
+			langs["<|"+lang.Code+"|>"] = r.sot + 1 + int64(i)
 		}
 		gen["lang_to_id"] = langs
 		gen["task_to_id"] = map[string]int64{"transcribe": r.transcribe, "translate": r.translate}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/audioprep"
 )
 
@@ -115,7 +116,10 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 	for seek := 0; seek < content; {
 		size := min(frames, content-seek)
 		features := make([]float32, t.extractor.Bins()*frames)
-		if err := t.extractor.Extract(samples[seek*hop:(seek+size)*hop], features); err != nil {
+		var err error
+		if werr := batch.Prepare(ctx, func() { err = t.extractor.Extract(samples[seek*hop:(seek+size)*hop], features) }); werr != nil {
+			return nil, werr
+		} else if err != nil {
 			return nil, err
 		}
 		var prefix string

@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
+	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/engine/backends"
+	"github.com/edgeinfer/edgeinfer/engine/httpapi"
+	"github.com/edgeinfer/edgeinfer/models/audioprep"
+	"github.com/edgeinfer/edgeinfer/models/synth"
+)
+
+// row is one configuration's figures.
+type row struct {
+	throughput float64 // audio seconds per wall-clock second, all streams
+	requests   int
+	p50, p99   time.Duration
+	rssMB      float64
+	err        error
+}
+
+func (r row) print(name string, streams int, seconds float64) {
+	if r.err != nil {
+		fmt.Printf("| %s | %d | failed: %v | | %d | | | |\n", name, streams, r.err, r.requests)
+		return
+	}
+	rss := ""
+	if r.rssMB > 0 {
+		rss = fmt.Sprintf("%.0f MB", r.rssMB)
+	}
+	fmt.Printf("| %s | %d | %.2f | %.3f | %d | %s | %s | %s |\n", name, streams, r.throughput,
+		r.p50.Seconds()/seconds, r.requests, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), rss)
+}
+
+func fromLoadgen(r loadgen.Result, seconds float64) row {
+	return row{throughput: float64(r.Requests) * seconds / r.Elapsed.Seconds(), requests: r.Requests,
+		p50: r.Percentile(0.5), p99: r.Percentile(0.99), err: r.FirstErr}
+}
+
+// frontEnd times audioprep's decode of the WAV and the log-mel features of
+// every 30 s window, per audio minute (the best of ten runs).
+func (b bench) frontEnd(dir string) time.Duration {
+	raw, err := os.ReadFile(filepath.Join(dir, "preprocessor_config.json"))
+	check(err)
+	ex, err := audioprep.ParseWhisperConfig(raw)
+	check(err)
+	features := make([]float32, ex.Bins()*ex.Frames())
+	best := time.Duration(1 << 62)
+	for range 10 {
+		start := time.Now()
+		a, err := audioprep.Decode(b.wav, audioprep.Limits{})
+		check(err)
+		for off := 0; off < len(a.Samples); off += ex.Samples() {
+			check(ex.Extract(a.Samples[off:min(len(a.Samples), off+ex.Samples())], features))
+		}
+		best = min(best, time.Since(start))
+	}
+	return time.Duration(float64(best) * 60 / b.seconds)
+}
+
+// newEngine loads the model in an engine with every backend of this build
+// and returns it with the process's resident memory once loaded.
+func (b bench) newEngine(id, dir string) (*engine.Engine, float64, error) {
+	cat, err := engine.LoadCatalog()
+	if err != nil {
+		return nil, 0, err
+	}
+	cfg := engine.DefaultConfig()
+	cfg.Models[id] = engine.ModelConfig{Dir: dir, Variant: b.variant, IntraOpThreads: b.threads}
+	eng, err := engine.New(cat, cfg, backends.All(cfg), nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, err := eng.Run(context.Background(), id, engine.Input{Binary: b.wav[:44+2*16000]}); err != nil {
+		eng.Close()
+		return nil, 0, fmt.Errorf("loading: %w", err)
+	}
+	return eng, float64(procStatus("VmRSS")), nil
+}
+
+// inProcess runs n streams of whole-audio requests through engine.Run;
+// requests are never cut off (loadgen.Drained).
+func (b bench) inProcess(eng *engine.Engine, id, language string, n int) row {
+	in := &engine.TranscriptionInput{Audio: b.wav, Language: language, ConditionOnPreviousText: true}
+	r := loadgen.Drained(context.Background(), n, b.duration, func(ctx context.Context, _ int) (int, error) {
+		_, err := eng.Run(ctx, id, engine.Input{Value: in})
+		return 1, err
+	})
+	out := fromLoadgen(r, b.seconds)
+	out.rssMB = float64(procStatus("VmHWM")) / 1e6
+	return out
+}
+
+// overHTTP does the same over Workers AI's REST route with the WAV as the
+// raw request body, as `curl --data-binary @audio.wav` sends it (the
+// multilingual model then detects the language: one extra decoder step).
+func (b bench) overHTTP(eng *engine.Engine, id string, n int) row {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	srv := &http.Server{Handler: httpapi.New(eng, httpapi.Options{}).Handler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+	url := "http://" + ln.Addr().String() + "/client/v4/accounts/bench/ai/run/" + id
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	r := loadgen.Drained(context.Background(), n, b.duration, func(ctx context.Context, _ int) (int, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(b.wav))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		res, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer res.Body.Close()
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			return 0, err
+		}
+		if res.StatusCode != 200 {
+			return 0, fmt.Errorf("HTTP %d: %.200s", res.StatusCode, body)
+		}
+		return 1, nil
+	})
+	return fromLoadgen(r, b.seconds)
+}
+
+// peerResult is what the node peers print.
+type peerResult struct {
+	AudioSPerS float64 `json:"audio_s_per_s"`
+	Requests   int     `json:"requests"`
+	P50        float64 `json:"p50_ms"`
+	P99        float64 `json:"p99_ms"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
+}
+
+func runNode(script string, args ...string) (row, error) {
+	cmd := exec.Command("node", append([]string{script}, args...)...)
+	cmd.Dir = filepath.Join("benchmarks", "whisper", "peer")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return row{}, fmt.Errorf("%v: %.300s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	var p peerResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &p); err != nil {
+		return row{}, fmt.Errorf("%s printed %q", script, lines[len(lines)-1])
+	}
+	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+	return row{throughput: p.AudioSPerS, requests: p.Requests, p50: ms(p.P50), p99: ms(p.P99), rssMB: p.PeakRSSMB}, nil
+}
+
+// transformersJS runs the transformers.js peer on the variant edgeinfer
+// serves (q8 is transformers.js's name for the *_quantized.onnx files).
+func (b bench) transformersJS(dir, language string, n int) (row, error) {
+	dtype := map[string]string{"fp32": "fp32", "int8": "q8"}[b.servedVariant(dir)]
+	return runNode("transformers.mjs", dir, b.samples, fmt.Sprint(b.threads), fmt.Sprint(n), fmt.Sprint(int(b.duration.Seconds())), dtype, language)
+}
+
+func (b bench) whisperCpp(ggml, language string, n int) (row, error) {
+	if language == "" {
+		language = "en"
+	}
+	return runNode("whispercpp.mjs", ggml, b.samples, fmt.Sprint(b.threads), fmt.Sprint(n), fmt.Sprint(int(b.duration.Seconds())), language)
+}
+
+// servedVariant is --variant, else the catalog's CPU default where the
+// model directory has its files.
+func (b bench) servedVariant(dir string) string {
+	if b.variant != "" {
+		return b.variant
+	}
+	if _, err := os.Stat(filepath.Join(dir, synth.WhisperQuantizedDecoderFile)); err == nil {
+		return "int8"
+	}
+	return "fp32"
+}
+
+// writeGGML writes the model's weights as a whisper.cpp file in a
+// temporary directory.
+func writeGGML(dir string) (string, func(), error) {
+	tmp, err := os.MkdirTemp("", "whisper-ggml-")
+	if err != nil {
+		return "", nil, err
+	}
+	path := filepath.Join(tmp, "ggml-model-f16.bin")
+	if err := synth.WriteWhisperGGML(dir, path); err != nil {
+		os.RemoveAll(tmp)
+		return "", nil, err
+	}
+	return path, func() { os.RemoveAll(tmp) }, nil
+}
+
+// writeFloat32 writes the WAV's samples as 16 kHz float32, what the node
+// peers read: both get exactly the audio edgeinfer decodes.
+func writeFloat32(w io.Writer, wav []byte) error {
+	a, err := audioprep.Decode(wav, audioprep.Limits{})
+	if err != nil {
+		return err
+	}
+	return binary.Write(w, binary.LittleEndian, a.Samples)
+}
+
+// procStatus reads a memory figure (VmRSS, VmHWM) of this process in bytes.
+func procStatus(field string) int64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d", &kb)
+			return kb * 1024
+		}
+	}
+	return 0
+}
