@@ -20,7 +20,7 @@ import (
 type Request struct {
 	Body   []byte // a Workers AI JSON input, or raw image bytes when Binary
 	Binary bool
-	Items  int // texts or images it carries
+	Items  int // texts, images or audio clips it carries
 }
 
 // Workload is what one model is driven with.
@@ -84,6 +84,19 @@ func NewWorkload(entry *engine.Entry, seed uint64) (Workload, error) {
 		}
 		for _, img := range imgs {
 			w.Requests = append(w.Requests, Request{Body: img, Binary: true, Items: 1})
+		}
+	case engine.TaskSpeechRecognition:
+		// Clips of 3 to 12 s, a request each: the audio file as the body for
+		// the legacy schema (as the REST API takes it), base64 in JSON for
+		// the turbo schema, which takes only JSON.
+		r := rand.New(rand.NewPCG(seed, 0x5eed))
+		for i := range 6 {
+			wav := corpus.WAV(corpus.SpeechLike(float64(3+r.IntN(10)), seed*16+uint64(i)))
+			if entry.Schema == engine.SchemaWhisperTurbo {
+				w.Requests = append(w.Requests, Request{Body: marshal(map[string]any{"audio": wav}), Items: 1})
+				continue
+			}
+			w.Requests = append(w.Requests, Request{Body: wav, Binary: true, Items: 1})
 		}
 	default:
 		return w, fmt.Errorf("no workload for task %s", entry.Task)
