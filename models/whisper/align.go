@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/edgeinfer/edgeinfer/engine"
+	"github.com/edgeinfer/edgeinfer/tokenize/hf"
 )
 
 // Word timestamps, as openai-whisper's timing.py computes them
@@ -471,49 +472,10 @@ func indexRune(s []rune, r rune) int {
 	return -1
 }
 
-// decodeReplacing decodes UTF-8 as Python's errors="replace" (and Rust's
-// from_utf8_lossy) do: one U+FFFD for each maximal ill-formed subpart, so
-// a truncated multi-byte character gives one replacement, not one per byte.
-func decodeReplacing(b []byte) []rune {
-	out := make([]rune, 0, len(b))
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		if r == utf8.RuneError && size <= 1 {
-			size = illFormedPrefix(b)
-		}
-		out = append(out, r)
-		b = b[size:]
-	}
-	return out
-}
-
-// illFormedPrefix returns the length of the maximal ill-formed subpart at
-// the start of b: a lead byte and the continuation bytes that could still
-// have completed it (Unicode's "U+FFFD substitution of maximal subparts").
-func illFormedPrefix(b []byte) int {
-	lo, hi, need := byte(0x80), byte(0xBF), 0
-	switch c := b[0]; {
-	case c >= 0xC2 && c <= 0xDF:
-		need = 1
-	case c == 0xE0:
-		lo, need = 0xA0, 2
-	case c == 0xED:
-		hi, need = 0x9F, 2
-	case c >= 0xE1 && c <= 0xEF:
-		need = 2
-	case c == 0xF0:
-		lo, need = 0x90, 3
-	case c == 0xF4:
-		hi, need = 0x8F, 3
-	case c >= 0xF1 && c <= 0xF3:
-		need = 3
-	}
-	n := 1
-	for ; n <= need && n < len(b) && b[n] >= lo && b[n] <= hi; n++ {
-		lo, hi = 0x80, 0xBF
-	}
-	return n
-}
+// decodeReplacing decodes UTF-8 as Python's errors="replace" does: one
+// U+FFFD for each maximal ill-formed subpart, so a truncated multi-byte
+// character gives one replacement, not one per byte.
+func decodeReplacing(b []byte) []rune { return []rune(hf.LossyUTF8(b)) }
 
 // wordDurationLimits returns the median of the nonzero word durations,
 // capped at 0.7 s, and twice that: the bounds add_word_timestamps clamps

@@ -79,7 +79,7 @@ var byteLevelByte = func() map[rune]byte {
 // UTF-8 bytes) and reads the whole as UTF-8, an invalid sequence becoming
 // U+FFFD as Rust's String::from_utf8_lossy does.
 func byteLevelDecode(tokens []string) []string {
-	return []string{lossyUTF8(byteLevelBytes(tokens))}
+	return []string{LossyUTF8(byteLevelBytes(tokens))}
 }
 
 // byteLevelBytes is the tokens' bytes, as byteLevelDecode reads them.
@@ -99,11 +99,12 @@ func byteLevelBytes(tokens []string) []byte {
 	return buf
 }
 
-// lossyUTF8 is Rust's String::from_utf8_lossy (and a TextDecoder's
+// LossyUTF8 is Rust's String::from_utf8_lossy (and a TextDecoder's
 // replacement): each maximal prefix of a valid sequence that cannot be
-// completed, or each byte that starts none, becomes one U+FFFD. Go's own
-// conversions replace byte by byte, which differs on a cut sequence.
-func lossyUTF8(b []byte) string {
+// completed, or each byte that starts none, becomes one U+FFFD, as Python's
+// errors="replace" does too. Go's own conversions replace byte by byte,
+// which differs on a cut sequence.
+func LossyUTF8(b []byte) string {
 	if utf8.Valid(b) {
 		return string(b)
 	}

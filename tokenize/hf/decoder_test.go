@@ -25,8 +25,8 @@ func TestLossyUTF8(t *testing.T) {
 		{"cut \xE6\x9D", "cut " + r},
 		{"\xF0\x9F\x99", r},
 	} {
-		if got := lossyUTF8([]byte(c.in)); got != c.want {
-			t.Errorf("lossyUTF8(%q) = %q, want %q", c.in, got, c.want)
+		if got := LossyUTF8([]byte(c.in)); got != c.want {
+			t.Errorf("LossyUTF8(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -82,7 +82,7 @@ func checkDecode(t *testing.T, name string, tok *Tokenizer, s string, arbitrary 
 // byte-level BPE (Qwen3) the bytes of each id of a text, joined, are the
 // (normalized) text's bytes, characters split across ids included.
 func checkDecodeBytes(t *testing.T, name string, tok *Tokenizer, s string, arbitrary []int64) {
-	if got, want := lossyUTF8(tok.DecodeBytes(arbitrary, true)), tok.Decode(arbitrary, true); got != want {
+	if got, want := LossyUTF8(tok.DecodeBytes(arbitrary, true)), tok.Decode(arbitrary, true); got != want {
 		t.Fatalf("%s: DecodeBytes(%v) reads %q, Decode gives %q", name, arbitrary, got, want)
 	}
 	if name != decodeFixtures[0] {
