@@ -20,7 +20,9 @@ readonly MALGO_VERSION=v0.11.24 # ships miniaudio.h 0.11.23, which llama.cpp's v
 # libjpeg-dev (libjpeg62-turbo-dev on Debian, libjpeg-turbo8-dev on Ubuntu)
 # gives imageprep libjpeg-turbo's headers, for its fast JPEG decoder.
 # libopus0 decodes Opus audio (audioprep loads it at run time).
-readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server libjpeg-dev libopus0)
+# python3-pil and python3-numpy run Hugging Face's image recipe on Pillow,
+# the reference models/resnet's top-5 parity test checks against.
+readonly APT_PACKAGES=(libstb-dev nlohmann-json3-dev redis-server libjpeg-dev libopus0 python3-pil python3-numpy)
 
 REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 EDGEINFER_HOME=${EDGEINFER_HOME:-$HOME/.edgeinfer}
