@@ -411,7 +411,8 @@ type tokenGroup struct {
 // splitTokensOnUnicode groups the tokens (and a closing <|endoftext|>) so
 // that each group decodes to whole characters: a group closes at the first
 // token after which its decoded text has no U+FFFD other than those the
-// full text has at the same place (Whisper's split_tokens_on_unicode).
+// full text has at the same place (Whisper's split_tokens_on_unicode, which
+// looks at the first U+FFFD only; see replacementsInFull).
 func splitTokensOnUnicode(pieces [][]byte) []tokenGroup {
 	var all []byte
 	for _, p := range pieces {
@@ -429,14 +430,27 @@ func splitTokensOnUnicode(pieces [][]byte) []tokenGroup {
 		}
 		count++
 		decoded := decodeReplacing(current)
-		bad := indexRune(decoded, utf8.RuneError)
-		if bad >= 0 && (offset+bad >= len(full) || full[offset+bad] != utf8.RuneError) {
+		if !replacementsInFull(decoded, full, offset) {
 			continue
 		}
 		groups = append(groups, tokenGroup{text: string(decoded), tokens: count, special: i == len(pieces)})
 		current, count, offset = current[:0], 0, offset+len(decoded)
 	}
 	return groups
+}
+
+// replacementsInFull reports whether every U+FFFD of decoded stands where
+// full, read from offset, has one too. Whisper checks only the first: a
+// token holding a stray byte and the first bytes of a character then
+// closes its group, the character's remaining bytes read as U+FFFD in the
+// next, and the character is lost from the words.
+func replacementsInFull(decoded, full []rune, offset int) bool {
+	for i, r := range decoded {
+		if r == utf8.RuneError && (offset+i >= len(full) || full[offset+i] != utf8.RuneError) {
+			return false
+		}
+	}
+	return true
 }
 
 // splitTokensOnSpaces merges the unicode groups into words: a group starts
@@ -461,15 +475,6 @@ func splitTokensOnSpaces(pieces [][]byte) []tokenGroup {
 // Go's unicode.IsSpace plus the four ASCII separators U+001C–U+001F.
 func isPythonSpace(r rune) bool {
 	return unicode.IsSpace(r) || (r >= 0x1c && r <= 0x1f)
-}
-
-func indexRune(s []rune, r rune) int {
-	for i, c := range s {
-		if c == r {
-			return i
-		}
-	}
-	return -1
 }
 
 // decodeReplacing decodes UTF-8 as Python's errors="replace" does: one
