@@ -28,14 +28,16 @@ import (
 
 // bench is what one run measures with.
 type bench struct {
-	threads   int
-	duration  time.Duration
-	streams   []int
-	variant   string
-	wav       []byte
-	samples   string // the same audio as raw float32, for the peers
-	seconds   float64
-	peer, cpp bool
+	threads       int
+	duration      time.Duration
+	streams       []int
+	variant       string
+	wav           []byte
+	samples       string // the same audio as raw float32, for the peers
+	seconds       float64
+	peer, cpp     bool
+	unconditioned bool
+	http          bool
 }
 
 func main() {
@@ -49,6 +51,8 @@ func main() {
 	flag.StringVar(&b.variant, "variant", "", "weight variant for edgeinfer and transformers.js: fp32 or int8 (default: the catalog's CPU default)")
 	seconds := flag.Int("audio-seconds", 60, "length of the test audio")
 	flag.BoolVar(&b.peer, "peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in compat/imageprep-parity)")
+	flag.BoolVar(&b.http, "http", true, "run edgeinfer over HTTP")
+	flag.BoolVar(&b.unconditioned, "unconditioned", true, "also run edgeinfer in-process without condition_on_previous_text (prompts of one length batch in one decoder call)")
 	flag.BoolVar(&b.cpp, "whispercpp", true, "run the whisper.cpp peer (needs `npm ci --ignore-scripts` in benchmarks/whisper/peer)")
 	flag.Parse()
 	for _, s := range strings.Split(*streams, ",") {
@@ -98,10 +102,17 @@ func (b bench) model(id, dir string) {
 		fmt.Printf("| edgeinfer | | failed: %v | | | | | |\n", err)
 	} else {
 		for _, n := range b.streams {
-			record(inProcessRow, n, b.inProcess(eng, id, language, n))
+			record(inProcessRow, n, b.inProcess(eng, id, language, n, true))
 		}
-		for _, n := range b.streams {
-			record("edgeinfer over HTTP (raw WAV body: the Workers AI response, words included where the schema has them)", n, b.overHTTP(eng, id, n))
+		if b.unconditioned {
+			for _, n := range b.streams {
+				record(unconditionedRow, n, b.inProcess(eng, id, language, n, false))
+			}
+		}
+		if b.http {
+			for _, n := range b.streams {
+				record("edgeinfer over HTTP (raw WAV body: the Workers AI response, words included where the schema has them)", n, b.overHTTP(eng, id, n))
+			}
 		}
 		eng.Close()
 		fmt.Printf("| edgeinfer, model loaded (idle) | | | | | | | %.0f MB |\n", rss/1e6)
@@ -143,6 +154,9 @@ func (b bench) ratios(rows map[string]map[int]float64) {
 	if ei[1] > 0 && ei[hi] > 0 {
 		fmt.Printf("- edgeinfer %d streams vs 1: %.2fx throughput (target ≥ 2.5x)\n", hi, ei[hi]/ei[1])
 	}
+	if u := rows[unconditionedRow]; u[1] > 0 && u[hi] > 0 {
+		fmt.Printf("- edgeinfer without condition_on_previous_text, %d streams vs 1: %.2fx throughput\n", hi, u[hi]/u[1])
+	}
 	for _, peer := range []struct{ name, target string }{
 		{"transformers.js ASR pipeline", "≥ 1.5x"},
 		{"whisper.cpp (@napi-rs/whisper, ggml f16)", "1 stream: ≥ 1/1.5 = 0.67x; 8 streams: > 1x"},
@@ -160,6 +174,14 @@ func (b bench) ratios(rows map[string]map[int]float64) {
 // transcription only (text and segments, no word timestamps), language
 // given, as the peers run.
 const inProcessRow = "edgeinfer in-process (text + segments, language given)"
+
+// unconditionedRow is inProcessRow with condition_on_previous_text off.
+// Windows whose prompts differ in length decode in separate decoder calls
+// (the exports take no decoder attention mask), and a window's prompt is
+// the previous window's text; without it every window of a step has the
+// same prefix and one call decodes them all. The row shows what that
+// costs the streams.
+const unconditionedRow = "edgeinfer in-process, condition_on_previous_text off"
 
 func check(err error) {
 	if err != nil {

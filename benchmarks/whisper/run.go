@@ -92,9 +92,10 @@ func (b bench) newEngine(id, dir string) (*engine.Engine, float64, error) {
 }
 
 // inProcess runs n streams of whole-audio requests through engine.Run;
-// requests are never cut off (loadgen.Drained).
-func (b bench) inProcess(eng *engine.Engine, id, language string, n int) row {
-	in := &engine.TranscriptionInput{Audio: b.wav, Language: language, ConditionOnPreviousText: true}
+// requests are never cut off (loadgen.Drained). condition is
+// condition_on_previous_text.
+func (b bench) inProcess(eng *engine.Engine, id, language string, n int, condition bool) row {
+	in := &engine.TranscriptionInput{Audio: b.wav, Language: language, ConditionOnPreviousText: condition}
 	r := loadgen.Drained(context.Background(), n, b.duration, func(ctx context.Context, _ int) (int, error) {
 		_, err := eng.Run(ctx, id, engine.Input{Value: in})
 		return 1, err
