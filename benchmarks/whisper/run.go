@@ -92,10 +92,15 @@ func (b bench) newEngine(id, dir string) (*engine.Engine, float64, error) {
 }
 
 // inProcess runs n streams of whole-audio requests through engine.Run;
-// requests are never cut off (loadgen.Drained). condition is
-// condition_on_previous_text.
-func (b bench) inProcess(eng *engine.Engine, id, language string, n int, condition bool) row {
-	in := &engine.TranscriptionInput{Audio: b.wav, Language: language, ConditionOnPreviousText: condition}
+// requests are never cut off (loadgen.Drained). Whisper's defaults, or
+// with plain the decoding transformers.js's pipeline does: each window
+// greedy once (temperature 0, no fallback), without the previous window's
+// text as its prompt.
+func (b bench) inProcess(eng *engine.Engine, id, language string, n int, plain bool) row {
+	in := &engine.TranscriptionInput{Audio: b.wav, Language: language, ConditionOnPreviousText: true}
+	if plain {
+		in.ConditionOnPreviousText, in.Temperature = false, []float64{0}
+	}
 	r := loadgen.Drained(context.Background(), n, b.duration, func(ctx context.Context, _ int) (int, error) {
 		_, err := eng.Run(ctx, id, engine.Input{Value: in})
 		return 1, err
