@@ -1,12 +1,11 @@
 package m2m100
 
 import (
-	"context"
 	"testing"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/enginetest"
-	"github.com/edgeinfer/edgeinfer/models/calibrate"
+	"github.com/edgeinfer/edgeinfer/models/calibrate/calibratetest"
 	"github.com/edgeinfer/edgeinfer/models/ort/orttest"
 	"github.com/edgeinfer/edgeinfer/models/synth"
 )
@@ -16,25 +15,9 @@ func TestCalibrationPicksEncoderBudgetAndCohortWidth(t *testing.T) {
 	on := true
 	eng := enginetest.New(t, map[string]engine.ModelConfig{synth.M2M100ModelID: {Dir: tinyDir, Calibrate: &on, MaxLength: 12, NumBeams: 2}},
 		map[string]engine.Backend{Kind: Backend{}}, nil)
-	entry, _ := eng.Catalog().Lookup(synth.M2M100ModelID)
-	spec := eng.Spec(entry)
-	loaded, err := Backend{}.Load(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer loaded.Close()
+	loaded, r := calibratetest.Load(t, eng, Backend{}, synth.M2M100ModelID)
 	m := loaded.(*Model)
-	r, err := calibrate.Read(calibrate.Path(spec.Paths.Home, synth.M2M100ModelID, "cpu"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	chosen := map[string]int{}
-	for _, row := range r.Table {
-		if row.Chosen {
-			chosen[row.Stage]++
-		}
-	}
-	if chosen["encoder"] != 1 || chosen["cohort"] != 1 {
+	if chosen := calibratetest.Chosen(r); chosen["encoder"] != 1 || chosen["cohort"] != 1 {
 		t.Fatalf("want one chosen row per stage: %+v", r.Table)
 	}
 	got := m.sched.Config()

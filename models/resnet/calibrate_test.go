@@ -1,28 +1,19 @@
 package resnet
 
 import (
-	"context"
 	"runtime"
 	"testing"
 
 	"github.com/edgeinfer/edgeinfer/engine"
-	"github.com/edgeinfer/edgeinfer/models/calibrate"
+	"github.com/edgeinfer/edgeinfer/models/calibrate/calibratetest"
 )
 
 func TestCalibrationPicksBatchAndSplitAndReachesTheScheduler(t *testing.T) {
 	on := true
 	eng := newEngine(t, engine.ModelConfig{Calibrate: &on})
+	loaded, r := calibratetest.Load(t, eng, Backend{}, resnet50)
 	entry, _ := eng.Catalog().Lookup(resnet50)
 	spec := eng.Spec(entry)
-	loaded, err := Backend{}.Load(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer loaded.Close()
-	r, err := calibrate.Read(calibrate.Path(spec.Paths.Home, resnet50, "cpu"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	splits := map[int]bool{}
 	chosen := 0
 	for _, row := range r.Table {
@@ -46,18 +37,7 @@ func TestCalibrationPicksBatchAndSplitAndReachesTheScheduler(t *testing.T) {
 
 func TestConfiguredThreadsLimitCalibrationToBatchSizes(t *testing.T) {
 	on := true
-	eng := newEngine(t, engine.ModelConfig{Calibrate: &on, IntraOpThreads: 1})
-	entry, _ := eng.Catalog().Lookup(resnet50)
-	spec := eng.Spec(entry)
-	loaded, err := Backend{}.Load(context.Background(), spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer loaded.Close()
-	r, err := calibrate.Read(calibrate.Path(spec.Paths.Home, resnet50, "cpu"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	loaded, r := calibratetest.Load(t, newEngine(t, engine.ModelConfig{Calibrate: &on, IntraOpThreads: 1}), Backend{}, resnet50)
 	for _, row := range r.Table {
 		if row.Threads != 1 {
 			t.Fatalf("measured a split the config ruled out: %+v", row)
