@@ -79,8 +79,8 @@ func (b *Binding) release() {
 // scheduler goroutine touches it.
 type Workspace struct {
 	logits []float32
-	// discard receives outputs nobody reads (the merged decoder's copies
-	// of the cross-attention keys, the presents of a recomputation), per
+	// discard receives outputs nobody reads (the presents of a
+	// recomputation), per
 	// layer and kind: the graph may read an output it produced, so no two
 	// outputs may share memory.
 	discard [][4][]float32

@@ -144,10 +144,11 @@ func (s *CachedState) Next(seqs [][]int64) ([][]float32, error) {
 			if s.pastLen == 0 {
 				s.cross[l][kv] = Grow(s.cross[l][kv], crossWidth)
 				b.Output(cacheName("present", l, 2+kv), s.cross[l][kv], R, H, E, D)
-			} else {
-				// The merged file's cached branch copies the cross keys out again.
-				b.Output(cacheName("present", l, 2+kv), s.ws.discardBuf(l, 2+kv, crossWidth), R, H, E, D)
 			}
+			// The merged file's cached branch emits empty encoder presents
+			// (optimum's merge fills the outputs decoder_with_past lacks with
+			// [0, heads, 1, head_dim] constants): left unbound, ORT allocates
+			// them, and the cross keys stay those of the first step.
 		}
 	}
 	s.bindAttention(b, s.ws, d, rows, steps, s.enc.Seq)

@@ -40,9 +40,9 @@ type encDecDecoderIO struct {
 	// step, which computes the cross-attention keys from encoderStates.
 	past []encDecCache
 	// logits and present name the results. With a past, the encoder
-	// presents are emitted (as copies of the past) only if presentEncoder
-	// is set: decoder_with_past has none, the merged decoder's cache branch
-	// must match its other branch.
+	// presents are emitted (empty) only if presentEncoder is set:
+	// decoder_with_past has none, the merged decoder's cache branch must
+	// match its other branch.
 	logits         string
 	present        []encDecCache
 	presentEncoder bool
@@ -87,13 +87,18 @@ func (b *encDecBuilder) decoder(io encDecDecoderIO) (logits string, present []en
 		x = b.layerNorm(h, prefix+".encoder_attn_layer_norm", "")
 		q = b.query(x, prefix+".encoder_attn")
 		var ck, cv string
+		presentCK, presentCV := "", ""
 		switch {
 		case io.past == nil:
 			ck, cv = b.keyValue(io.encoderStates, prefix+".encoder_attn", out[2], out[3])
 		case io.presentEncoder:
-			// The cache branch hands the encoder keys through unchanged.
-			ck = b.named(out[2], "Identity", []string{io.past[i][2]})
-			cv = b.named(out[3], "Identity", []string{io.past[i][3]})
+			// The cache branch emits empty encoder presents, [0, heads,
+			// 1, head_dim], as optimum's merge fills the outputs
+			// decoder_with_past lacks: the caller keeps its past.
+			ck, cv = io.past[i][2], io.past[i][3]
+			empty := []string{g.Ints(0, 0), g.Ints(0, 1), g.Ints(0, 2)}
+			presentCK = b.named(out[2], "Slice", append([]string{ck}, empty...))
+			presentCV = b.named(out[3], "Slice", append([]string{cv}, empty...))
 		default:
 			ck, cv = io.past[i][2], io.past[i][3]
 		}
@@ -104,7 +109,10 @@ func (b *encDecBuilder) decoder(io encDecDecoderIO) (logits string, present []en
 		h = g.Op("Add", []string{h, b.attnOut(b.attend(q, ck, cv, crossMask, probs), prefix+".encoder_attn")})
 
 		h = b.ffn(h, prefix)
-		present[i] = encDecCache{k, v, ck, cv}
+		if presentCK == "" {
+			presentCK, presentCV = ck, cv
+		}
+		present[i] = encDecCache{k, v, presentCK, presentCV}
 	}
 	h = b.layerNorm(h, "model.decoder.layer_norm", "")
 	return b.lmHead(h, io.family.tokens, io.logits), present

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -134,12 +135,7 @@ func TestWhisperMatchesReference(t *testing.T) {
 				whisperCompareStep(t, "first step", step1, ref, b, 0, steps, d)
 				whisperCompareStep(t, "cached step", step2, ref, b, steps, steps+1, d)
 			}
-			for i := range d.DecoderLayers {
-				for _, part := range []string{"encoder.key", "encoder.value"} {
-					name := m2m100CacheName("present", i, part)
-					m2mSameOutputs(t, "cached step "+name, map[string]m2mOut{name: step2[name]}, map[string]m2mOut{name: step1[name]}, 0)
-				}
-			}
+			checkEmptyEncoderPresents(t, "cached step", step2, d.DecoderLayers, d.Heads, d.DModel/d.Heads)
 		})
 	}
 }
@@ -156,6 +152,9 @@ func whisperCompareStep(t *testing.T, what string, got map[string]m2mOut, ref wh
 	heads := M2M100Dims{DModel: d.DModel, Heads: d.Heads}
 	for i, c := range ref.caches {
 		for name, want := range map[string]m2mMat{"decoder.key": c.selfK[:to], "decoder.value": c.selfV[:to], "encoder.key": c.crossK, "encoder.value": c.crossV} {
+			if from > 0 && strings.HasPrefix(name, "encoder.") {
+				continue // the cache branch's are empty (checkEmptyEncoderPresents)
+			}
 			out := got[m2m100CacheName("present", i, name)]
 			if diff := m2mMaxDiff(m2mHeads(out.data, b, len(want), heads), want); diff > whisperTol {
 				t.Errorf("%s, item %d: present.%d.%s differs from the reference by %g", what, b, i, name, diff)
