@@ -38,6 +38,7 @@ type bench struct {
 	peer, cpp bool
 	plain     bool
 	http      bool
+	edgeinfer bool
 }
 
 func main() {
@@ -51,6 +52,7 @@ func main() {
 	flag.StringVar(&b.variant, "variant", "", "weight variant for edgeinfer and transformers.js: fp32 or int8 (default: the catalog's CPU default)")
 	seconds := flag.Int("audio-seconds", 60, "length of the test audio")
 	flag.BoolVar(&b.peer, "peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in compat/imageprep-parity)")
+	flag.BoolVar(&b.edgeinfer, "edgeinfer", true, "run edgeinfer's rows (false: the peers only)")
 	flag.BoolVar(&b.http, "http", true, "run edgeinfer over HTTP")
 	flag.BoolVar(&b.plain, "plain", true, "also run edgeinfer in-process decoding as transformers.js does (temperature 0 only, no previous-text prompt)")
 	flag.BoolVar(&b.cpp, "whispercpp", true, "run the whisper.cpp peer (needs `npm ci --ignore-scripts` in benchmarks/whisper/peer)")
@@ -97,25 +99,8 @@ func (b bench) model(id, dir string) {
 		rows[name][streams] = r.throughput
 		r.print(name, streams, b.seconds)
 	}
-	eng, rss, err := b.newEngine(id, dir)
-	if err != nil {
-		fmt.Printf("| edgeinfer | | failed: %v | | | | | |\n", err)
-	} else {
-		for _, n := range b.streams {
-			record(inProcessRow, n, b.inProcess(eng, id, language, n, false))
-		}
-		if b.plain {
-			for _, n := range b.streams {
-				record(plainRow, n, b.inProcess(eng, id, language, n, true))
-			}
-		}
-		if b.http {
-			for _, n := range b.streams {
-				record("edgeinfer over HTTP (raw WAV body: the Workers AI response, words included where the schema has them)", n, b.overHTTP(eng, id, n))
-			}
-		}
-		eng.Close()
-		fmt.Printf("| edgeinfer, model loaded (idle) | | | | | | | %.0f MB |\n", rss/1e6)
+	if b.edgeinfer {
+		b.edgeinferRows(id, dir, language, record)
 	}
 	if b.peer {
 		for _, n := range b.streams {
@@ -144,6 +129,30 @@ func (b bench) model(id, dir string) {
 		}
 	}
 	b.ratios(rows)
+}
+
+// edgeinferRows measures edgeinfer in-process (and over HTTP) on one model.
+func (b bench) edgeinferRows(id, dir, language string, record func(string, int, row)) {
+	eng, rss, err := b.newEngine(id, dir)
+	if err != nil {
+		fmt.Printf("| edgeinfer | | failed: %v | | | | | |\n", err)
+		return
+	}
+	for _, n := range b.streams {
+		record(inProcessRow, n, b.inProcess(eng, id, language, n, false))
+	}
+	if b.plain {
+		for _, n := range b.streams {
+			record(plainRow, n, b.inProcess(eng, id, language, n, true))
+		}
+	}
+	if b.http {
+		for _, n := range b.streams {
+			record("edgeinfer over HTTP (raw WAV body: the Workers AI response, words included where the schema has them)", n, b.overHTTP(eng, id, n))
+		}
+	}
+	eng.Close()
+	fmt.Printf("| edgeinfer, model loaded (idle) | | | | | | | %.0f MB |\n", rss/1e6)
 }
 
 // ratios prints the figures issue #22 sets targets for.

@@ -26,7 +26,14 @@ env.localModelPath = root;
 const asr = await pipeline('automatic-speech-recognition', 'model', {
   dtype, device: 'cpu', session_options: { intraOpNumThreads: Number(threads), interOpNumThreads: 1 },
 });
-const options = { chunk_length_s: 30, stride_length_s: 0, ...(language ? { language, task: 'transcribe' } : {}) };
+// max_new_tokens 224 is openai-whisper's sample_len (half the decoder's
+// context), the cap edgeinfer samples each window to; the pipeline's own
+// default (generation_config's max_length 448) lets random weights decode
+// twice as many tokens per window.
+const options = {
+  chunk_length_s: 30, stride_length_s: 0, max_new_tokens: 224,
+  ...(language ? { language, task: 'transcribe' } : {}),
+};
 const call = () => asr(audio, options);
 
 const n = Number(streams);
