@@ -160,10 +160,10 @@ func (b bench) ratios(rows map[string]map[int]float64) {
 	ei := rows[inProcessRow]
 	hi := b.streams[len(b.streams)-1]
 	fmt.Println()
-	if ei[1] > 0 && ei[hi] > 0 {
+	if hi > 1 && ei[1] > 0 && ei[hi] > 0 {
 		fmt.Printf("- edgeinfer %d streams vs 1: %.2fx throughput (target ≥ 2.5x)\n", hi, ei[hi]/ei[1])
 	}
-	if u := rows[plainRow]; u[1] > 0 && u[hi] > 0 {
+	if u := rows[plainRow]; hi > 1 && u[1] > 0 && u[hi] > 0 {
 		fmt.Printf("- edgeinfer decoding as transformers.js does, %d streams vs 1: %.2fx throughput\n", hi, u[hi]/u[1])
 	}
 	for _, n := range b.streams {
