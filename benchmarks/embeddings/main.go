@@ -64,7 +64,7 @@ func main() {
 	texts := corpus.Sentences(2048, 6, 38, 42) // 8–40 tokens with [CLS] and [SEP]
 	ctx := context.Background()
 	fmt.Printf("# Embeddings benchmark: %s (%s), %d threads, %d callers, %s per run\n\n", filepath.Base(*dir), *variant, *threads, *concurrency, *duration)
-	fmt.Printf("machine: %s, %d CPUs; ONNX Runtime %s\n\n", machine.CPUModel(), runtime.NumCPU(), ort.ExpectedVersion())
+	fmt.Printf("machine: %s, %d CPUs (%s); ONNX Runtime %s\n\n", machine.CPUModel(), runtime.NumCPU(), machine.Flags(), ort.ExpectedVersion())
 
 	limit, bestBatch := rawORT(*dir, *variant, *threads, texts, *warmup, *duration)
 	eng := newEngine(*dir, *variant, *threads)

@@ -52,7 +52,7 @@ func main() {
 	}
 	fmt.Printf("# Translation benchmark: %s, %d threads, up to %d generated tokens per request, %s per run\n\n",
 		filepath.Base(*dir), *threads, *tokens, *duration)
-	fmt.Printf("machine: %s, %d CPUs (%s); ONNX Runtime %s; variant %s\n\n", machine.CPUModel(), runtime.NumCPU(), cpuFlags(), ort.ExpectedVersion(), servedVariant())
+	fmt.Printf("machine: %s, %d CPUs (%s); ONNX Runtime %s; variant %s\n\n", machine.CPUModel(), runtime.NumCPU(), machine.Flags(), ort.ExpectedVersion(), servedVariant())
 	fmt.Println("| configuration | generated tokens/s | requests | tokens/request | rows per decoder step | p50 | p99 |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 

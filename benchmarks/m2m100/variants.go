@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"regexp"
 	"slices"
-	"strings"
 	"time"
 
+	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/m2m100"
@@ -76,7 +75,7 @@ func compareVariants(dir string, threads, tokens, n int, texts []string) {
 	}
 	fTPS, qTPS := float64(f.tokens)/f.elapsed.Seconds(), float64(q.tokens)/q.elapsed.Seconds()
 	fmt.Printf("# int8 against fp32: %s, %d threads, greedy, up to %d tokens, %d sentences\n\n", dir, threads, tokens, n)
-	fmt.Printf("CPU flags: %s\n\n", cpuFlags())
+	fmt.Printf("CPU flags: %s\n\n", machine.Flags())
 	fmt.Println("| | fp32 | int8 |")
 	fmt.Println("|---|---|---|")
 	fmt.Printf("| generated tokens/s, one caller | %.2f | %.2f |\n", fTPS, qTPS)
@@ -105,23 +104,4 @@ func cosine(a, b []float32) float64 {
 		bb += float64(b[i]) * float64(b[i])
 	}
 	return ab / math.Sqrt(aa*bb)
-}
-
-// cpuFlags lists the instruction-set flags that decide int8 and fp32
-// speed, as /proc/cpuinfo names them.
-func cpuFlags() string {
-	raw, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
-	}
-	seen := map[string]bool{}
-	for _, f := range regexp.MustCompile(`\b(avx2|avx512f|avx512_vnni|avx_vnni|amx_tile|amx_int8)\b`).FindAllString(string(raw), -1) {
-		seen[f] = true
-	}
-	flags := make([]string, 0, len(seen))
-	for f := range seen {
-		flags = append(flags, f)
-	}
-	slices.Sort(flags)
-	return strings.Join(flags, " ")
 }

@@ -83,8 +83,8 @@ func main() {
 	check(ort.Init())
 
 	fmt.Printf("# ResNet-50 benchmark: %s, %d threads, %d clients, %s per run\n\n", *dir, *threads, *clients, *duration)
-	fmt.Printf("machine: %s, %d CPUs (GOMAXPROCS %d); ONNX Runtime %s; corpus: %d JPEGs (q90), %d per size\n\n",
-		machine.CPUModel(), runtime.NumCPU(), runtime.GOMAXPROCS(0), ort.Version(), len(corpus), *perSize)
+	fmt.Printf("machine: %s, %d CPUs (%s; GOMAXPROCS %d); ONNX Runtime %s; corpus: %d JPEGs (q90), %d per size\n\n",
+		machine.CPUModel(), runtime.NumCPU(), machine.Flags(), runtime.GOMAXPROCS(0), ort.Version(), len(corpus), *perSize)
 
 	fmt.Println("## Preprocessing cost per image (one core, mean)")
 	fmt.Println()
