@@ -144,8 +144,14 @@ func Run(p Plan) (Choice, bool) {
 func measureOrRead(p Plan) (Result, bool, error) {
 	one.Lock()
 	defer one.Unlock()
+	// Without a home there is no place for the cache (Path would name one
+	// under the working directory): measure every time, keep nothing.
+	cacheable := p.Spec.Paths.Home != ""
 	path := Path(p.Spec.Paths.Home, p.Spec.Entry.ID, Device(p.Spec))
-	cached, readErr := Read(path)
+	cached, readErr := Result{}, error(os.ErrNotExist)
+	if cacheable {
+		cached, readErr = Read(path)
+	}
 	key, err := currentKey(p, cached.Key.Files)
 	if err != nil {
 		return Result{}, false, err
@@ -175,6 +181,9 @@ func measureOrRead(p Plan) (Result, bool, error) {
 		return Result{}, false, fmt.Errorf("the probe chose nothing (%+v)", choice)
 	}
 	r := Result{Key: key, Table: s.table, Choice: choice, At: start.UTC(), Took: time.Since(start)}
+	if !cacheable {
+		return r, true, nil
+	}
 	if err := write(path, r); err != nil {
 		log.Warn("calibration not cached", "err", err)
 	}

@@ -271,6 +271,22 @@ func TestFailedProbeKeepsDefaultsAndCachesNothing(t *testing.T) {
 	}
 }
 
+func TestWithoutAHomeNothingIsCached(t *testing.T) {
+	f := newCacheFixture(t)
+	f.plan.Spec.Config.Dir = f.plan.Spec.Dir()
+	f.plan.Spec.Paths = home.Paths{}
+	cwd := t.TempDir()
+	t.Chdir(cwd)
+	f.run(t)
+	f.run(t)
+	if f.probes != 2 {
+		t.Fatalf("measured %d times without a cache, want 2", f.probes)
+	}
+	if entries, _ := os.ReadDir(cwd); len(entries) != 0 {
+		t.Fatalf("wrote %v under the working directory", entries)
+	}
+}
+
 func TestSessionFilesIncludeExternalData(t *testing.T) {
 	dir := t.TempDir()
 	for _, n := range []string{"model.onnx", "model.onnx_data", "model_quantized.onnx", "other.bin"} {
