@@ -2,9 +2,11 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"image/jpeg"
 	"strings"
 	"testing"
+	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
@@ -77,5 +79,34 @@ func TestMarkdownListsEveryPointAndErrors(t *testing.T) {
 	md := Markdown([]Point{{Model: "@cf/a/b", Concurrency: 4, ItemsPerSec: 12.5}, {Model: "@cf/a/b", Concurrency: 8, Errors: 2, FirstError: "HTTP 429"}})
 	if strings.Count(md, "| @cf/a/b |") != 2 || !strings.Contains(md, "HTTP 429") {
 		t.Fatal(md)
+	}
+}
+
+// slowTarget answers every call after a fixed delay, with no metrics.
+type slowTarget struct{ delay time.Duration }
+
+func (s slowTarget) Call(ctx context.Context, _ string, req Request, _ bool) (Outcome, error) {
+	select {
+	case <-time.After(s.delay):
+		return Outcome{Items: req.Items}, nil
+	case <-ctx.Done():
+		return Outcome{}, ctx.Err()
+	}
+}
+
+func (slowTarget) Metrics(context.Context) (map[string]*dto.MetricFamily, error) {
+	return map[string]*dto.MetricFamily{}, nil
+}
+
+// A transcription longer than the measuring window is counted, not cut off
+// at the deadline: the window runs until the calls started in it finish.
+func TestTranscriptionsLongerThanTheWindowAreCounted(t *testing.T) {
+	w := Workload{Model: "@cf/openai/whisper-tiny-en", Task: engine.TaskSpeechRecognition, Requests: []Request{{Body: []byte("RIFF"), Binary: true, Items: 1}}}
+	points, err := Run(context.Background(), slowTarget{delay: 150 * time.Millisecond}, []Workload{w}, Options{Concurrency: []int{2}, Duration: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := points[0]; p.Requests < 2 || p.Errors != 0 || p.ItemsPerSec <= 0 {
+		t.Fatalf("long transcriptions were not counted: %+v", p)
 	}
 }

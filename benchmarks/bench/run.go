@@ -78,7 +78,14 @@ func runOne(ctx context.Context, t Target, w Workload, concurrency int, o Option
 		}
 		return out.Items, err
 	}
-	if o.Warmup > 0 {
+	// A transcription can outlast the window (seconds of audio per
+	// request): a closed loop would cancel the calls in flight at the
+	// deadline and count nothing. Those run drained — every call started in
+	// the window finishes and the window ends with the last one — after one
+	// unmeasured call per worker, which is their warm-up (its batches do
+	// count in the batch metrics).
+	drained := w.Task == engine.TaskSpeechRecognition
+	if o.Warmup > 0 && !drained {
 		loadgen.ClosedLoop(ctx, concurrency, 0, o.Warmup, call)
 	}
 	mu.Lock()
@@ -90,7 +97,12 @@ func runOne(ctx context.Context, t Target, w Workload, concurrency int, o Option
 		return Point{}, fmt.Errorf("reading metrics: %w", err)
 	}
 	stop := progress(o.Progress, w.Model, concurrency, &next)
-	res := loadgen.ClosedLoop(ctx, concurrency, 0, o.Duration, call)
+	var res loadgen.Result
+	if drained {
+		res = loadgen.Drained(ctx, concurrency, o.Duration, call)
+	} else {
+		res = loadgen.ClosedLoop(ctx, concurrency, 0, o.Duration, call)
+	}
 	stop()
 	after, err := t.Metrics(ctx)
 	if err != nil {
