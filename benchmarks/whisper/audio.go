@@ -19,8 +19,6 @@ func testAudio(seconds int) (wav []byte, kind string) {
 	return corpus.WAV(corpus.SpeechLike(float64(seconds), 22)), "synthetic speech-like signal (espeak-ng not installed)"
 }
 
-const sampleRate = corpus.SampleRate
-
 // passage is what espeak-ng reads.
 const passage = "The quick brown fox jumps over the lazy dog. Benchmarks run the same audio through every " +
 	"engine, with the same model weights and the same number of threads, and report how fast each one " +
@@ -49,12 +47,12 @@ func espeakSpeech(seconds int) ([]float32, bool) {
 	for i := 44; i+1 < len(raw); i += 2 {
 		pcm = append(pcm, float32(int16(binary.LittleEndian.Uint16(raw[i:])))/32768)
 	}
-	if rate != sampleRate { // espeak-ng speaks at 22,050 Hz: linear resampling is enough for a load test
-		pcm = resampleLinear(pcm, rate, sampleRate)
+	if rate != corpus.SampleRate { // espeak-ng speaks at 22,050 Hz: linear resampling is enough for a load test
+		pcm = resampleLinear(pcm, rate, corpus.SampleRate)
 	}
-	out := make([]float32, 0, seconds*sampleRate)
-	for len(out) < seconds*sampleRate {
-		out = append(out, pcm[:min(len(pcm), seconds*sampleRate-len(out))]...)
+	out := make([]float32, 0, seconds*corpus.SampleRate)
+	for len(out) < seconds*corpus.SampleRate {
+		out = append(out, pcm[:min(len(pcm), seconds*corpus.SampleRate-len(out))]...)
 	}
 	return out, true
 }

@@ -168,7 +168,7 @@ func (b bench) ratios(rows map[string]map[int]float64) {
 	}
 	for _, n := range b.streams {
 		if u, p := rows[plainRow][n], rows["transformers.js ASR pipeline"][n]; u > 0 && p > 0 {
-			fmt.Printf("- edgeinfer decoding as transformers.js does vs transformers.js, %d streams: %.2fx throughput (the same work per window)\n", n, u/p)
+			fmt.Printf("- edgeinfer decoding as transformers.js does vs transformers.js, %d streams: %.2fx throughput (both greedy, at most 224 tokens a window)\n", n, u/p)
 		}
 	}
 	for _, peer := range []struct{ name, target string }{

@@ -133,7 +133,11 @@ func Run(p Plan) (Choice, bool) {
 		return Choice{}, false
 	}
 	if fresh {
-		log.Info("calibrated", "choice", r.Choice.String(), "took", r.Took.Round(time.Millisecond), "cache", filepath.Base(Path(p.Spec.Paths.Home, p.Spec.Entry.ID, Device(p.Spec))))
+		args := []any{"choice", r.Choice.String(), "took", r.Took.Round(time.Millisecond)}
+		if p.Spec.Paths.Home != "" {
+			args = append(args, "cache", filepath.Base(Path(p.Spec.Paths.Home, p.Spec.Entry.ID, Device(p.Spec))))
+		}
+		log.Info("calibrated", args...)
 	} else {
 		log.Debug("calibration from the cache", "choice", r.Choice.String())
 	}

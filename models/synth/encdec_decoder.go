@@ -86,11 +86,13 @@ func (b *encDecBuilder) decoder(io encDecDecoderIO) (logits string, present []en
 
 		x = b.layerNorm(h, prefix+".encoder_attn_layer_norm", "")
 		q = b.query(x, prefix+".encoder_attn")
-		var ck, cv string
-		presentCK, presentCV := "", ""
+		// ck, cv are the cross keys attention reads; presentCK, presentCV
+		// the outputs the step emits for them.
+		var ck, cv, presentCK, presentCV string
 		switch {
 		case io.past == nil:
 			ck, cv = b.keyValue(io.encoderStates, prefix+".encoder_attn", out[2], out[3])
+			presentCK, presentCV = ck, cv
 		case io.presentEncoder:
 			// The cache branch emits empty encoder presents, [0, heads,
 			// 1, head_dim], as optimum's merge fills the outputs
@@ -101,6 +103,7 @@ func (b *encDecBuilder) decoder(io encDecDecoderIO) (logits string, present []en
 			presentCV = b.named(out[3], "Slice", append([]string{cv}, empty...))
 		default:
 			ck, cv = io.past[i][2], io.past[i][3]
+			presentCK, presentCV = ck, cv
 		}
 		probs := ""
 		if io.crossAttentions != nil {
@@ -109,9 +112,6 @@ func (b *encDecBuilder) decoder(io encDecDecoderIO) (logits string, present []en
 		h = g.Op("Add", []string{h, b.attnOut(b.attend(q, ck, cv, crossMask, probs), prefix+".encoder_attn")})
 
 		h = b.ffn(h, prefix)
-		if presentCK == "" {
-			presentCK, presentCV = ck, cv
-		}
 		present[i] = encDecCache{k, v, presentCK, presentCV}
 	}
 	h = b.layerNorm(h, "model.decoder.layer_norm", "")
