@@ -11,8 +11,9 @@ package batch
 //     so a cohort needs no locking of its own; it may share buffers with
 //     the other cohorts of its model for the same reason.
 //   - Items are named by their index in the batch the cohort started
-//     with, for the cohort's whole life. Items never join a running
-//     cohort: new work starts a new cohort.
+//     with, for the cohort's whole life. New work starts a new cohort; a
+//     running cohort that is a Merger may then take it over, and names
+//     its items after its own.
 //   - Step advances every live item by one step and returns the items that
 //     finished in it, with their outputs. A finished item is no longer
 //     live; an index returned twice, out of range, or already dropped is
@@ -28,6 +29,18 @@ type Cohort[Out any] interface {
 	Step() (map[int]Out, error)
 	Drop(indices []int)
 	Close()
+}
+
+// Merger is a Cohort that can take over a newer cohort of its model, so
+// that their items can share steps: a family whose running work cannot
+// take new rows at any step (a decoder without an attention mask) lets
+// the newcomers catch up inside it. Merge takes over other's items, other's
+// item i becoming item offset+i (offset is how many items the merger has
+// named so far), and reports whether it did; after a merge the Stepper
+// uses other no more, not even to close it.
+type Merger[Out any] interface {
+	Cohort[Out]
+	Merge(other Cohort[Out], offset int) bool
 }
 
 // Starter starts a cohort from a batch, on the Stepper's loop goroutine:

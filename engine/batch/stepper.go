@@ -159,7 +159,39 @@ func (s *Stepper[In, Out]) startCohort(batch []*stepItem[In, Out]) {
 		return
 	}
 	s.live += len(batch)
+	if s.merge(c, batch) {
+		s.q.finish() // the batch's place: no cohort of its own will retire
+		return
+	}
 	s.cohorts = append(s.cohorts, &running[In, Out]{cohort: c, items: batch, live: len(batch)})
+}
+
+// merge hands a new cohort to the first running Merger that takes it. A
+// panic while merging fails the new batch and the merger's items: neither
+// can be trusted after it.
+func (s *Stepper[In, Out]) merge(c Cohort[Out], batch []*stepItem[In, Out]) bool {
+	for _, rc := range s.cohorts {
+		m, ok := rc.cohort.(Merger[Out])
+		if !ok || rc.live == 0 {
+			continue
+		}
+		merged, err := guard("batch cohort", func() (bool, error) { return m.Merge(c, len(rc.items)), nil })
+		if err != nil {
+			for _, it := range batch {
+				it.fail(err)
+			}
+			s.live -= len(batch) + rc.live
+			rc.fail(err)
+			_, _ = guard("batch cohort", func() (struct{}, error) { c.Close(); return struct{}{}, nil })
+			return true
+		}
+		if merged {
+			rc.items = append(rc.items, batch...)
+			rc.live += len(batch)
+			return true
+		}
+	}
+	return false
 }
 
 // stepOne advances the cohort whose turn it is, after dropping its items

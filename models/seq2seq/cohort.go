@@ -48,11 +48,13 @@ type cohortMember[Out any] struct {
 // Cohort is the requests that started together: one encoder run, then one
 // decoder call per step for all their rows. Rows of one decoder call must
 // have decoded equally many tokens, since the exports take no decoder
-// attention mask; that is why requests join a cohort only when it starts,
-// and why members of one cohort start from prefixes of one length.
+// attention mask; that is why members of one cohort start from prefixes
+// of one length, and why another cohort's members join it (Join) only
+// when both have decoded equally many positions.
 type Cohort[Out any] struct {
 	state   State
 	members []*cohortMember[Out] // in row order
+	size    int                  // items named: those started with and those joined
 	stats   *Stats
 }
 
@@ -62,7 +64,7 @@ var _ batch.Cohort[int] = (*Cohort[int])(nil)
 // NewCohort starts a cohort over state, whose rows are the members' first
 // rows in order (each member starts with one row); stats may be nil.
 func NewCohort[Out any](state State, members []Member[Out], stats *Stats) *Cohort[Out] {
-	c := &Cohort[Out]{state: state, stats: stats}
+	c := &Cohort[Out]{state: state, stats: stats, size: len(members)}
 	if c.stats == nil {
 		c.stats = &Stats{}
 	}
@@ -148,6 +150,36 @@ func (c *Cohort[Out]) summarize(logits [][]float32) []RowSummary {
 		off += m.rows
 	}
 	return sums
+}
+
+// Len is how many positions every row has decoded, or -1 when the state
+// is no Joiner (such a cohort never joins another).
+func (c *Cohort[Out]) Len() int {
+	if j, ok := c.state.(Joiner); ok {
+		return j.Len()
+	}
+	return -1
+}
+
+// Join takes over other's members when both states can step as one
+// (Joiner): other's rows follow c's, and other's item i becomes c's item
+// n+i, n being the items c had named before. It reports whether it did;
+// other is not used after a join, not even closed.
+func (c *Cohort[Out]) Join(other batch.Cohort[Out]) bool {
+	o, ok := other.(*Cohort[Out])
+	if !ok || o == c || len(c.members) == 0 || len(o.members) == 0 {
+		return false
+	}
+	if j, ok := c.state.(Joiner); !ok || !j.Join(o.state) {
+		return false
+	}
+	for _, m := range o.members {
+		m.index += c.size
+		c.members = append(c.members, m)
+	}
+	c.size += o.size
+	o.members, o.state = nil, nil
+	return true
 }
 
 // Live is the number of members still decoding.

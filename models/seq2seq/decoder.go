@@ -3,8 +3,9 @@
 // decoder_model + decoder_with_past pair, the key/value cache kept across
 // steps and regrouped as rows finish or beams reorder, a recomputing
 // decoder to check the cache against, optional capture of the
-// cross-attention weights, greedy and beam search, and a cohort that steps
-// the requests of one encoder batch together under an engine/batch Stepper.
+// cross-attention weights, greedy and beam search, a cohort that steps
+// the requests of one encoder batch together under an engine/batch Stepper,
+// and Groups, in which cohorts that have decoded equally many tokens join.
 // The family packages keep their tokenizers, prompts and logits rules.
 package seq2seq
 

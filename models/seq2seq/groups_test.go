@@ -62,3 +62,69 @@ func TestGroupsMapItemsToTheBatch(t *testing.T) {
 		t.Error("Close must close every part")
 	}
 }
+
+// joinable is a countdown whose Len is its steps taken; parts of equal
+// Len join (the joined one's items after its own).
+type joinable struct {
+	countdown
+	steps  int
+	joined int
+}
+
+func (j *joinable) Step() (map[int]int, error) {
+	j.steps++
+	return j.countdown.Step()
+}
+
+func (j *joinable) Len() int { return j.steps }
+
+func (j *joinable) Join(other batch.Cohort[int]) bool {
+	o := other.(*joinable)
+	if o.steps != j.steps {
+		return false
+	}
+	j.left = append(j.left, o.left...)
+	j.joined++
+	return true
+}
+
+// A newer Groups merged into a running one: its part steps alone until it
+// has taken as many steps as the running part, which waits; then the two
+// join and step as one, and every output reaches its renumbered item.
+func TestGroupsCatchUpAndJoin(t *testing.T) {
+	a := &joinable{countdown: countdown{left: []int{6}}}
+	g := NewGroups[int]([]batch.Cohort[int]{a}, [][]int{{0}})
+	for range 3 {
+		if _, err := g.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &joinable{countdown: countdown{left: []int{5, 1}}}
+	if !g.Merge(NewGroups[int]([]batch.Cohort[int]{b}, [][]int{{1, 0}}), 1) {
+		t.Fatal("Merge refused a Groups")
+	}
+	got := map[int]int{}
+	for range 3 {
+		outs, err := g.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(got, outs)
+	}
+	if a.steps != 3 || b.steps != 3 || a.joined != 1 || len(g.parts) != 1 {
+		t.Fatalf("steps %d and %d, joins %d, %d parts: the new part should catch up while the old one waits, then join", a.steps, b.steps, a.joined, len(g.parts))
+	}
+	for len(g.parts) > 0 {
+		outs, err := g.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(got, outs)
+	}
+	// b's second item (batch index 0+1) finished on b's first step; after
+	// the join b's first item (batch index 1+1) finishes at its fifth step
+	// and a's (batch index 0) at its sixth. Outputs are 10 × local index.
+	if want := map[int]int{1: 10, 0: 0, 2: 10}; !maps.Equal(got, want) || a.steps != 6 {
+		t.Errorf("outputs %v, want %v; a stepped %d times", got, want, a.steps)
+	}
+}

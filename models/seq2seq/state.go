@@ -30,6 +30,22 @@ type State interface {
 	Logits(row, pos int) []float32
 }
 
+// Joiner is a State that can take over another state's rows once both
+// have decoded equally many positions: a cache of one length needs no
+// decoder attention mask, so the two cohorts' rows then step in one
+// decoder call.
+type Joiner interface {
+	State
+	// Len is how many positions every row has decoded (the cache length);
+	// 0 before the first call.
+	Len() int
+	// Join appends other's rows after this state's rows when other decodes
+	// with the same decoder, has the same Len above 0 and records no
+	// cross-attention; it reports whether it did. other is not used after
+	// a join.
+	Join(other State) bool
+}
+
 // lastRun is the logits buffer of the last Next: [rows, steps, vocab].
 type lastRun struct {
 	buf          []float32
@@ -98,6 +114,9 @@ type CachedState struct {
 	lastRun
 }
 
+// CachedState is a Joiner; the build fails if a method goes missing.
+var _ Joiner = (*CachedState)(nil)
+
 // NewCachedState starts cached decoding over the encoder rows.
 func NewCachedState(d *Decoder, ws *Workspace, enc EncoderRows) *CachedState {
 	return &CachedState{d: d, ws: ws, enc: enc,
@@ -162,6 +181,31 @@ func (s *CachedState) Next(seqs [][]int64) ([][]float32, error) {
 	s.past, s.spare = s.spare, s.past
 	s.pastLen += steps
 	return lastLogits(s.ws.logits, rows, steps, d.Vocab), nil
+}
+
+// Len implements Joiner.
+func (s *CachedState) Len() int { return s.pastLen }
+
+// Join implements Joiner: the caches, cross-attention keys and encoder
+// rows of other follow this state's.
+func (s *CachedState) Join(other State) bool {
+	o, ok := other.(*CachedState)
+	if !ok || o == s || o.d != s.d || s.pastLen == 0 || o.pastLen != s.pastLen || o.enc.Seq != s.enc.Seq ||
+		(o.enc.Mask == nil) != (s.enc.Mask == nil) || len(s.heads) > 0 || len(o.heads) > 0 {
+		return false
+	}
+	for l := range s.d.Layers {
+		for kv := range 2 {
+			s.past[l][kv] = slices.Concat(s.past[l][kv], o.past[l][kv])
+			s.cross[l][kv] = slices.Concat(s.cross[l][kv], o.cross[l][kv])
+		}
+	}
+	s.enc.States = slices.Concat(s.enc.States, o.enc.States)
+	if s.enc.Mask != nil {
+		s.enc.Mask = slices.Concat(s.enc.Mask, o.enc.Mask)
+	}
+	s.lastRun = lastRun{} // Logits covers the next call's rows only
+	return true
 }
 
 // Keep implements State.
