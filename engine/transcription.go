@@ -41,6 +41,14 @@ type TranscriptionInput struct {
 	// WordTimestamps asks for Words in each segment; the engine sets it
 	// when the answer carries words.
 	WordTimestamps bool
+	// WithoutTimestamps decodes each 30 s window after <|notimestamps|>
+	// (openai-whisper's without_timestamps) as one segment spanning the
+	// window, every window starting where the last ended — what the
+	// Hugging Face and transformers.js pipelines do without
+	// return_timestamps. Windows then cut words at 30 s boundaries, so no
+	// Workers AI or OpenAI route sets it; the benchmarks use it to decode
+	// as transformers.js does.
+	WithoutTimestamps bool
 }
 
 // TranscriptionWord is one word with its times in seconds.

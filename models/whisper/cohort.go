@@ -10,7 +10,9 @@ import (
 // startCohort runs the encoder over the batch's windows, detects the
 // language where a job asks, and starts the decoding: jobs whose prompts
 // have one length decode in one cohort (the exports take no decoder
-// attention mask), the cohorts step together.
+// attention mask), the cohorts step as one seq2seq.Groups, which the
+// running Groups takes over (batch.Merger) so that cohorts of equal
+// length join.
 func (m *Model) startCohort(jobs []*windowJob) (batch.Cohort[windowResult], error) {
 	enc, err := m.encode(jobs)
 	if err != nil {
@@ -63,22 +65,47 @@ func (m *Model) startCohort(jobs []*windowJob) (batch.Cohort[windowResult], erro
 	return seq2seq.NewGroups(parts, indices), nil
 }
 
-// encode runs the encoder once over the windows' features.
+// encode returns the jobs' encoder rows, running the encoder once over the
+// windows no earlier job encoded.
 func (m *Model) encode(jobs []*windowJob) (seq2seq.EncoderRows, error) {
-	rows, width := len(jobs), m.mels*m.frames
-	features := make([]float32, 0, rows*width)
+	width, stride := m.mels*m.frames, m.positions*m.dec.DModel
+	var fresh []*audioWindow
+	seen := map[*audioWindow]bool{}
 	for _, j := range jobs {
-		if len(j.features) != width {
-			return seq2seq.EncoderRows{}, fmt.Errorf("whisper: a window has %d features, want %d", len(j.features), width)
+		w := j.window
+		if w.states != nil || seen[w] {
+			continue
 		}
-		features = append(features, j.features...)
+		if len(w.features) != width {
+			return seq2seq.EncoderRows{}, fmt.Errorf("whisper: a window has %d features, want %d", len(w.features), width)
+		}
+		seen[w] = true
+		fresh = append(fresh, w)
 	}
-	states := make([]float32, rows*m.positions*m.dec.DModel)
-	b := seq2seq.NewBinding(m.enc)
-	seq2seq.AddTensor(b, "input_features", features, int64(rows), int64(m.mels), int64(m.frames))
-	b.Output("last_hidden_state", states, int64(rows), int64(m.positions), int64(m.dec.DModel))
-	if err := b.Run(); err != nil {
-		return seq2seq.EncoderRows{}, err
+	var states []float32
+	if len(fresh) > 0 {
+		features := make([]float32, 0, len(fresh)*width)
+		for _, w := range fresh {
+			features = append(features, w.features...)
+		}
+		states = make([]float32, len(fresh)*stride)
+		b := seq2seq.NewBinding(m.enc)
+		seq2seq.AddTensor(b, "input_features", features, int64(len(fresh)), int64(m.mels), int64(m.frames))
+		b.Output("last_hidden_state", states, int64(len(fresh)), int64(m.positions), int64(m.dec.DModel))
+		if err := b.Run(); err != nil {
+			return seq2seq.EncoderRows{}, err
+		}
+		m.encoded.Add(int64(len(fresh)))
+		for i, w := range fresh {
+			w.states, w.features = states[i*stride:(i+1)*stride:(i+1)*stride], nil
+		}
+	}
+	if len(fresh) < len(jobs) {
+		// Some windows were encoded before: the rows in job order.
+		states = make([]float32, 0, len(jobs)*stride)
+		for _, j := range jobs {
+			states = append(states, j.window.states...)
+		}
 	}
 	return seq2seq.EncoderRows{Seq: m.positions, States: states}, nil
 }

@@ -11,6 +11,7 @@ package whisper
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/batch"
@@ -49,6 +50,8 @@ type Model struct {
 	sched *batch.Stepper[*windowJob, windowResult]
 	ws    seq2seq.Workspace // used by the scheduler goroutine only
 	stats seq2seq.Stats
+	// encoded counts the windows the encoder ran over.
+	encoded atomic.Int64
 }
 
 // The engine reaches a loaded model through these interfaces; the build
@@ -60,6 +63,11 @@ var (
 
 // Stats returns the model's counters.
 func (m *Model) Stats() *seq2seq.Stats { return &m.stats }
+
+// EncodedWindows is how many 30 s windows the encoder ran over since the
+// model loaded (a window's fallback temperatures and alignment pass reuse
+// its first encoding).
+func (m *Model) EncodedWindows() int64 { return m.encoded.Load() }
 
 // Variant is the weight variant the model loaded (fp32 or int8).
 func (m *Model) Variant() string { return m.variant }

@@ -86,7 +86,10 @@ func (m *Model) options(in *engine.TranscriptionInput) (options, error) {
 	o := options{beams: in.BeamSize, conditionOnPrevious: in.ConditionOnPreviousText, initialPrompt: in.InitialPrompt,
 		prefix: in.Prefix, temperatures: in.Temperature, wordTimestamps: in.WordTimestamps, noSpeech: orDefault(in.NoSpeechThreshold, 0.6),
 		compressionRatio: orDefault(in.CompressionRatioThreshold, 2.4), logProb: orDefault(in.LogProbThreshold, -1),
-		hallucinationSilence: in.HallucinationSilenceThreshold}
+		hallucinationSilence: in.HallucinationSilenceThreshold, withoutTimestamps: in.WithoutTimestamps}
+	if o.withoutTimestamps {
+		o.hallucinationSilence = nil // it cuts windows at timestamps
+	}
 	switch in.Task {
 	case "", "transcribe":
 	case "translate":

@@ -28,7 +28,7 @@ func FuzzSegments(f *testing.F) {
 		row := make([]float32, 51866)
 		rules.apply(tokens, row)
 		seek, size := 1000, 3000
-		segs, next := tr.segments(decoded{windowResult: windowResult{tokens: tokens}}, seek, size)
+		segs, next := tr.segments(decoded{windowResult: windowResult{tokens: tokens}}, seek, size, false)
 		if next < seek || next > seek+size {
 			t.Fatalf("next window at %d, after one at %d of %d frames", next, seek, size)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgeinfer/edgeinfer/engine/batch"
 	"github.com/edgeinfer/edgeinfer/models/audioprep"
+	"golang.org/x/sync/errgroup"
 )
 
 // options are a request's decoding options, defaults resolved.
@@ -27,6 +28,9 @@ type options struct {
 	noSpeech, compressionRatio, logProb, hallucinationSilence *float64
 	seed                                                      uint64
 	wordTimestamps                                            bool
+	// withoutTimestamps decodes after <|notimestamps|>, a segment per
+	// window (engine.TranscriptionInput.WithoutTimestamps).
+	withoutTimestamps bool
 }
 
 // textCodec turns text into Whisper's text tokens and back (textTokenizer;
@@ -111,22 +115,22 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 	if p := strings.TrimSpace(o.initialPrompt); p != "" {
 		all = t.codec.encode(" " + p)
 	}
+	if o.withoutTimestamps && !o.conditionOnPrevious && o.initialPrompt == "" {
+		return t.runIndependent(ctx, samples, o, out)
+	}
 	resetSince := 0
 	words := &wordTimer{t: t, attention: t.attention, heads: t.heads}
 	for seek := 0; seek < content; {
 		size := min(frames, content-seek)
-		features := make([]float32, t.extractor.Bins()*frames)
-		var err error
-		if werr := batch.Prepare(ctx, func() { err = t.extractor.Extract(samples[seek*hop:(seek+size)*hop], features) }); werr != nil {
-			return nil, werr
-		} else if err != nil {
+		window, err := t.window(ctx, samples, seek, size)
+		if err != nil {
 			return nil, err
 		}
 		var prefix string
 		if seek == 0 {
 			prefix = o.prefix
 		}
-		res, err := t.decodeWithFallback(ctx, features, all[resetSince:], prefix, out, seek, o)
+		res, err := t.decodeWithFallback(ctx, window, all[resetSince:], prefix, out, seek, o)
 		if err != nil {
 			return nil, err
 		}
@@ -134,11 +138,15 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 			seek += size
 			continue
 		}
-		segs, next := t.segments(res, seek, size)
-		if o.wordTimestamps {
+		segs, next := t.segments(res, seek, size, o.withoutTimestamps)
+		if o.wordTimestamps && o.withoutTimestamps {
+			if err := words.time(ctx, segs, window, seek, size, out.language, o); err != nil {
+				return nil, err
+			}
+		} else if o.wordTimestamps {
 			span := windowSpan{seek: seek, size: size, frames: frames, content: content}
 			var skip bool
-			if segs, next, skip, err = t.timeWords(ctx, words, segs, features, span, next, res.tokens, out.language, o); err != nil {
+			if segs, next, skip, err = t.timeWords(ctx, words, segs, window, span, next, res.tokens, out.language, o); err != nil {
 				return nil, err
 			}
 			if skip {
@@ -146,13 +154,10 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 				continue
 			}
 		}
-		for i := range segs {
-			if segs[i].start == segs[i].end || strings.TrimSpace(segs[i].text) == "" {
-				segs[i].text, segs[i].tokens, segs[i].words = "", nil, nil
-			}
-			all = append(all, segs[i].tokens...)
+		finishSegments(segs, seek+size)
+		for _, s := range segs {
+			all = append(all, s.tokens...)
 		}
-		clampToAudio(segs, float64((seek+size)*hop)/audioprep.SampleRate)
 		out.segments = append(out.segments, segs...)
 		if !o.conditionOnPrevious || res.temperature > 0.5 {
 			resetSince = len(all)
@@ -165,14 +170,102 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 	return out, nil
 }
 
+// window extracts the log-mel features of the window of size frames at
+// seek.
+func (t *transcriber) window(ctx context.Context, samples []float32, seek, size int) (*audioWindow, error) {
+	w := &audioWindow{features: make([]float32, t.extractor.Bins()*t.extractor.Frames())}
+	var err error
+	if werr := batch.Prepare(ctx, func() { err = t.extractor.Extract(samples[seek*hop:(seek+size)*hop], w.features) }); werr != nil {
+		return nil, werr
+	}
+	return w, err
+}
+
+// finishSegments empties segments without time or text, as transcribe()
+// does, and clamps times to the window's audio, which ends at frame end.
+func finishSegments(segs []segment, end int) {
+	for i := range segs {
+		if segs[i].start == segs[i].end || strings.TrimSpace(segs[i].text) == "" {
+			segs[i].text, segs[i].tokens, segs[i].words = "", nil, nil
+		}
+	}
+	clampToAudio(segs, float64(end*hop)/audioprep.SampleRate)
+}
+
+// maxWindowsInFlight bounds the windows one request decodes at once
+// without timestamps: enough to fill an encoder batch, few enough that
+// one long file does not take every admission place of the scheduler.
+const maxWindowsInFlight = 4
+
+// runIndependent decodes without timestamps and without previous text,
+// where no window depends on another: the windows concurrently, so one
+// request's windows share encoder batches and decoder steps — after the
+// first alone when it detects the language the others are prompted with.
+func (t *transcriber) runIndependent(ctx context.Context, samples []float32, o options, out *transcript) (*transcript, error) {
+	frames, content := t.extractor.Frames(), len(samples)/hop
+	var seeks []int
+	for seek := 0; seek < content; seek += frames {
+		seeks = append(seeks, seek)
+	}
+	windows := make([][]segment, len(seeks))
+	decode := func(ctx context.Context, k int) error {
+		seek := seeks[k]
+		size := min(frames, content-seek)
+		window, err := t.window(ctx, samples, seek, size)
+		if err != nil {
+			return err
+		}
+		var prefix string
+		if seek == 0 {
+			prefix = o.prefix
+		}
+		res, err := t.decodeWithFallback(ctx, window, nil, prefix, out, seek, o)
+		if err != nil {
+			return err
+		}
+		if skip := o.noSpeech != nil && res.noSpeechProb > *o.noSpeech; skip && (o.logProb == nil || res.avgLogprob <= *o.logProb) {
+			return nil
+		}
+		segs, _ := t.segments(res, seek, size, true)
+		if o.wordTimestamps {
+			words := &wordTimer{t: t, attention: t.attention, heads: t.heads}
+			if err := words.time(ctx, segs, window, seek, size, out.language, o); err != nil {
+				return err
+			}
+		}
+		finishSegments(segs, seek+size)
+		windows[k] = segs
+		return nil
+	}
+	first := 0
+	if out.language == "" && len(seeks) > 0 {
+		if err := decode(ctx, 0); err != nil {
+			return nil, err
+		}
+		first = 1
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(maxWindowsInFlight)
+	for k := first; k < len(seeks); k++ {
+		g.Go(func() error { return decode(gctx, k) })
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for _, segs := range windows {
+		out.segments = append(out.segments, segs...)
+	}
+	return out, nil
+}
+
 // timeWords times a window's words and moves the next window's start as
 // transcribe() does: after the last word, unless the window ended on a
 // single timestamp; with a hallucination-silence threshold, it also cuts
 // the window before a likely hallucination (skip: drop it whole).
-func (t *transcriber) timeWords(ctx context.Context, words *wordTimer, segs []segment, features []float32, w windowSpan,
+func (t *transcriber) timeWords(ctx context.Context, words *wordTimer, segs []segment, window *audioWindow, w windowSpan,
 	next int, tokens []int64, lang string, o options) ([]segment, int, bool, error) {
 	lastSpeech := words.lastSpeech
-	if err := words.time(ctx, segs, features, w.seek, w.size, lang, o); err != nil {
+	if err := words.time(ctx, segs, window, w.seek, w.size, lang, o); err != nil {
 		return nil, 0, false, err
 	}
 	single := endsOnSingleTimestamp(tokens, t.vocab.timestampBegin)
@@ -204,10 +297,10 @@ func endsOnSingleTimestamp(tokens []int64, timestampBegin int64) bool {
 // decodeWithFallback decodes one window at each temperature in turn until
 // the result passes the compression-ratio and log-probability checks (or
 // is judged silence), as openai-whisper's decode_with_fallback.
-func (t *transcriber) decodeWithFallback(ctx context.Context, features []float32, prev []int64, prefix string, out *transcript, seek int, o options) (decoded, error) {
+func (t *transcriber) decodeWithFallback(ctx context.Context, window *audioWindow, prev []int64, prefix string, out *transcript, seek int, o options) (decoded, error) {
 	var d decoded
 	for k, temp := range o.temperatures {
-		job, err := t.job(features, prev, prefix, out.language, temp, o)
+		job, err := t.job(window, prev, prefix, out.language, temp, o)
 		if err != nil {
 			return d, err
 		}
@@ -239,10 +332,10 @@ func needsFallback(d decoded, o options) bool {
 
 // job builds a window's decoder prompt and rules: [<|startofprev|> prev…]
 // <|startoftranscript|> [<|lang|> <|task|>] [prefix…], timestamps on.
-func (t *transcriber) job(features []float32, prev []int64, prefix, lang string, temp float64, o options) (*windowJob, error) {
+func (t *transcriber) job(window *audioWindow, prev []int64, prefix, lang string, temp float64, o options) (*windowJob, error) {
 	v := t.vocab
 	half := t.maxTarget / 2
-	j := &windowJob{features: features, temperature: temp, beams: o.beams}
+	j := &windowJob{window: window, temperature: temp, beams: o.beams}
 	if temp > 0 {
 		j.beams = 1 // openai-whisper samples instead of searching beams
 	}
@@ -265,6 +358,9 @@ func (t *transcriber) job(features []float32, prev []int64, prefix, lang string,
 		}
 		j.prompt = append(j.prompt, task)
 	}
+	if o.withoutTimestamps {
+		j.prompt = append(j.prompt, v.noTimestamps)
+	}
 	if p := strings.TrimSpace(prefix); p != "" {
 		toks := t.codec.encode(" " + p)
 		j.prompt = append(j.prompt, toks[max(0, len(toks)-(half-1)):]...)
@@ -282,18 +378,22 @@ func (t *transcriber) job(features []float32, prev []int64, prefix, lang string,
 		begin = []int64{v.eot}
 	}
 	j.rules = logitRules{sampleBegin: len(j.prompt), suppress: suppressed(v, t.gen), beginSuppress: begin,
-		timestamps: true, eot: v.eot, noTimestamps: v.noTimestamps, timestampBegin: v.timestampBegin,
+		timestamps: !o.withoutTimestamps, eot: v.eot, noTimestamps: v.noTimestamps, timestampBegin: v.timestampBegin,
 		maxInitialTimestamp: maxInitial}
 	return j, nil
 }
 
 // segments splits a window's tokens at timestamp pairs, as transcribe()
 // does, and returns where the next window starts.
-func (t *transcriber) segments(d decoded, seek, size int) ([]segment, int) {
+func (t *transcriber) segments(d decoded, seek, size int, withoutTimestamps bool) ([]segment, int) {
 	tb := t.vocab.timestampBegin
 	tokens := d.tokens
 	precision := t.timePrecision()
 	offset := float64(seek*hop) / audioprep.SampleRate
+	if withoutTimestamps {
+		// One segment over the window, whatever timestamp tokens it holds.
+		return []segment{t.segment(d, seek, offset, offset+float64(size*hop)/audioprep.SampleRate, tokens)}, seek + size
+	}
 	isTS := func(i int) bool { return tokens[i] >= tb }
 	n := len(tokens)
 	singleEnding := endsOnSingleTimestamp(tokens, tb)

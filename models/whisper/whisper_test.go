@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -159,7 +160,7 @@ func decodeWindow(t *testing.T, ctx context.Context, m *Model, audio []byte, lan
 	if err := m.extractor.Extract(samples, features); err != nil {
 		t.Fatal(err)
 	}
-	job, err := tr.job(features, prev, "", lang, 0, options{beams: beams})
+	job, err := tr.job(&audioWindow{features: features}, prev, "", lang, 0, options{beams: beams})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +263,7 @@ func TestLanguageDetection(t *testing.T) {
 	if err := m.extractor.Extract(a, features); err != nil {
 		t.Fatal(err)
 	}
-	enc, err := m.encode([]*windowJob{{features: features}})
+	enc, err := m.encode([]*windowJob{{window: &audioWindow{features: slices.Clone(features)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -337,13 +338,13 @@ func TestWordTimestamps(t *testing.T) {
 	tr := m.transcriber()
 	tr.codec = wordCodec{}
 	res := decodeWindow(t, ctx, m, audio, "en", 1, nil)
-	segs, _ := tr.segments(decoded{windowResult: res}, 0, size)
+	segs, _ := tr.segments(decoded{windowResult: res}, 0, size, false)
 	timer := &wordTimer{t: tr, attention: true, heads: len(m.alignmentHeads)}
-	if err := timer.time(ctx, segs, features, 0, size, "en", options{}); err != nil {
+	if err := timer.time(ctx, segs, &audioWindow{features: slices.Clone(features)}, 0, size, "en", options{}); err != nil {
 		t.Fatal(err)
 	}
 
-	enc, err := m.encode([]*windowJob{{features: features}})
+	enc, err := m.encode([]*windowJob{{window: &audioWindow{features: slices.Clone(features)}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,5 +512,149 @@ func TestVADFilter(t *testing.T) {
 				t.Errorf("segment %v–%v outside the original audio", s.Start, s.End)
 			}
 		}
+	}
+}
+
+// A window is encoded once: its fallback temperatures and its word
+// alignment pass decode from the encoder output of its first job.
+func TestEachWindowIsEncodedOnce(t *testing.T) {
+	ctx := testContext(t)
+	m := load(t, synth.WhisperTinyEnID, "fp32", engine.ModelConfig{MaxLength: 30}, false)
+	never := 0.0 // every decoding has an average log-probability below 0: each temperature is tried
+	in := &engine.TranscriptionInput{Audio: wav(35, 16000, 200, 3000, 7), Temperature: []float64{0, 0.5, 1},
+		LogProbThreshold: &never, WordTimestamps: true}
+	jobs, encoded := m.Stats().Requests.Load(), m.encoded.Load()
+	out := transcribe(t, ctx, m, in)
+	windows := map[int]bool{}
+	for _, s := range out.Segments {
+		windows[s.Seek] = true
+	}
+	jobs, encoded = m.Stats().Requests.Load()-jobs, m.encoded.Load()-encoded
+	if len(windows) < 2 || encoded != int64(len(windows)) {
+		t.Errorf("%d windows encoded %d times", len(windows), encoded)
+	}
+	// Three temperatures and an alignment pass per window.
+	if want := int64(4 * len(windows)); jobs != want {
+		t.Errorf("%d jobs for %d windows, want %d", jobs, len(windows), want)
+	}
+}
+
+// Without timestamps each 30 s window is decoded once, after
+// <|notimestamps|>, as one segment spanning it; the first window detects
+// the language, the later ones decode together (sharing decoder steps),
+// and each gives the tokens it gives decoded alone.
+func TestWithoutTimestamps(t *testing.T) {
+	ctx := testContext(t)
+	// Batches of two, held up to 2 s: windows 2 and 3 start together.
+	m := load(t, synth.WhisperLargeV3TurboID, "fp32", engine.ModelConfig{MaxLength: 30, MaxBatchSize: 2, MaxQueueDelay: engine.Duration(2 * time.Second)}, false)
+	alone := load(t, synth.WhisperLargeV3TurboID, "fp32", engine.ModelConfig{MaxLength: 30}, false)
+	audio := wav(75, 16000, 200, 3000, 9)
+	steps, rows := m.Stats().Steps.Load(), m.Stats().DecoderRows.Load()
+	out := transcribe(t, ctx, m, &engine.TranscriptionInput{Audio: audio, Temperature: []float64{0}, WithoutTimestamps: true})
+	steps, rows = m.Stats().Steps.Load()-steps, m.Stats().DecoderRows.Load()-rows
+	if len(out.Segments) != 3 || out.Language == "" {
+		t.Fatalf("language %q, %d segments, want 3: %+v", out.Language, len(out.Segments), out.Segments)
+	}
+	if rows <= steps {
+		t.Errorf("%d decoder rows in %d steps: the later windows should share steps", rows, steps)
+	}
+	samples, err := decodeForTest(audio)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := alone.options(&engine.TranscriptionInput{Temperature: []float64{0}, WithoutTimestamps: true, Language: out.Language})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := alone.transcriber()
+	for k, s := range out.Segments {
+		seek := k * alone.frames
+		size := min(alone.frames, len(samples)/hop-seek)
+		if s.Seek != seek || s.Start != float64(30*k) || s.End != float64(seek+size)/100 {
+			t.Errorf("segment %d: seek %d, %v–%v s; want the window at %d, %v–%v s", k, s.Seek, s.Start, s.End, seek, 30*k, float64(seek+size)/100)
+		}
+		w, err := tr.window(ctx, samples, seek, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, err := tr.job(w, nil, "", out.Language, 0, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if job.prompt[len(job.prompt)-1] != alone.vocab.noTimestamps || job.rules.timestamps {
+			t.Fatalf("prompt %v, timestamp rules %v: want <|notimestamps|> last and no timestamp rules", job.prompt, job.rules.timestamps)
+		}
+		res, err := alone.sched.Submit(ctx, job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.tokens) == 0 || !slices.Equal(res.tokens, s.Tokens) {
+			t.Errorf("window %d: %v in the request, %v alone", k, s.Tokens, res.tokens)
+		}
+	}
+}
+
+// A window that starts while another decodes catches up with it and joins
+// its decoder calls (seq2seq.Groups, CachedState.Join); both give the
+// tokens they give decoded alone.
+func TestJoinedWindowsDecodeAsAlone(t *testing.T) {
+	ctx := testContext(t)
+	m := load(t, synth.WhisperTinyEnID, "fp32", engine.ModelConfig{MaxLength: 40}, false)
+	audios := [][]byte{wav(12, 16000, 200, 3000, 1), wav(20, 16000, 500, 900, 2)}
+	var alone []windowResult
+	var jobs []*windowJob
+	tr := m.transcriber()
+	for _, a := range audios {
+		alone = append(alone, decodeWindow(t, ctx, m, a, "", 1, nil))
+		samples, err := decodeForTest(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := tr.window(ctx, samples, 0, len(samples)/hop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		job, err := tr.job(w, nil, "", "", 0, options{beams: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, job)
+	}
+	// The scheduler is idle: this goroutine may use the model's sessions.
+	first, err := m.startCohort(jobs[:1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := first.(*seq2seq.Groups[windowResult])
+	defer g.Close()
+	got := map[int]windowResult{}
+	step := func() {
+		outs, err := g.Step()
+		if err != nil {
+			t.Fatal(err)
+		}
+		maps.Copy(got, outs)
+	}
+	for range 3 {
+		step()
+	}
+	second, err := m.startCohort(jobs[1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !g.Merge(second, 1) {
+		t.Fatal("Merge refused the newer cohort")
+	}
+	rows, steps := m.Stats().DecoderRows.Load(), m.Stats().Steps.Load()
+	for i := 0; len(got) < 2 && i < 200; i++ {
+		step()
+	}
+	for i, want := range alone {
+		if !slices.Equal(got[i].tokens, want.tokens) || math.Abs(got[i].sumLogprob-want.sumLogprob) > 1e-3 {
+			t.Errorf("window %d: joined %v (%v), alone %v (%v)", i, got[i].tokens, got[i].sumLogprob, want.tokens, want.sumLogprob)
+		}
+	}
+	if rows, steps = m.Stats().DecoderRows.Load()-rows, m.Stats().Steps.Load()-steps; rows <= steps {
+		t.Errorf("%d rows in %d decoder steps after the merge: the windows never joined (tokens %d and %d)", rows, steps, len(alone[0].tokens), len(alone[1].tokens))
 	}
 }

@@ -8,11 +8,23 @@ import (
 	"github.com/edgeinfer/edgeinfer/models/seq2seq"
 )
 
+// audioWindow is one 30 s window of a request as the encoder sees it: its
+// log-mel features until the first job over it is encoded, then the
+// encoder's output, which the window's later jobs (each fallback
+// temperature, the word-alignment pass) decode from instead of encoding
+// the window again, as faster-whisper keeps encoder_output across
+// generate_with_fallback. Only the scheduler goroutine writes it; a request
+// submits one job at a time, each after the last one's result.
+type audioWindow struct {
+	features []float32 // n_mels × 3000; nil once encoded
+	states   []float32 // encoder positions × d_model; nil until encoded
+}
+
 // windowJob is one decoding of one 30 s window: what the Stepper queues.
 // Requests submit a job per window and per temperature they try, so the
 // windows of concurrent requests share encoder batches and decoder steps.
 type windowJob struct {
-	features []float32 // n_mels × 3000
+	window *audioWindow
 	// prompt is the decoder prefix: [<|startofprev|> previous text…]
 	// <|startoftranscript|> [<|lang|> <|task|>] [<|notimestamps|>] [prefix…].
 	prompt []int64
@@ -122,6 +134,32 @@ type noSpeechState struct {
 	members  []*windowSearch
 	noSpeech int64
 	done     bool
+}
+
+// noSpeechState is a Joiner when its state is; the build fails if a
+// method goes missing.
+var _ seq2seq.Joiner = (*noSpeechState)(nil)
+
+// Len implements seq2seq.Joiner: -1 over a state that is none.
+func (s *noSpeechState) Len() int {
+	if j, ok := s.State.(seq2seq.Joiner); ok {
+		return j.Len()
+	}
+	return -1
+}
+
+// Join implements seq2seq.Joiner, once both have read their no_speech
+// probabilities.
+func (s *noSpeechState) Join(other seq2seq.State) bool {
+	o, ok := other.(*noSpeechState)
+	if !ok || !s.done || !o.done {
+		return false
+	}
+	if j, ok := s.State.(seq2seq.Joiner); !ok || !j.Join(o.State) {
+		return false
+	}
+	s.members = append(s.members, o.members...)
+	return true
 }
 
 func (s *noSpeechState) Next(seqs [][]int64) ([][]float32, error) {

@@ -19,7 +19,7 @@ type wordTimer struct {
 
 // time sets the words (and adjusted times) of segs, the segments of the
 // window at seek whose real audio is size frames.
-func (w *wordTimer) time(ctx context.Context, segs []segment, features []float32, seek, size int, lang string, o options) error {
+func (w *wordTimer) time(ctx context.Context, segs []segment, window *audioWindow, seek, size int, lang string, o options) error {
 	if !w.attention {
 		for i := range segs {
 			segs[i].words = spreadWords(segs[i])
@@ -50,7 +50,7 @@ func (w *wordTimer) time(ctx context.Context, segs []segment, features []float32
 		return nil
 	}
 	prompt = append(prompt, v.eot)
-	res, err := w.t.submit(ctx, &windowJob{features: features, prompt: prompt, align: true})
+	res, err := w.t.submit(ctx, &windowJob{window: window, prompt: prompt, align: true})
 	if err != nil {
 		return err
 	}
