@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -37,6 +38,7 @@ type bench struct {
 	seconds   float64
 	peer, cpp bool
 	plain     bool
+	defaults  bool
 	http      bool
 	edgeinfer bool
 }
@@ -54,9 +56,17 @@ func main() {
 	flag.BoolVar(&b.peer, "peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in compat/imageprep-parity)")
 	flag.BoolVar(&b.edgeinfer, "edgeinfer", true, "run edgeinfer's rows (false: the peers only)")
 	flag.BoolVar(&b.http, "http", true, "run edgeinfer over HTTP")
-	flag.BoolVar(&b.plain, "plain", true, "also run edgeinfer in-process decoding as transformers.js does (temperature 0 only, no previous-text prompt)")
+	flag.BoolVar(&b.defaults, "defaults", true, "run edgeinfer in-process with Whisper's default decoding")
+	flag.BoolVar(&b.plain, "plain", true, "also run edgeinfer in-process decoding as transformers.js does (30 s windows, no timestamps, temperature 0 only, no previous-text prompt)")
 	flag.BoolVar(&b.cpp, "whispercpp", true, "run the whisper.cpp peer (needs `npm ci --ignore-scripts` in benchmarks/whisper/peer)")
+	cpuProfile := flag.String("cpuprofile", "", "write a Go CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
 	for _, s := range strings.Split(*streams, ",") {
 		var n int
 		_, err := fmt.Sscan(s, &n)
@@ -89,8 +99,8 @@ func (b bench) model(id, dir string) {
 		language = "" // English-only: no language token
 	}
 	fmt.Printf("front end (decode WAV + log-mel features): %s per audio minute\n\n", b.frontEnd(dir).Round(time.Microsecond))
-	fmt.Println("| configuration | streams | throughput (audio s/s) | RTF per request (p50) | requests | p50 | p99 | peak RSS |")
-	fmt.Println("|---|---|---|---|---|---|---|---|")
+	fmt.Println("| configuration | streams | throughput (audio s/s) | RTF per request (p50) | requests | p50 | p99 | peak RSS | work per request |")
+	fmt.Println("|---|---|---|---|---|---|---|---|---|")
 	rows := map[string]map[int]float64{}
 	record := func(name string, streams int, r row) {
 		if rows[name] == nil {
@@ -106,7 +116,7 @@ func (b bench) model(id, dir string) {
 		for _, n := range b.streams {
 			r, err := b.transformersJS(dir, language, n)
 			if err != nil {
-				fmt.Printf("| transformers.js ASR pipeline | %d | failed: %v | | | | | |\n", n, err)
+				fmt.Printf("| transformers.js ASR pipeline | %d | failed: %v | | | | | | |\n", n, err)
 				continue
 			}
 			record("transformers.js ASR pipeline", n, r)
@@ -115,12 +125,12 @@ func (b bench) model(id, dir string) {
 	if b.cpp {
 		ggml, cleanup, err := writeGGML(dir)
 		if err != nil {
-			fmt.Printf("| whisper.cpp | | failed: %v | | | | | |\n", err)
+			fmt.Printf("| whisper.cpp | | failed: %v | | | | | | |\n", err)
 		} else {
 			for _, n := range b.streams {
 				r, err := b.whisperCpp(ggml, language, n)
 				if err != nil {
-					fmt.Printf("| whisper.cpp (@napi-rs/whisper, ggml f16) | %d | failed: %v | | | | | |\n", n, err)
+					fmt.Printf("| whisper.cpp (@napi-rs/whisper, ggml f16) | %d | failed: %v | | | | | | |\n", n, err)
 					continue
 				}
 				record("whisper.cpp (@napi-rs/whisper, ggml f16)", n, r)
@@ -133,17 +143,19 @@ func (b bench) model(id, dir string) {
 
 // edgeinferRows measures edgeinfer in-process (and over HTTP) on one model.
 func (b bench) edgeinferRows(id, dir, language string, record func(string, int, row)) {
-	eng, rss, err := b.newEngine(id, dir)
+	eng, m, rss, err := b.newEngine(id, dir)
 	if err != nil {
-		fmt.Printf("| edgeinfer | | failed: %v | | | | | |\n", err)
+		fmt.Printf("| edgeinfer | | failed: %v | | | | | | |\n", err)
 		return
 	}
-	for _, n := range b.streams {
-		record(inProcessRow, n, b.inProcess(eng, id, language, n, false))
+	if b.defaults {
+		for _, n := range b.streams {
+			record(inProcessRow, n, b.inProcess(eng, m, id, language, n, false))
+		}
 	}
 	if b.plain {
 		for _, n := range b.streams {
-			record(plainRow, n, b.inProcess(eng, id, language, n, true))
+			record(plainRow, n, b.inProcess(eng, m, id, language, n, true))
 		}
 	}
 	if b.http {
@@ -152,7 +164,7 @@ func (b bench) edgeinferRows(id, dir, language string, record func(string, int, 
 		}
 	}
 	eng.Close()
-	fmt.Printf("| edgeinfer, model loaded (idle) | | | | | | | %.0f MB |\n", rss/1e6)
+	fmt.Printf("| edgeinfer, model loaded (idle) | | | | | | | %.0f MB | |\n", rss/1e6)
 }
 
 // ratios prints the figures issue #22 sets targets for.
@@ -189,13 +201,12 @@ func (b bench) ratios(rows map[string]map[int]float64) {
 // given, as the peers run.
 const inProcessRow = "edgeinfer in-process (text + segments, language given)"
 
-// plainRow decodes as transformers.js's pipeline does: each window once,
-// greedy at temperature 0 (no fallback ladder), without the previous
-// window's text as its prompt. It is the equal-work comparison with that
-// peer, and it shows what prompts cost concurrent streams: windows whose
-// prompts differ in length decode in separate decoder calls (the exports
-// take no decoder attention mask, so a cached batch shares one length).
-const plainRow = "edgeinfer in-process, decoded as transformers.js does (temperature 0 only, no previous-text prompt)"
+// plainRow decodes as transformers.js's pipeline does: fixed 30 s windows
+// decoded once each, without timestamps, greedy at temperature 0 (no
+// fallback ladder), without the previous window's text as its prompt. It
+// is the equal-work comparison with that peer (the work column shows the
+// windows and decoder runs of both).
+const plainRow = "edgeinfer in-process, decoded as transformers.js does (30 s windows, no timestamps, temperature 0 only, no previous-text prompt)"
 
 func check(err error) {
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
 	"github.com/edgeinfer/edgeinfer/models/audioprep"
 	"github.com/edgeinfer/edgeinfer/models/synth"
+	"github.com/edgeinfer/edgeinfer/models/whisper"
 )
 
 // row is one configuration's figures.
@@ -29,20 +30,23 @@ type row struct {
 	requests   int
 	p50, p99   time.Duration
 	rssMB      float64
-	err        error
+	// work says what one request decoded: windows and tokens or decoder
+	// runs, where the engine lets them be counted.
+	work string
+	err  error
 }
 
 func (r row) print(name string, streams int, seconds float64) {
 	if r.err != nil {
-		fmt.Printf("| %s | %d | failed: %v | | %d | | | |\n", name, streams, r.err, r.requests)
+		fmt.Printf("| %s | %d | failed: %v | | %d | | | | |\n", name, streams, r.err, r.requests)
 		return
 	}
 	rss := ""
 	if r.rssMB > 0 {
 		rss = fmt.Sprintf("%.0f MB", r.rssMB)
 	}
-	fmt.Printf("| %s | %d | %.2f | %.3f | %d | %s | %s | %s |\n", name, streams, r.throughput,
-		r.p50.Seconds()/seconds, r.requests, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), rss)
+	fmt.Printf("| %s | %d | %.2f | %.3f | %d | %s | %s | %s | %s |\n", name, streams, r.throughput,
+		r.p50.Seconds()/seconds, r.requests, r.p50.Round(time.Millisecond), r.p99.Round(time.Millisecond), rss, r.work)
 }
 
 func fromLoadgen(r loadgen.Result, seconds float64) row {
@@ -72,41 +76,65 @@ func (b bench) frontEnd(dir string) time.Duration {
 }
 
 // newEngine loads the model in an engine with every backend of this build
-// and returns it with the process's resident memory once loaded.
-func (b bench) newEngine(id, dir string) (*engine.Engine, float64, error) {
+// and returns it with the loaded Whisper (for its counters) and the
+// process's resident memory once loaded.
+func (b bench) newEngine(id, dir string) (*engine.Engine, *whisper.Model, float64, error) {
 	cat, err := engine.LoadCatalog()
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	cfg := engine.DefaultConfig()
 	cfg.Models[id] = engine.ModelConfig{Dir: dir, Variant: b.variant, IntraOpThreads: b.threads}
-	eng, err := engine.New(cat, cfg, backends.All(cfg), nil)
+	all := backends.All(cfg)
+	loaded := &keepModel{Backend: all[whisper.Kind]}
+	all[whisper.Kind] = loaded
+	eng, err := engine.New(cat, cfg, all, nil)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
 	if _, err := eng.Run(context.Background(), id, engine.Input{Binary: b.wav[:44+2*16000]}); err != nil {
 		eng.Close()
-		return nil, 0, fmt.Errorf("loading: %w", err)
+		return nil, nil, 0, fmt.Errorf("loading: %w", err)
 	}
-	return eng, float64(procStatus("VmRSS")), nil
+	m, _ := loaded.model.(*whisper.Model)
+	return eng, m, float64(procStatus("VmRSS")), nil
+}
+
+// keepModel is the Whisper backend, keeping the model it loaded.
+type keepModel struct {
+	engine.Backend
+	model engine.Model
+}
+
+// Load implements engine.Backend.
+func (k *keepModel) Load(ctx context.Context, spec engine.ModelSpec) (engine.Model, error) {
+	m, err := k.Backend.Load(ctx, spec)
+	k.model = m
+	return m, err
 }
 
 // inProcess runs n streams of whole-audio requests through engine.Run;
 // requests are never cut off (loadgen.Drained). Whisper's defaults, or
-// with plain the decoding transformers.js's pipeline does: each window
-// greedy once (temperature 0, no fallback), without the previous window's
-// text as its prompt.
-func (b bench) inProcess(eng *engine.Engine, id, language string, n int, plain bool) row {
+// with plain the decoding transformers.js's pipeline does: fixed 30 s
+// windows without timestamps, each greedy once (temperature 0, no
+// fallback), without the previous window's text as its prompt.
+func (b bench) inProcess(eng *engine.Engine, m *whisper.Model, id, language string, n int, plain bool) row {
 	in := &engine.TranscriptionInput{Audio: b.wav, Language: language, ConditionOnPreviousText: true}
 	if plain {
-		in.ConditionOnPreviousText, in.Temperature = false, []float64{0}
+		in.ConditionOnPreviousText, in.Temperature, in.WithoutTimestamps = false, []float64{0}, true
 	}
+	encoded, rows, steps := m.EncodedWindows(), m.Stats().DecoderRows.Load(), m.Stats().Steps.Load()
 	r := loadgen.Drained(context.Background(), n, b.duration, func(ctx context.Context, _ int) (int, error) {
 		_, err := eng.Run(ctx, id, engine.Input{Value: in})
 		return 1, err
 	})
 	out := fromLoadgen(r, b.seconds)
 	out.rssMB = float64(procStatus("VmHWM")) / 1e6
+	// Drained's warm-up calls are counted too: one per stream.
+	if calls := float64(r.Requests + n); r.Requests > 0 {
+		encoded, rows, steps = m.EncodedWindows()-encoded, m.Stats().DecoderRows.Load()-rows, m.Stats().Steps.Load()-steps
+		out.work = fmt.Sprintf("%.1f windows, %.0f decoder rows in %.0f runs", float64(encoded)/calls, float64(rows)/calls, float64(steps)/calls)
+	}
 	return out
 }
 
@@ -148,6 +176,9 @@ type peerResult struct {
 	P50        float64 `json:"p50_ms"`
 	P99        float64 `json:"p99_ms"`
 	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	// Encoder and decoder runs per request, where the peer counts them.
+	EncoderRuns float64 `json:"encoder_runs_per_request"`
+	DecoderRuns float64 `json:"decoder_runs_per_request"`
 }
 
 func runNode(script string, args ...string) (row, error) {
@@ -165,7 +196,11 @@ func runNode(script string, args ...string) (row, error) {
 		return row{}, fmt.Errorf("%s printed %q", script, lines[len(lines)-1])
 	}
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
-	return row{throughput: p.AudioSPerS, requests: p.Requests, p50: ms(p.P50), p99: ms(p.P99), rssMB: p.PeakRSSMB}, nil
+	r := row{throughput: p.AudioSPerS, requests: p.Requests, p50: ms(p.P50), p99: ms(p.P99), rssMB: p.PeakRSSMB}
+	if p.EncoderRuns > 0 {
+		r.work = fmt.Sprintf("%.1f windows, %.0f decoder runs", p.EncoderRuns, p.DecoderRuns)
+	}
+	return r, nil
 }
 
 // transformersJS runs the transformers.js peer on the variant edgeinfer

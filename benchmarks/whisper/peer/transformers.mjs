@@ -35,9 +35,18 @@ const options = {
   ...(language ? { language, task: 'transcribe' } : {}),
 };
 const call = () => asr(audio, options);
+// Count the pipeline's encoder and decoder runs, to compare its work with
+// edgeinfer's (windows encoded, decoder steps).
+const runs = {};
+for (const [name, session] of Object.entries(asr.model.sessions)) {
+  const run = session.run.bind(session);
+  runs[name] = 0;
+  session.run = (...args) => { runs[name]++; return run(...args); };
+}
 
 const n = Number(streams);
 await Promise.all(Array.from({ length: n }, call)); // warm-up
+for (const name of Object.keys(runs)) runs[name] = 0;
 const latencies = [];
 const deadline = performance.now() + Number(seconds) * 1000;
 const start = performance.now();
@@ -57,5 +66,7 @@ console.log(JSON.stringify({
   p50_ms: pct(0.5),
   p99_ms: pct(0.99),
   peak_rss_mb: process.memoryUsage().rss / 1e6,
+  encoder_runs_per_request: (runs.model ?? 0) / latencies.length,
+  decoder_runs_per_request: (runs.decoder_model_merged ?? 0) / latencies.length,
 }));
 fs.rmSync(root, { recursive: true });
