@@ -2,6 +2,8 @@ package seq2seq
 
 import (
 	"fmt"
+	"runtime"
+	"sync"
 	"sync/atomic"
 
 	"github.com/edgeinfer/edgeinfer/engine/batch"
@@ -91,14 +93,22 @@ func (c *Cohort[Out]) Step() (map[int]Out, error) {
 		return nil, fmt.Errorf("seq2seq: %d rows of logits for %d sequences", len(logits), len(seqs))
 	}
 	sums := c.summarize(logits)
+	type advanced struct {
+		parents  []int
+		finished bool
+	}
+	next := make([]advanced, len(c.members))
+	c.eachMember(func(k, off int, m *cohortMember[Out]) {
+		next[k].parents, next[k].finished = m.search.Advance(logits[off:off+m.rows], sums[off:off+m.rows])
+	})
 	done := map[int]Out{}
 	var src []int
 	kept := c.members[:0]
 	regroup := false
 	off := 0
-	for _, m := range c.members {
+	for k, m := range c.members {
 		n := m.rows
-		parents, finished := m.search.Advance(logits[off:off+n], sums[off:off+n])
+		parents, finished := next[k].parents, next[k].finished
 		if finished {
 			done[m.index] = m.search.Result()
 		} else {
@@ -125,26 +135,66 @@ func (c *Cohort[Out]) Step() (map[int]Out, error) {
 	return done, nil
 }
 
+// eachMember calls f for every member (its index and first row) on up to
+// GOMAXPROCS goroutines: the members' logits work (rules, sampling over a
+// whole vocabulary per row) is independent, and the cores are otherwise
+// idle between ORT runs. A panic in f is raised again on the caller's
+// goroutine, where the Stepper's guard turns it into an error.
+func (c *Cohort[Out]) eachMember(f func(k, off int, m *cohortMember[Out])) {
+	offs := make([]int, len(c.members))
+	off := 0
+	for k, m := range c.members {
+		offs[k] = off
+		off += m.rows
+	}
+	workers := min(len(c.members), runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		for k, m := range c.members {
+			f(k, offs[k], m)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	var panicked atomic.Pointer[any]
+	for range workers {
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					panicked.CompareAndSwap(nil, &r)
+				}
+			}()
+			for k := int(next.Add(1) - 1); k < len(c.members); k = int(next.Add(1) - 1) {
+				f(k, offs[k], c.members[k])
+			}
+		})
+	}
+	wg.Wait()
+	if r := panicked.Load(); r != nil {
+		panic(*r)
+	}
+}
+
 // summarize lets processors edit their rows, then summarizes every row
 // with its member's candidate count.
 func (c *Cohort[Out]) summarize(logits [][]float32) []RowSummary {
-	k, uniform := 0, true
-	off := 0
-	for i, m := range c.members {
+	c.eachMember(func(_, off int, m *cohortMember[Out]) {
 		if p, ok := m.search.(LogitsProcessor); ok {
 			p.ProcessLogits(logits[off : off+m.rows])
 		}
+	})
+	k, uniform := 0, true
+	for i, m := range c.members {
 		if i > 0 && m.search.Candidates() != k {
 			uniform = false
 		}
 		k = m.search.Candidates()
-		off += m.rows
 	}
 	if uniform {
 		return SummarizeRows(logits, k)
 	}
 	sums := make([]RowSummary, 0, len(logits))
-	off = 0
+	off := 0
 	for _, m := range c.members {
 		sums = append(sums, SummarizeRows(logits[off:off+m.rows], m.search.Candidates())...)
 		off += m.rows

@@ -268,7 +268,10 @@ func (b *BeamSearch) addFinished(c candidate, genLen float64) {
 func (b *BeamSearch) Result() Hypothesis { return b.res }
 
 // sample draws a token from softmax(row / temperature): the inverse of
-// the cumulative distribution at one uniform draw, in float64.
+// the cumulative distribution at one uniform draw, in float64. Tokens
+// more than 40 nats below the best (after the temperature) weigh
+// nothing, as in Summarize; the weights are computed twice rather than
+// kept, since a vocabulary-sized buffer per row and step cost more.
 func sample(row []float32, sum RowSummary, temperature float64, rng *rand.Rand) int64 {
 	if len(sum.Top) == 0 {
 		return 0
@@ -276,15 +279,20 @@ func sample(row []float32, sum RowSummary, temperature float64, rng *rand.Rand) 
 	if math.IsInf(sum.Norm, -1) {
 		return int64(sum.Top[0])
 	}
-	m := float64(row[sum.Top[0]])
-	weights := make([]float64, len(row))
+	m, inv := float64(row[sum.Top[0]]), 1/temperature
+	weight := func(v float32) float64 {
+		if d := (float64(v) - m) * inv; d > -40 {
+			return expNonPositive(d)
+		}
+		return 0
+	}
 	total := 0.0
-	for i, v := range row {
-		weights[i] = math.Exp((float64(v) - m) / temperature)
-		total += weights[i]
+	for _, v := range row {
+		total += weight(v)
 	}
 	u := rng.Float64() * total
-	for i, w := range weights {
+	for i, v := range row {
+		w := weight(v)
 		if u < w {
 			return int64(i)
 		}
