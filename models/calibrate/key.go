@@ -13,7 +13,7 @@ import (
 
 // formatVersion changes when the probes or the table's meaning change, so
 // tables measured by an older edgeinfer are measured again.
-const formatVersion = 1
+const formatVersion = 2 // 2: a sweep ends after two slower shapes in a row, not one
 
 // Key is what a measurement depends on. A cached table is used only when
 // every field equals the current one (file digests by name and sha256).

@@ -69,14 +69,18 @@ type Sweeper struct {
 
 // Sweep measures shapes in order (growing batches) and returns the rows it
 // measured, the picked one marked; they are also added to the table. It
-// stops when a shape measures slower than the best before it twice (bigger
-// is no longer better), or before a shape predicted to end after share of
-// the remaining time; the first shape is always measured. An error of measure ends the sweep with it.
+// stops when two shapes in a row measure slower than the best before them
+// (bigger is no longer better; one dip, such as batch 2 measuring below
+// batch 1 on a quantized BERT, must not end the sweep before the batch
+// sizes that pay), or before a shape predicted to end after share of the
+// remaining time; the first shape is always measured. An error of measure
+// ends the sweep with it.
 func (s *Sweeper) Sweep(shapes []Shape, share float64, measure Measure) ([]Row, error) {
 	start := time.Now()
 	until := start.Add(time.Duration(share * float64(s.deadline.Sub(start))))
 	var rows []Row
 	best := 0.0
+	drops := 0             // shapes in a row slower than best
 	var took time.Duration // the last shape's measurement
 	for i, sh := range shapes {
 		// A measurement's cost grows with the batch: one predicted to end
@@ -101,9 +105,12 @@ func (s *Sweeper) Sweep(shapes []Shape, share float64, measure Measure) ([]Row, 
 		rows = append(rows, Row{Shape: sh, ItemsPerSec: rate})
 		s.log("calibrating", "shape", sh.String(), "items_per_sec", fmt.Sprintf("%.1f", rate))
 		if rate < best {
-			break
+			if drops++; drops == 2 {
+				break
+			}
+			continue
 		}
-		best = rate
+		best, drops = rate, 0
 	}
 	if i := Pick(rows); i >= 0 {
 		rows[i].Chosen = true
