@@ -16,12 +16,19 @@ import "github.com/edgeinfer/edgeinfer/engine/batch"
 // is the only way a window that starts while others decode can share
 // their calls; the longer parts' wait costs fewer calls than stepping
 // both all along (the same catch-up steps, then one call where there
-// were two).
+// were two). A part that has waited maxWait steps in a row takes the next
+// one anyway: newer parts that keep finishing before they catch up (short
+// clips arriving behind a long file) must not starve it, and the gap still
+// closes, at maxWait of every maxWait+1 steps.
 type Groups[Out any] struct {
 	parts   []batch.Cohort[Out]
 	indices [][]int
 	live    []bool // per part: some item still decoding
+	waited  []int  // per part: steps in a row it waited for a shorter one
 }
+
+// maxWait bounds how many steps in a row a part waits for shorter ones.
+const maxWait = 4
 
 // joiner is a part that can take over another part's items: a *Cohort
 // whose state is a Joiner (Len -1 otherwise).
@@ -40,12 +47,13 @@ func NewGroups[Out any](parts []batch.Cohort[Out], indices [][]int) *Groups[Out]
 	for g := range live {
 		live[g] = len(indices[g]) > 0
 	}
-	return &Groups[Out]{parts: parts, indices: indices, live: live}
+	return &Groups[Out]{parts: parts, indices: indices, live: live, waited: make([]int, len(parts))}
 }
 
 // Step implements batch.Cohort: every live part takes a step, except
-// joiners that have decoded more positions than the shortest live joiner;
-// then parts of equal length join.
+// joiners that have decoded more positions than the shortest live joiner
+// and have waited fewer than maxWait steps; then parts of equal length
+// join.
 func (g *Groups[Out]) Step() (map[int]Out, error) {
 	shortest := -1
 	for p, part := range g.parts {
@@ -58,9 +66,11 @@ func (g *Groups[Out]) Step() (map[int]Out, error) {
 		if !g.live[p] {
 			continue
 		}
-		if j, ok := part.(joiner[Out]); ok && j.Len() > shortest && shortest >= 0 {
+		if j, ok := part.(joiner[Out]); ok && j.Len() > shortest && shortest >= 0 && g.waited[p] < maxWait {
+			g.waited[p]++
 			continue
 		}
+		g.waited[p] = 0
 		outs, err := part.Step()
 		if err != nil {
 			return nil, err
@@ -85,11 +95,11 @@ func (g *Groups[Out]) prune() {
 			part.Close()
 			continue
 		}
-		g.parts[k], g.indices[k], g.live[k] = part, g.indices[p], true
+		g.parts[k], g.indices[k], g.live[k], g.waited[k] = part, g.indices[p], true, g.waited[p]
 		k++
 	}
 	clear(g.parts[k:])
-	g.parts, g.indices, g.live = g.parts[:k], g.indices[:k], g.live[:k]
+	g.parts, g.indices, g.live, g.waited = g.parts[:k], g.indices[:k], g.live[:k], g.waited[:k]
 }
 
 // joinEqual joins each live joiner into the first earlier live one of the
@@ -109,6 +119,7 @@ func (g *Groups[Out]) joinEqual() {
 			g.parts = append(g.parts[:q], g.parts[q+1:]...)
 			g.indices = append(g.indices[:q], g.indices[q+1:]...)
 			g.live = append(g.live[:q], g.live[q+1:]...)
+			g.waited = append(g.waited[:q], g.waited[q+1:]...)
 			q--
 			break
 		}
@@ -133,8 +144,9 @@ func (g *Groups[Out]) Merge(other batch.Cohort[Out], offset int) bool {
 		g.parts = append(g.parts, part)
 		g.indices = append(g.indices, idx)
 		g.live = append(g.live, o.live[p])
+		g.waited = append(g.waited, 0)
 	}
-	o.parts, o.indices, o.live = nil, nil, nil
+	o.parts, o.indices, o.live, o.waited = nil, nil, nil, nil
 	return true
 }
 

@@ -128,3 +128,34 @@ func TestGroupsCatchUpAndJoin(t *testing.T) {
 		t.Errorf("outputs %v, want %v; a stepped %d times", got, want, a.steps)
 	}
 }
+
+// A part waits for shorter ones at most maxWait steps in a row: newer
+// parts that keep finishing before they catch up (short clips behind a
+// long file) do not starve it.
+func TestGroupsDoNotStarveALongPart(t *testing.T) {
+	long := &joinable{countdown: countdown{left: []int{1000}}}
+	g := NewGroups[int]([]batch.Cohort[int]{long}, [][]int{{0}})
+	for range 10 {
+		if _, err := g.Step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	items := 1
+	for range 20 {
+		// A short part that finishes in two steps, far behind the long one.
+		if !g.Merge(NewGroups[int]([]batch.Cohort[int]{&joinable{countdown: countdown{left: []int{2}}}}, [][]int{{0}}), items) {
+			t.Fatal("Merge refused a Groups")
+		}
+		items++
+		for range 2 {
+			if _, err := g.Step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// 40 steps of the Groups: at least one in every maxWait+1 (5) is the
+	// long part's.
+	if long.steps < 10+40/5 {
+		t.Errorf("the long part took %d steps, want at least %d (maxWait %d)", long.steps, 10+40/5, maxWait)
+	}
+}
