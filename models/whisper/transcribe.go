@@ -331,7 +331,9 @@ func needsFallback(d decoded, o options) bool {
 }
 
 // job builds a window's decoder prompt and rules: [<|startofprev|> prev…]
-// <|startoftranscript|> [<|lang|> <|task|>] [prefix…], timestamps on.
+// <|startoftranscript|> [<|lang|> <|task|>] [<|notimestamps|>] [prefix…],
+// the timestamp rules on unless o.withoutTimestamps puts <|notimestamps|>
+// in.
 func (t *transcriber) job(window *audioWindow, prev []int64, prefix, lang string, temp float64, o options) (*windowJob, error) {
 	v := t.vocab
 	half := t.maxTarget / 2
