@@ -123,13 +123,16 @@ func open(spec engine.ModelSpec, files seq2seq.Files, recompute bool) (*Model, e
 			return nil, fmt.Errorf("generation_config.json: alignment head %v is outside %d layers × %d heads", h, m.dec.Layers, m.dec.Heads)
 		}
 	}
-	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU()), func(*windowJob) int { return m.positions }, m.startCohort)
+	m.sched = batch.NewStepper(schedulerConfig(spec, m.enc.OnGPU(), m.dec.DModel), func(*windowJob) int { return m.positions }, m.startCohort)
 	return m, nil
 }
 
 // schedulerConfig applies the model config over the defaults for the
-// device: max_batch_size bounds the windows decoding at once.
-func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.StepperConfig {
+// device: max_batch_size bounds the windows decoding at once; on the CPU
+// one encoder run takes at most cpuEncoderWindows(dModel) of them (newer
+// windows join the running ones' decoder calls whatever encoder run they
+// came from).
+func schedulerConfig(spec engine.ModelSpec, onGPU bool, dModel int) batch.StepperConfig {
 	size := defaultMaxBatchSize
 	if onGPU {
 		size = gpuMaxBatchSize
@@ -141,5 +144,19 @@ func schedulerConfig(spec engine.ModelSpec, onGPU bool) batch.StepperConfig {
 	}.ForModel(spec)}
 	cfg.MaxBatchTokens = max(cfg.MaxBatchTokens, windowPositions)
 	cfg.MaxLiveItems = cfg.MaxBatchSize
+	if !onGPU {
+		cfg.MaxBatchSize = min(cfg.MaxBatchSize, cpuEncoderWindows(dModel))
+		cfg.MaxBatchTokens = min(cfg.MaxBatchTokens, cfg.MaxBatchSize*windowPositions)
+	}
 	return cfg
+}
+
+// cpuEncoderWindows is how many windows one encoder run takes on the CPU:
+// 8 for tiny's 384-wide encoder, fewer as it widens (2 for large's 1280).
+// Batching buys a wide encoder little on a CPU, whose cores its matrices
+// already fill (turbo at 8 streams: no faster than one), and costs ONNX
+// Runtime's arena every window's attention scores (heads × 1500² floats a
+// layer, 180 MB a window for large: 9.2 GB peak RSS at 8 streams).
+func cpuEncoderWindows(dModel int) int {
+	return max(1, min(defaultMaxBatchSize, defaultMaxBatchSize*384/max(dModel, 1)))
 }

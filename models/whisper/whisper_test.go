@@ -658,3 +658,20 @@ func TestJoinedWindowsDecodeAsAlone(t *testing.T) {
 		t.Errorf("%d rows in %d decoder steps after the merge: the windows never joined (tokens %d and %d)", rows, steps, len(alone[0].tokens), len(alone[1].tokens))
 	}
 }
+
+// On the CPU a wide encoder runs fewer windows at once than decode
+// together; on a GPU both are max_batch_size.
+func TestEncoderWindowsPerRun(t *testing.T) {
+	spec := engine.ModelSpec{Entry: entry(t, synth.WhisperLargeV3TurboID)}
+	for _, c := range []struct {
+		gpu              bool
+		dModel           int
+		perRun, decoding int
+	}{{false, 384, 8, 8}, {false, 1280, 2, 8}, {false, 1 << 20, 1, 8}, {true, 1280, gpuMaxBatchSize, gpuMaxBatchSize}} {
+		cfg := schedulerConfig(spec, c.gpu, c.dModel)
+		if cfg.MaxBatchSize != c.perRun || cfg.MaxLiveItems != c.decoding || cfg.MaxBatchTokens != c.perRun*windowPositions {
+			t.Errorf("gpu %v, d_model %d: %d windows per encoder run (%d positions), %d decoding; want %d and %d",
+				c.gpu, c.dModel, cfg.MaxBatchSize, cfg.MaxBatchTokens, cfg.MaxLiveItems, c.perRun, c.decoding)
+		}
+	}
+}
