@@ -69,17 +69,15 @@ func (m *Model) startCohort(jobs []*windowJob) (batch.Cohort[windowResult], erro
 // windows no earlier job encoded.
 func (m *Model) encode(jobs []*windowJob) (seq2seq.EncoderRows, error) {
 	width, stride := m.mels*m.frames, m.positions*m.dec.DModel
-	var fresh []*audioWindow
-	seen := map[*audioWindow]bool{}
+	var fresh []*audioWindow // a request has one job of a window queued at a time
 	for _, j := range jobs {
 		w := j.window
-		if w.states != nil || seen[w] {
+		if w.states != nil {
 			continue
 		}
 		if len(w.features) != width {
 			return seq2seq.EncoderRows{}, fmt.Errorf("whisper: a window has %d features, want %d", len(w.features), width)
 		}
-		seen[w] = true
 		fresh = append(fresh, w)
 	}
 	var states []float32

@@ -134,7 +134,7 @@ func (t *transcriber) run(ctx context.Context, samples []float32, o options) (*t
 		if err != nil {
 			return nil, err
 		}
-		if skip := o.noSpeech != nil && res.noSpeechProb > *o.noSpeech; skip && (o.logProb == nil || res.avgLogprob <= *o.logProb) {
+		if silent(res, o) {
 			seek += size
 			continue
 		}
@@ -223,7 +223,7 @@ func (t *transcriber) runIndependent(ctx context.Context, samples []float32, o o
 		if err != nil {
 			return err
 		}
-		if skip := o.noSpeech != nil && res.noSpeechProb > *o.noSpeech; skip && (o.logProb == nil || res.avgLogprob <= *o.logProb) {
+		if silent(res, o) {
 			return nil
 		}
 		segs, _ := t.segments(res, seek, size, true)
@@ -318,6 +318,13 @@ func (t *transcriber) decodeWithFallback(ctx context.Context, window *audioWindo
 		}
 	}
 	return d, nil
+}
+
+// silent says a window is skipped as silence, as transcribe() does: its
+// no_speech probability is over the threshold and its average
+// log-probability not above the log-probability threshold.
+func silent(d decoded, o options) bool {
+	return o.noSpeech != nil && d.noSpeechProb > *o.noSpeech && (o.logProb == nil || d.avgLogprob <= *o.logProb)
 }
 
 // needsFallback applies decode_with_fallback's checks.
