@@ -49,7 +49,8 @@ func main() {
 	variant := flag.String("variant", "fp32", "fp32 or int8")
 	threads := flag.Int("threads", runtime.NumCPU(), "ONNX Runtime intra-op threads, for every configuration")
 	concurrency := flag.Int("concurrency", 64, "concurrent one-text callers")
-	duration := flag.Duration("duration", 15*time.Second, "measured time per configuration")
+	duration := flag.Duration("duration", 15*time.Second, "measured time per configuration (the limit and the 64-caller rows: in all, split into --rounds)")
+	rounds := flag.Int("rounds", 3, "interleaved rounds of the limit, in-process and HTTP rows")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured warm-up per configuration")
 	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci` in benchmarks/embeddings/peer)")
 	ollama := flag.Bool("ollama", true, "run the Ollama peer (/api/embed on the GGUF of the same weights; fp32 only)")
@@ -66,38 +67,61 @@ func main() {
 	fmt.Printf("# Embeddings benchmark: %s (%s), %d threads, %d callers, %s per run\n\n", filepath.Base(*dir), *variant, *threads, *concurrency, *duration)
 	fmt.Printf("machine: %s, %d CPUs (%s); ONNX Runtime %s\n\n", machine.CPUModel(), runtime.NumCPU(), machine.Flags(), ort.ExpectedVersion())
 
-	limit, bestBatch := rawORT(*dir, *variant, *threads, texts, *warmup, *duration)
+	lim := openLimit(*dir, *variant, *threads, texts)
+	defer lim.close()
+	sweepBest, bestBatch := lim.sweep(*warmup, *duration)
 	eng := newEngine(*dir, *variant, *threads)
 	defer eng.Close()
 	fmt.Printf("edgeinfer's batch sizes: %s\n\n", calibrate.Summary(eng.Config().Paths().Home, model, "cpu"))
 	pk := newPicker(*concurrency)
-	inproc := loadgen.ClosedLoop(ctx, *concurrency, *warmup, *duration, func(ctx context.Context, w int) (int, error) {
+	embed := func(ctx context.Context, w int) (int, error) {
 		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[pk.pick(w)%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
 		return 1, err
-	})
+	}
+	hs := serveHTTP(eng, texts, *concurrency)
+	defer hs.close()
+	loadgen.Drained(ctx, *concurrency, *warmup, embed)
+	loadgen.Drained(ctx, *concurrency, *warmup, hs.call)
+	// The limit and both engine rows alternate in rounds, so each ratio
+	// compares the same few minutes of this machine; the engine rows drain
+	// their calls, so no batch a round started runs into the next.
+	per := *duration / time.Duration(max(*rounds, 1))
+	var inRounds, httpRounds []loadgen.Result
+	rates := bench.Interleave(*rounds,
+		func() float64 { return lim.rate(bestBatch, per) },
+		func() float64 {
+			r := loadgen.Drained(ctx, *concurrency, per, embed)
+			inRounds = append(inRounds, r)
+			return r.ItemsPerSecond()
+		},
+		func() float64 {
+			r := loadgen.Drained(ctx, *concurrency, per, hs.call)
+			httpRounds = append(httpRounds, r)
+			return r.ItemsPerSecond()
+		})
+	inproc, overHTTP := loadgen.Merge(inRounds...), loadgen.Merge(httpRounds...)
+	limit := bench.Mean(rates[0])
+	inRatio, httpRatio := bench.RatioOf(rates[1], rates[0]), bench.RatioOf(rates[2], rates[0])
 	batchSize, padding, err := bench.BatchStats(eng, model)
 	check(err)
-	single := loadgen.ClosedLoop(ctx, 1, time.Second, *duration/2, func(ctx context.Context, w int) (int, error) {
-		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[pk.pick(w)%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
-		return 1, err
-	})
+	single := loadgen.ClosedLoop(ctx, 1, time.Second, *duration/2, embed)
 	half := loadgen.OpenLoop(ctx, inproc.RequestsPerSecond()/2, *duration, func(ctx context.Context, w int) (int, error) {
 		_, err := eng.Run(ctx, model, engine.Input{Value: &engine.EmbeddingsInput{Text: []string{texts[w%len(texts)]}, Pooling: "mean", TruncateInputs: true}})
 		return 1, err
 	})
-	overHTTP := httpRun(ctx, eng, texts, *concurrency, *warmup, *duration)
 
 	fmt.Println("| configuration | texts/s | vs limit | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|---|")
-	fmt.Printf("| (1) raw ONNX Runtime, best offline batch (%d, length-sorted, whole passes over %d texts) | %.1f | 1.00 | | | |\n", bestBatch, limitSample, limit)
-	row := func(name string, r loadgen.Result) {
-		fmt.Printf("| %s | %.1f | %.2f | %s | %s | %d |\n", name, r.ItemsPerSecond(), r.ItemsPerSecond()/limit,
+	fmt.Printf("| (1) raw ONNX Runtime, batch %d of length-sorted texts (the sweep's best), whole passes over %d texts | %.1f | 1.00 | | | |\n", bestBatch, limitSample, limit)
+	row := func(name string, r loadgen.Result, vs string) {
+		fmt.Printf("| %s | %.1f | %s | %s | %s | %d |\n", name, r.ItemsPerSecond(), vs,
 			r.Percentile(0.5).Round(time.Microsecond*100), r.Percentile(0.99).Round(time.Microsecond*100), r.Errors)
 	}
-	row(fmt.Sprintf("(2) edgeinfer in-process, %d callers", *concurrency), inproc)
-	row(fmt.Sprintf("(3) edgeinfer over HTTP, %d callers", *concurrency), overHTTP)
-	row("single caller (unloaded latency)", single)
-	row(fmt.Sprintf("open loop at half of (2)'s peak (%.0f req/s)", inproc.RequestsPerSecond()/2), half)
+	vs := func(r loadgen.Result) string { return fmt.Sprintf("%.2f", r.ItemsPerSecond()/limit) }
+	row(fmt.Sprintf("(2) edgeinfer in-process, %d callers", *concurrency), inproc, inRatio.String())
+	row(fmt.Sprintf("(3) edgeinfer over HTTP, %d callers", *concurrency), overHTTP, httpRatio.String())
+	row("single caller (unloaded latency)", single, vs(single))
+	row(fmt.Sprintf("open loop at half of (2)'s peak (%.0f req/s)", inproc.RequestsPerSecond()/2), half, vs(half))
 	if *peer {
 		p, err := runPeer(*dir, *variant, *threads, *concurrency, *duration, texts)
 		if err != nil {
@@ -109,7 +133,14 @@ func main() {
 			fmt.Printf("\n(3) / (4) = %.2fx\n", overHTTP.ItemsPerSecond()/p.TextsPerS)
 		}
 	}
-	fmt.Printf("\nedgeinfer batches under (2): mean size %.1f, mean padding ratio %.3f\n", batchSize, padding)
+	fmt.Printf("\n(1)–(3) ran in %d interleaved rounds of %s each (in that order); (2) and (3) vs limit are pooled over the rounds, with the range of the rounds' own ratios. The sweep (batches 1–64, %s each) measured %.1f texts/s at its best.\n\n",
+		max(*rounds, 1), per, *duration/4, sweepBest)
+	fmt.Println("| round | (1) raw | (2) in-process | (3) HTTP | (2) / (1) | (3) / (1) |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for i := range rates[0] {
+		fmt.Printf("| %d | %.1f | %.1f | %.1f | %.2f | %.2f |\n", i+1, rates[0][i], rates[1][i], rates[2][i], rates[1][i]/rates[0][i], rates[2][i]/rates[0][i])
+	}
+	fmt.Printf("\nedgeinfer batches under (2) and (3): mean size %.1f, mean padding ratio %.3f\n", batchSize, padding)
 	fmt.Printf("p99 at half load / single-request p50: %.2fx\n", float64(half.Percentile(0.99))/float64(single.Percentile(0.5)))
 	for _, r := range []loadgen.Result{inproc, overHTTP, single, half} {
 		if r.FirstErr != nil {
@@ -117,7 +148,7 @@ func main() {
 		}
 	}
 	if *ollama {
-		ollamaSection(ctx, cmp.Or(*ollamaDir, filepath.Join(*dir, synth.BGEOllamaDir)), *variant, eng, overHTTP, texts, *threads, *concurrency, *warmup, *duration)
+		ollamaSection(ctx, cmp.Or(*ollamaDir, filepath.Join(*dir, synth.BGEOllamaDir)), *variant, hs, overHTTP, texts, *threads, *concurrency, *warmup, *duration)
 	}
 }
 
@@ -149,47 +180,64 @@ func weightsFile(variant string) string {
 // for every length of the corpus, few enough for whole passes.
 const limitSample = 256
 
-// rawORT is the limit: an evenly spaced sample of the corpus,
-// pre-tokenized and sorted by length (the least padding any batcher can
-// reach), cut into batches of each size and run straight through the
-// session in whole passes, so every figure covers the corpus's length mix.
-// (Timing a window of batches instead measured only the shortest texts
-// when a window held a few batches: 70 texts/s against 26 for a pass.)
-func rawORT(dir, variant string, threads int, texts []string, warmup, d time.Duration) (best float64, bestBatch int) {
+// limit is the raw ONNX Runtime limit: an evenly spaced sample of the
+// corpus, pre-tokenized and sorted by length (the least padding any batcher
+// can reach), cut into batches and run straight through a session in whole
+// passes, so every figure covers the corpus's length mix. (Timing a window
+// of batches instead measured only the shortest texts when a window held a
+// few batches: 70 texts/s against 26 for a pass.)
+type limit struct {
+	sess   *ort.Session
+	seqs   [][]int64
+	hidden int
+}
+
+func openLimit(dir, variant string, threads int, texts []string) *limit {
 	tok, err := tokenize.LoadBERT(filepath.Join(dir, "tokenizer.json"))
 	check(err)
-	var seqs [][]int64
-	for i := 0; i < len(texts) && len(seqs) < limitSample; i += max(1, len(texts)/limitSample) {
+	l := &limit{}
+	for i := 0; i < len(texts) && len(l.seqs) < limitSample; i += max(1, len(texts)/limitSample) {
 		ids, _, _, err := tok.Encode(texts[i], 512)
 		check(err)
-		seqs = append(seqs, ids)
+		l.seqs = append(l.seqs, ids)
 	}
-	slices.SortFunc(seqs, func(a, b []int64) int { return len(a) - len(b) })
-	sess, err := ort.Open(filepath.Join(dir, weightsFile(variant)), ort.Options{IntraOpThreads: threads})
+	slices.SortFunc(l.seqs, func(a, b []int64) int { return len(a) - len(b) })
+	l.sess, err = ort.Open(filepath.Join(dir, weightsFile(variant)), ort.Options{IntraOpThreads: threads})
 	check(err)
-	defer sess.Close()
 	var cfg struct {
 		HiddenSize int `json:"hidden_size"`
 	}
 	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
 	check(err)
 	check(json.Unmarshal(raw, &cfg))
-	pass := func(bs int) {
-		for i := 0; i < len(seqs); i += bs {
-			runRaw(sess, seqs[i:min(i+bs, len(seqs))], cfg.HiddenSize)
+	l.hidden = cfg.HiddenSize
+	return l
+}
+
+func (l *limit) close() { l.sess.Close() }
+
+// rate runs whole passes at batch size bs for at least d and returns the
+// texts per second.
+func (l *limit) rate(bs int, d time.Duration) float64 {
+	passes, start := 0, time.Now()
+	for passes == 0 || time.Since(start) < d {
+		for i := 0; i < len(l.seqs); i += bs {
+			runRaw(l.sess, l.seqs[i:min(i+bs, len(l.seqs))], l.hidden)
 		}
+		passes++
 	}
+	return float64(passes*len(l.seqs)) / time.Since(start).Seconds()
+}
+
+// sweep warms the session up and measures batch sizes 1 to 64 for a
+// quarter of d each; it returns the best and its batch size.
+func (l *limit) sweep(warmup, d time.Duration) (best float64, bestBatch int) {
 	warmed := time.Now()
 	for time.Since(warmed) < warmup {
-		runRaw(sess, seqs[len(seqs)/2:len(seqs)/2+8], cfg.HiddenSize)
+		runRaw(l.sess, l.seqs[len(l.seqs)/2:len(l.seqs)/2+8], l.hidden)
 	}
 	for _, bs := range []int{1, 4, 8, 16, 32, 64} {
-		passes, start := 0, time.Now()
-		for passes == 0 || time.Since(start) < d/4 {
-			pass(bs)
-			passes++
-		}
-		if rate := float64(passes*len(seqs)) / time.Since(start).Seconds(); rate > best {
+		if rate := l.rate(bs, d/4); rate > best {
 			best, bestBatch = rate, bs
 		}
 	}
@@ -236,31 +284,47 @@ func newEngine(dir, variant string, threads int) *engine.Engine {
 	return eng
 }
 
-func httpRun(ctx context.Context, eng *engine.Engine, texts []string, concurrency int, warmup, d time.Duration) loadgen.Result {
+// httpServer serves the engine on a loopback port; call posts one text of
+// the corpus as a Workers AI request.
+type httpServer struct {
+	srv    *http.Server
+	url    string
+	client *http.Client
+	pk     *picker
+	texts  []string
+}
+
+func serveHTTP(eng *engine.Engine, texts []string, concurrency int) *httpServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
-	srv := &http.Server{Handler: httpapi.New(eng, httpapi.Options{}).Handler()}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/client/v4/accounts/bench/ai/run/" + model
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
-	pk := newPicker(concurrency)
-	return loadgen.ClosedLoop(ctx, concurrency, warmup, d, func(ctx context.Context, w int) (int, error) {
-		body, _ := json.Marshal(map[string]string{"text": texts[pk.pick(w)%len(texts)]})
-		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
-		res, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer res.Body.Close()
-		if _, err := io.Copy(io.Discard, res.Body); err != nil {
-			return 0, err
-		}
-		if res.StatusCode != 200 {
-			return 0, fmt.Errorf("HTTP %d", res.StatusCode)
-		}
-		return 1, nil
-	})
+	hs := &httpServer{
+		srv:    &http.Server{Handler: httpapi.New(eng, httpapi.Options{}).Handler()},
+		url:    "http://" + ln.Addr().String() + "/client/v4/accounts/bench/ai/run/" + model,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}},
+		pk:     newPicker(concurrency),
+		texts:  texts,
+	}
+	go hs.srv.Serve(ln)
+	return hs
+}
+
+func (hs *httpServer) close() { hs.srv.Close() }
+
+func (hs *httpServer) call(ctx context.Context, w int) (int, error) {
+	body, _ := json.Marshal(map[string]string{"text": hs.texts[hs.pk.pick(w)%len(hs.texts)]})
+	req, _ := http.NewRequestWithContext(ctx, "POST", hs.url, bytes.NewReader(body))
+	res, err := hs.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if _, err := io.Copy(io.Discard, res.Body); err != nil {
+		return 0, err
+	}
+	if res.StatusCode != 200 {
+		return 0, fmt.Errorf("HTTP %d", res.StatusCode)
+	}
+	return 1, nil
 }
 
 type peerResult struct {

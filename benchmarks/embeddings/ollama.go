@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
-	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/home"
 	"github.com/edgeinfer/edgeinfer/models/llm/ollamaserver"
 	"github.com/edgeinfer/edgeinfer/models/synth"
@@ -35,7 +34,7 @@ type ollamaRun struct {
 // over HTTP at 1 caller for the same comparison (overHTTP is its run at
 // concurrency callers), and prints a table; only for the fp32 variant. A missing server binary or
 // GGUF is reported in the table, not fatal: the rest of the report stands.
-func ollamaSection(ctx context.Context, ggufDir, variant string, eng *engine.Engine, overHTTP loadgen.Result, texts []string, threads, concurrency int, warmup, d time.Duration) {
+func ollamaSection(ctx context.Context, ggufDir, variant string, hs *httpServer, overHTTP loadgen.Result, texts []string, threads, concurrency int, warmup, d time.Duration) {
 	fmt.Printf("\n## Ollama peer\n\n")
 	if variant != "fp32" {
 		fmt.Println("Run with --variant fp32: the peer's GGUF holds the fp32 weights.")
@@ -49,7 +48,7 @@ func ollamaSection(ctx context.Context, ggufDir, variant string, eng *engine.Eng
 		fmt.Printf("| Ollama /api/embed | failed: %v | | | |\n", err)
 		return
 	}
-	single := httpRun(ctx, eng, texts, 1, warmup, d/2)
+	single := loadgen.ClosedLoop(ctx, 1, warmup, d/2, hs.call)
 	row := func(name string, r loadgen.Result) {
 		fmt.Printf("| %s | %.1f | %s | %s | %d |\n", name, r.ItemsPerSecond(),
 			r.Percentile(0.5).Round(time.Microsecond*100), r.Percentile(0.99).Round(time.Microsecond*100), r.Errors)

@@ -158,3 +158,21 @@ func Drained(ctx context.Context, concurrency int, d time.Duration, call Call) R
 	rec.res.Elapsed = time.Since(start)
 	return rec.res
 }
+
+// Merge sums results measured one after another (rounds of the same
+// configuration): requests, items and elapsed time add up, the latencies
+// are pooled, and the first error is the earliest result's.
+func Merge(results ...Result) Result {
+	var m Result
+	for _, r := range results {
+		m.Requests += r.Requests
+		m.Items += r.Items
+		m.Errors += r.Errors
+		m.Elapsed += r.Elapsed
+		m.latencies = append(m.latencies, r.latencies...)
+		if m.FirstErr == nil {
+			m.FirstErr = r.FirstErr
+		}
+	}
+	return m
+}

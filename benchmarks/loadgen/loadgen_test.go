@@ -68,3 +68,16 @@ func TestDrainedFinishesEveryCall(t *testing.T) {
 		t.Fatalf("elapsed %v: the calls in hand at the deadline were not waited for", res.Elapsed)
 	}
 }
+
+func TestMergeAddsRounds(t *testing.T) {
+	boom := errors.New("boom")
+	a := Result{Requests: 3, Items: 6, Elapsed: time.Second, latencies: []time.Duration{1, 2, 3}}
+	b := Result{Requests: 2, Items: 2, Errors: 1, FirstErr: boom, Elapsed: time.Second, latencies: []time.Duration{10}}
+	m := Merge(a, b)
+	if m.Requests != 5 || m.Items != 8 || m.Errors != 1 || m.FirstErr != boom || m.Elapsed != 2*time.Second {
+		t.Fatalf("Merge = %+v", m)
+	}
+	if m.ItemsPerSecond() != 4 || m.Percentile(1) != 10 || m.Percentile(0) != 1 {
+		t.Fatalf("merged rate %v, latencies %v", m.ItemsPerSecond(), m.latencies)
+	}
+}
