@@ -85,7 +85,7 @@ func main() {
 	// The limit and both engine rows alternate in rounds, so each ratio
 	// compares the same few minutes of this machine; the engine rows drain
 	// their calls, so no batch a round started runs into the next.
-	per := *duration / time.Duration(max(*rounds, 1))
+	per := (*duration / time.Duration(max(*rounds, 1))).Round(time.Millisecond)
 	var inRounds, httpRounds []loadgen.Result
 	rates := bench.Interleave(*rounds,
 		func() float64 { return lim.rate(bestBatch, per) },

@@ -33,8 +33,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -62,10 +62,12 @@ func main() {
 	clients := flag.Int("clients", 32, "concurrent HTTP clients (and the peer's calls in flight)")
 	maxBatch := flag.Int("max-batch", 0, "edgeinfer's max_batch_size (0: measured at load, see `edgeinfer calibrate`)")
 	queueDelay := flag.Duration("max-queue-delay", 0, "edgeinfer's max_queue_delay")
-	duration := flag.Duration("duration", 20*time.Second, "measured time per configuration")
+	duration := flag.Duration("duration", 20*time.Second, "measured time per configuration (the limit and edgeinfer over HTTP: in all, split into --rounds)")
+	rounds := flag.Int("rounds", 3, "interleaved rounds of the limit and edgeinfer over HTTP")
 	warmup := flag.Duration("warmup", 3*time.Second, "unmeasured warm-up per configuration")
 	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in compat/imageprep-parity)")
 	dctScaling := flag.Bool("jpeg-dct-scaling", false, "decode JPEGs with DCT scaling (edgeinfer's jpeg_dct_scaling, and the preprocessing table)")
+	cpuProfile := flag.String("cpuprofile", "", "write a Go CPU profile of the first round's HTTP run to this file")
 	synthesize := flag.Bool("synth", false, "generate the full synthetic model into --dir first if it has no model file")
 	flag.Parse()
 
@@ -96,11 +98,10 @@ func main() {
 	if cpus := runtime.NumCPU(); cpus > 1 {
 		perBatch = append(perBatch, rawORT(*dir, 1, cpus, []int{4, 8, 16}, tensors, *warmup, *duration)...)
 	}
-	var limit float64
 	var best batchRate
 	for _, b := range perBatch {
-		if b.rate > limit {
-			limit, best = b.rate, b
+		if b.rate > best.rate {
+			best = b
 		}
 	}
 	eng := newEngine(engine.ModelConfig{Dir: *dir, IntraOpThreads: *intraOp, MaxBatchSize: *maxBatch,
@@ -108,38 +109,104 @@ func main() {
 	defer eng.Close()
 	check(eng.Load(context.Background(), model)) // calibration, if any, before the clock starts
 	fmt.Printf("edgeinfer's batch sizes: %s\n\n", calibrate.Summary(eng.Config().Paths().Home, model, "cpu"))
-	overHTTP, httpCPU := httpRun(eng, corpus, *clients, *warmup, *duration)
+
+	// The raw limit at its best configuration and edgeinfer over HTTP
+	// alternate in rounds, so their ratio compares the same stretch of
+	// this machine's time; the HTTP rounds drain their calls.
+	sess, err := ort.Open(filepath.Join(*dir, "onnx/model.onnx"), ort.Options{IntraOpThreads: best.threads})
+	check(err)
+	defer sess.Close()
+	hs := serveHTTP(eng, corpus, *clients)
+	defer hs.close()
+	loadgen.Drained(context.Background(), *clients, *warmup, hs.call)
+	per := (*duration / time.Duration(max(*rounds, 1))).Round(time.Millisecond)
+	var httpRounds []loadgen.Result
+	var httpCPU time.Duration
+	phases := []func() float64{
+		func() float64 { return rawRate(sess, best.batch, best.streams, tensors, per) },
+		func() float64 {
+			if *cpuProfile != "" && len(httpRounds) == 0 {
+				f, err := os.Create(*cpuProfile)
+				check(err)
+				check(pprof.StartCPUProfile(f))
+			}
+			cpu0 := processCPU()
+			r := loadgen.Drained(context.Background(), *clients, per, hs.call)
+			httpCPU += processCPU() - cpu0
+			if *cpuProfile != "" && len(httpRounds) == 0 {
+				pprof.StopCPUProfile()
+			}
+			httpRounds = append(httpRounds, r)
+			return r.ItemsPerSecond()
+		},
+	}
+	var peers []peerResult
+	var peerErr error
+	if *peer {
+		files := paths(*corpusDir, corpus)
+		phases = append(phases, func() float64 {
+			if peerErr != nil {
+				return 0
+			}
+			var p peerResult
+			if p, peerErr = runPeer(*dir, *threads, *clients, per, files); peerErr != nil {
+				return 0
+			}
+			peers = append(peers, p)
+			return p.ImagesPerS
+		})
+	}
+	rates := bench.Interleave(*rounds, phases...)
+	overHTTP := loadgen.Merge(httpRounds...)
+	httpCPU /= time.Duration(max(1, overHTTP.Items))
+	limit := bench.Mean(rates[0])
+	ratio := bench.RatioOf(rates[1], rates[0])
 
 	fmt.Println("| configuration | images/s | vs limit | p50 | p99 | errors |")
 	fmt.Println("|---|---|---|---|---|---|")
 	for _, b := range perBatch {
-		fmt.Printf("| raw ONNX Runtime, preprocessed tensors, %s | %.1f | %.2f | | | |\n", b, b.rate, b.rate/limit)
+		fmt.Printf("| sweep: raw ONNX Runtime, preprocessed tensors, %s | %.1f | | | | |\n", b, b.rate)
 	}
-	fmt.Printf("| edgeinfer over HTTP, JPEG bytes → top 5, %d clients, max_batch_size %d, intra_op_threads %d | %.1f | %.2f | %s | %s | %d |\n",
-		*clients, *maxBatch, *intraOp, overHTTP.ItemsPerSecond(), overHTTP.ItemsPerSecond()/limit,
+	fmt.Printf("| **limit**: raw ONNX Runtime, %s (the sweep's best), in the rounds | %.1f | 1.00 | | | |\n", best, limit)
+	fmt.Printf("| edgeinfer over HTTP, JPEG bytes → top 5, %d clients, max_batch_size %d, intra_op_threads %d | %.1f | %s | %s | %s | %d |\n",
+		*clients, *maxBatch, *intraOp, overHTTP.ItemsPerSecond(), ratio,
 		overHTTP.Percentile(0.5).Round(time.Millisecond), overHTTP.Percentile(0.99).Round(time.Millisecond), overHTTP.Errors)
 	if overHTTP.FirstErr != nil {
 		fmt.Printf("\nfirst error: %v\n", overHTTP.FirstErr)
 	}
 	var p peerResult
-	if *peer {
-		p, err = runPeer(*dir, *threads, *clients, *duration, paths(*corpusDir, corpus))
-		if err != nil {
-			fmt.Printf("| transformers.js peer | failed: %v | | | | |\n", err)
-		} else {
-			fmt.Printf("| transformers.js pipeline, one image per call, %d concurrent | %.1f | %.2f | %.0fms | %.0fms | |\n",
-				*clients, p.ImagesPerS, p.ImagesPerS/limit, p.P50, p.P99)
-			fmt.Printf("| transformers.js pipeline, batched calls of %d | %.1f | %.2f | | | |\n", *clients, p.BatchedPerS, p.BatchedPerS/limit)
+	if *peer && peerErr != nil {
+		fmt.Printf("| transformers.js peer | failed: %v | | | | |\n", peerErr)
+	} else if *peer {
+		for _, r := range peers {
+			p.ImagesPerS += r.ImagesPerS / float64(len(peers))
+			p.BatchedPerS += r.BatchedPerS / float64(len(peers))
+			p.P50 += r.P50 / float64(len(peers))
+			p.P99 = max(p.P99, r.P99)
 		}
+		fmt.Printf("| transformers.js pipeline, one image per call, %d concurrent, in the rounds (p50: the rounds' mean; p99: their highest) | %.1f | %s | %.0fms | %.0fms | |\n",
+			*clients, p.ImagesPerS, bench.RatioOf(rates[2], rates[0]), p.P50, p.P99)
+		fmt.Printf("| transformers.js pipeline, batched calls of %d, after each round's per-call run | %.1f | %.2f | | | |\n", *clients, p.BatchedPerS, p.BatchedPerS/limit)
 	}
 	fmt.Println()
-	fmt.Printf("- edgeinfer over HTTP / raw ORT at its best (%s): **%.2f** (target ≥ 0.85)\n", best, overHTTP.ItemsPerSecond()/limit)
+	fmt.Printf("The limit, edgeinfer over HTTP and the transformers.js peer ran in %d interleaved rounds of %s each, in that order; vs limit is pooled over the rounds, with the range of the rounds' own ratios:\n\n", max(*rounds, 1), per)
+	fmt.Println("| round | raw limit | edgeinfer over HTTP | HTTP / limit | transformers.js per call | HTTP / transformers.js |")
+	fmt.Println("|---|---|---|---|---|---|")
+	for i := range rates[0] {
+		peerRate, vsPeer := "", ""
+		if len(rates) > 2 && rates[2][i] > 0 {
+			peerRate, vsPeer = fmt.Sprintf("%.1f", rates[2][i]), fmt.Sprintf("%.2fx", rates[1][i]/rates[2][i])
+		}
+		fmt.Printf("| %d | %.1f | %.1f | %.2f | %s | %s |\n", i+1, rates[0][i], rates[1][i], rates[1][i]/rates[0][i], peerRate, vsPeer)
+	}
+	fmt.Println()
+	fmt.Printf("- edgeinfer over HTTP / raw ORT at its best (%s): **%s** (target ≥ 0.85)\n", best, ratio)
 	if p.ImagesPerS > 0 {
-		fmt.Printf("- edgeinfer over HTTP / transformers.js per-call pipeline: **%.2fx** (target ≥ 1.5x); / its batched calls: %.2fx\n",
-			overHTTP.ItemsPerSecond()/p.ImagesPerS, overHTTP.ItemsPerSecond()/p.BatchedPerS)
+		fmt.Printf("- edgeinfer over HTTP / transformers.js per-call pipeline: **%.2fx** (target ≥ 1.5x; pooled over the rounds, each round %s); / its batched calls: %.2fx\n",
+			bench.RatioOf(rates[1], rates[2]).Pooled, ratioRange(bench.RatioOf(rates[1], rates[2])), overHTTP.ItemsPerSecond()/p.BatchedPerS)
 	}
 	fmt.Printf("- batches under HTTP load: %s\n", batchSizes(eng))
-	fmt.Printf("- CPU per image over HTTP (process, warm-up included): %.1f ms, of which preprocessing %.1f ms (%.0f%%, the corpus's mean on one core) and the rest %.1f ms (inference, HTTP, the in-process load generator)\n",
+	fmt.Printf("- CPU per image over HTTP (process, the rounds): %.1f ms, of which preprocessing %.1f ms (%.0f%%, the corpus's mean on one core) and the rest %.1f ms (inference, HTTP, the in-process load generator)\n",
 		ms(httpCPU), ms(prepCPU), 100*float64(prepCPU)/float64(httpCPU), ms(httpCPU-prepCPU))
 }
 
@@ -191,6 +258,8 @@ func preprocessCost(corpus []photo, proc *imageprep.Processor) ([][]float32, tim
 	return tensors, allCPU / time.Duration(reps*len(corpus))
 }
 
+func ratioRange(r bench.Ratio) string { return fmt.Sprintf("%.2fx–%.2fx", r.Min, r.Max) }
+
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 type batchRate struct {
@@ -211,22 +280,25 @@ func rawORT(dir string, threads, streams int, batches []int, tensors [][]float32
 	defer sess.Close()
 	var all []batchRate
 	for _, bs := range batches {
-		run := func(limit time.Duration) float64 {
-			counts := make(chan int, streams)
-			start := time.Now()
-			for s := range streams {
-				go func() { counts <- rawStream(sess, bs, s, tensors, start, limit) }()
-			}
-			n := 0
-			for range streams {
-				n += <-counts
-			}
-			return float64(n) / time.Since(start).Seconds()
-		}
-		run(warmup / 2)
-		all = append(all, batchRate{batch: bs, threads: threads, streams: streams, rate: run(d / 2)})
+		rawRate(sess, bs, streams, tensors, warmup/2)
+		all = append(all, batchRate{batch: bs, threads: threads, streams: streams, rate: rawRate(sess, bs, streams, tensors, d/2)})
 	}
 	return all
+}
+
+// rawRate runs batches of bs from streams goroutines at once for d and
+// returns the images per second.
+func rawRate(sess *ort.Session, bs, streams int, tensors [][]float32, d time.Duration) float64 {
+	counts := make(chan int, streams)
+	start := time.Now()
+	for s := range streams {
+		go func() { counts <- rawStream(sess, bs, s, tensors, start, d) }()
+	}
+	n := 0
+	for range streams {
+		n += <-counts
+	}
+	return float64(n) / time.Since(start).Seconds()
 }
 
 // rawStream runs batches of bs until limit has passed since start and
@@ -275,50 +347,59 @@ func newEngine(mc engine.ModelConfig) *engine.Engine {
 	return eng
 }
 
-// httpRun serves the engine on a loopback port and posts the corpus's JPEG
-// bytes as raw bodies from concurrent clients. It returns the load's
-// result and the process's CPU time per answered image, warm-up included.
-func httpRun(eng *engine.Engine, corpus []photo, clients int, warmup, d time.Duration) (loadgen.Result, time.Duration) {
+// httpServer serves the engine on a loopback port; call posts one JPEG of
+// the corpus as a raw body and checks the top 5 that comes back.
+type httpServer struct {
+	srv    *http.Server
+	url    string
+	client *http.Client
+	corpus []photo
+	next   []int
+}
+
+func serveHTTP(eng *engine.Engine, corpus []photo, clients int) *httpServer {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	check(err)
-	srv := &http.Server{Handler: httpapi.New(eng, httpapi.Options{}).Handler()}
-	go srv.Serve(ln)
-	defer srv.Close()
-	url := "http://" + ln.Addr().String() + "/client/v4/accounts/bench/ai/run/" + model
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
-	next := make([]int, clients)
-	for w := range next {
-		next[w] = w * 7 // each client starts at a different image
+	hs := &httpServer{
+		srv:    &http.Server{Handler: httpapi.New(eng, httpapi.Options{}).Handler()},
+		url:    "http://" + ln.Addr().String() + "/client/v4/accounts/bench/ai/run/" + model,
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}},
+		corpus: corpus,
+		next:   make([]int, clients),
 	}
-	var answered atomic.Int64
-	cpu0 := processCPU()
-	res := loadgen.ClosedLoop(context.Background(), clients, warmup, d, func(ctx context.Context, w int) (int, error) {
-		img := corpus[next[w]%len(corpus)]
-		next[w]++
-		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(img.data))
-		req.Header.Set("Content-Type", "image/jpeg")
-		res, err := client.Do(req)
-		if err != nil {
-			return 0, err
-		}
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body)
-		if err != nil {
-			return 0, err
-		}
-		if res.StatusCode != 200 {
-			return 0, fmt.Errorf("HTTP %d: %s", res.StatusCode, body)
-		}
-		var out struct {
-			Result []engine.Classification `json:"result"`
-		}
-		if err := json.Unmarshal(body, &out); err != nil || len(out.Result) != 5 {
-			return 0, fmt.Errorf("unexpected reply %s", body)
-		}
-		answered.Add(1)
-		return 1, nil
-	})
-	return res, (processCPU() - cpu0) / time.Duration(max(1, answered.Load()))
+	for w := range hs.next {
+		hs.next[w] = w * 7 // each client starts at a different image
+	}
+	go hs.srv.Serve(ln)
+	return hs
+}
+
+func (hs *httpServer) close() { hs.srv.Close() }
+
+func (hs *httpServer) call(ctx context.Context, w int) (int, error) {
+	img := hs.corpus[hs.next[w]%len(hs.corpus)]
+	hs.next[w]++
+	req, _ := http.NewRequestWithContext(ctx, "POST", hs.url, bytes.NewReader(img.data))
+	req.Header.Set("Content-Type", "image/jpeg")
+	res, err := hs.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		return 0, err
+	}
+	if res.StatusCode != 200 {
+		return 0, fmt.Errorf("HTTP %d: %s", res.StatusCode, body)
+	}
+	var out struct {
+		Result []engine.Classification `json:"result"`
+	}
+	if err := json.Unmarshal(body, &out); err != nil || len(out.Result) != 5 {
+		return 0, fmt.Errorf("unexpected reply %s", body)
+	}
+	return 1, nil
 }
 
 // batchSizes summarises the engine's batch-size histogram.
