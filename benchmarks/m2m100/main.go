@@ -18,10 +18,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/edgeinfer/edgeinfer/benchmarks/bench"
 	"github.com/edgeinfer/edgeinfer/benchmarks/corpus"
 	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
 	"github.com/edgeinfer/edgeinfer/engine"
@@ -42,6 +44,8 @@ func main() {
 	duration := flag.Duration("duration", 30*time.Second, "time per configuration during which requests start; the last ones finish after it")
 	peer := flag.Bool("peer", true, "run the transformers.js peer (needs `npm ci --ignore-scripts` in benchmarks/m2m100/peer)")
 	flag.StringVar(&variant, "variant", "", "weight variant for edgeinfer and the peer: fp32 or int8 (default: the catalog's CPU default)")
+	cpuProfile := flag.String("cpuprofile", "", "write a Go CPU profile of the first one-caller greedy round (model load included) to this file")
+	rounds := flag.Int("rounds", 3, "interleaved rounds of the one-caller greedy rows of edgeinfer and transformers.js (--duration in all)")
 	variants := flag.Int("compare-variants", 0, "instead of the benchmark, compare the int8 files with the fp32 ones on this many sentences: first-step logits, greedy outputs, one caller's tokens/s")
 	flag.Parse()
 
@@ -56,7 +60,46 @@ func main() {
 	fmt.Println("| configuration | generated tokens/s | requests | tokens/request | rows per decoder step | p50 | p99 |")
 	fmt.Println("|---|---|---|---|---|---|---|")
 
-	results := map[string]result{}
+	var pv *peerView
+	var peerErr error
+	if *peer {
+		if pv, peerErr = newPeerView(*dir, texts); peerErr == nil {
+			defer pv.close()
+		}
+	}
+	// One caller, greedy, edgeinfer and transformers.js alternate in rounds
+	// so their ratio (issue #21's closest target) compares the same
+	// stretch of this machine's time.
+	per := (*duration / time.Duration(max(*rounds, 1))).Round(time.Millisecond)
+	var greedyRounds []result
+	var peerRounds []peerResult
+	phases := []func() float64{func() float64 {
+		if *cpuProfile != "" && len(greedyRounds) == 0 {
+			f, err := os.Create(*cpuProfile)
+			check(err)
+			check(pprof.StartCPUProfile(f))
+			defer pprof.StopCPUProfile()
+		}
+		r := measure(*dir, *threads, *tokens, 1, 1, false, texts, per)
+		greedyRounds = append(greedyRounds, r)
+		return r.tokensPerS()
+	}}
+	if pv != nil {
+		phases = append(phases, func() float64 {
+			if peerErr != nil {
+				return 0
+			}
+			var p peerResult
+			if p, peerErr = pv.run(*threads, 1, *tokens, per); peerErr != nil {
+				return 0
+			}
+			peerRounds = append(peerRounds, p)
+			return p.TokensPerS
+		})
+	}
+	rates := bench.Interleave(*rounds, phases...)
+
+	results := map[string]result{"1/1": mergeResults(greedyRounds)}
 	for _, beams := range []int{1, 5} {
 		callers := []int{1, 8, 16} // 16: issue #21's many-caller target against transformers.js
 		if beams > 1 {
@@ -64,8 +107,13 @@ func main() {
 		}
 		for _, conc := range callers {
 			name := fmt.Sprintf("edgeinfer, %s, %d concurrent", searchName(beams), conc)
+			key := fmt.Sprintf("%d/%d", beams, conc)
+			if key == "1/1" {
+				results[key].row(name + fmt.Sprintf(", in %d rounds with the peer's", len(greedyRounds)))
+				continue
+			}
 			r := measure(*dir, *threads, *tokens, beams, conc, false, texts, *duration)
-			results[fmt.Sprintf("%d/%d", beams, conc)] = r
+			results[key] = r
 			r.row(name)
 		}
 	}
@@ -73,11 +121,19 @@ func main() {
 	noCache := measure(*dir, *threads, *tokens, 1, 1, true, texts, time.Second)
 	noCache.row("edgeinfer, greedy, 1 concurrent, no key/value cache (recompute every step)")
 
-	var peers map[int]peerResult
+	peers := map[int]peerResult{}
 	if *peer {
-		var err error
-		if peers, err = runPeers(*dir, *threads, *tokens, *duration, texts); err != nil {
-			fmt.Printf("| transformers.js peer | failed: %v | | | | | |\n", err)
+		if len(peerRounds) > 0 {
+			peers[1] = mergePeers(peerRounds)
+		}
+		for _, conc := range []int{8, 16, -8} {
+			if peerErr != nil {
+				break
+			}
+			peers[conc], peerErr = pv.run(*threads, conc, *tokens, *duration)
+		}
+		if peerErr != nil {
+			fmt.Printf("| transformers.js peer | failed: %v | | | | | |\n", peerErr)
 		}
 		for _, conc := range []int{1, 8, 16} {
 			if p, ok := peers[conc]; ok {
@@ -88,6 +144,13 @@ func main() {
 		if p, ok := peers[-8]; ok {
 			fmt.Printf("| transformers.js, one batched call of 8 texts, greedy | %.1f | %d | %.1f | | | |\n", p.TokensPerS, p.Requests, p.TokensPerRequest)
 		}
+	}
+	if len(rates) > 1 && len(peerRounds) == len(greedyRounds) {
+		fmt.Printf("\nGreedy with one caller, edgeinfer and transformers.js in %d interleaved rounds of %s each (tokens/s): ", len(greedyRounds), per)
+		for i := range rates[0] {
+			fmt.Printf("round %d %.1f vs %.1f (%.2fx); ", i+1, rates[0][i], rates[1][i], rates[0][i]/rates[1][i])
+		}
+		fmt.Println("the 1-concurrent rows above pool them.")
 	}
 
 	fmt.Println("\n## Against the targets")
@@ -141,6 +204,38 @@ type result struct {
 	latencies        []time.Duration
 	rowsPerStep      float64
 	err              error
+}
+
+// mergeResults sums rounds of one configuration measured one after another.
+func mergeResults(rounds []result) result {
+	var m result
+	for _, r := range rounds {
+		m.tokens += r.tokens
+		m.requests += r.requests
+		m.elapsed += r.elapsed
+		m.latencies = append(m.latencies, r.latencies...)
+		m.rowsPerStep += r.rowsPerStep / float64(len(rounds))
+		if m.err == nil {
+			m.err = r.err
+		}
+	}
+	return m
+}
+
+// mergePeers pools the peer's rounds: rates and per-request tokens by
+// their requests, p50 as the rounds' mean and p99 as their highest.
+func mergePeers(rounds []peerResult) peerResult {
+	var m peerResult
+	var tokens float64
+	for _, r := range rounds {
+		m.TokensPerS += r.TokensPerS / float64(len(rounds))
+		m.Requests += r.Requests
+		tokens += r.TokensPerRequest * float64(r.Requests)
+		m.P50 += r.P50 / float64(len(rounds))
+		m.P99 = max(m.P99, r.P99)
+	}
+	m.TokensPerRequest = tokens / float64(max(m.Requests, 1))
+	return m
 }
 
 func (r result) tokensPerS() float64 { return float64(r.tokens) / r.elapsed.Seconds() }

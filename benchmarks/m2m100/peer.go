@@ -24,53 +24,57 @@ type peerResult struct {
 	P99              float64 `json:"p99_ms"`
 }
 
-// runPeers runs the transformers.js translation pipeline greedy with 1, 8
-// and 16 concurrent calls on the same weight variant, and one batched call of 8 texts (key -8), over a
-// view of the model directory that adds the tokenizer.json transformers.js
-// needs.
-func runPeers(dir string, threads, tokens int, d time.Duration, texts []string) (map[int]peerResult, error) {
+// peerView is a view of the model directory that adds the tokenizer.json
+// transformers.js needs, with the benchmark's texts, for peer/run.mjs.
+type peerView struct{ dir, texts string }
+
+func newPeerView(dir string, texts []string) (*peerView, error) {
 	view, err := os.MkdirTemp("", "m2m100-peer-")
 	if err != nil {
 		return nil, err
 	}
-	defer os.RemoveAll(view)
+	pv := &peerView{dir: view, texts: filepath.Join(view, "texts.json")}
 	for _, f := range []string{"config.json", "generation_config.json", "tokenizer_config.json", "special_tokens_map.json", "onnx"} {
 		abs, err := filepath.Abs(filepath.Join(dir, f))
+		if err == nil {
+			err = os.Symlink(abs, filepath.Join(view, f))
+		}
 		if err != nil {
-			return nil, err
-		}
-		if err := os.Symlink(abs, filepath.Join(view, f)); err != nil {
+			pv.close()
 			return nil, err
 		}
 	}
-	if err := writeTokenizerJSON(dir, filepath.Join(view, "tokenizer.json")); err != nil {
-		return nil, err
-	}
-	list := filepath.Join(view, "texts.json")
 	raw, _ := json.Marshal(texts)
-	if err := os.WriteFile(list, raw, 0o644); err != nil {
+	if err := writeTokenizerJSON(dir, filepath.Join(view, "tokenizer.json")); err != nil {
+		pv.close()
 		return nil, err
 	}
-	out := map[int]peerResult{}
+	if err := os.WriteFile(pv.texts, raw, 0o644); err != nil {
+		pv.close()
+		return nil, err
+	}
+	return pv, nil
+}
+
+func (pv *peerView) close() { os.RemoveAll(pv.dir) }
+
+// run runs the transformers.js translation pipeline greedy on the served
+// weight variant with conc concurrent calls for d, or one batched call of
+// -conc texts at a time when conc is negative.
+func (pv *peerView) run(threads, conc, tokens int, d time.Duration) (peerResult, error) {
 	// transformers.js names the int8 files' dtype q8 (suffix _quantized).
 	dtype := map[string]string{"fp32": "fp32", "int8": "q8"}[servedVariant()]
-	for _, conc := range []int{1, 8, 16, -8} {
-		cmd := exec.Command("node", "run.mjs", view, fmt.Sprint(threads), fmt.Sprint(conc), fmt.Sprint(int(d.Seconds())),
-			fmt.Sprint(tokens), strings.Join(targets, ","), list, dtype)
-		cmd.Dir = filepath.Join("benchmarks", "m2m100", "peer")
-		cmd.Stderr = os.Stderr
-		stdout, err := cmd.Output()
-		if err != nil {
-			return out, err
-		}
-		var p peerResult
-		lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
-		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &p); err != nil {
-			return out, err
-		}
-		out[conc] = p
+	cmd := exec.Command("node", "run.mjs", pv.dir, fmt.Sprint(threads), fmt.Sprint(conc), fmt.Sprint(max(1, int(d.Seconds()))),
+		fmt.Sprint(tokens), strings.Join(targets, ","), pv.texts, dtype)
+	cmd.Dir = filepath.Join("benchmarks", "m2m100", "peer")
+	cmd.Stderr = os.Stderr
+	stdout, err := cmd.Output()
+	if err != nil {
+		return peerResult{}, err
 	}
-	return out, nil
+	var p peerResult
+	lines := strings.Split(strings.TrimSpace(string(stdout)), "\n")
+	return p, json.Unmarshal([]byte(lines[len(lines)-1]), &p)
 }
 
 // writeTokenizerJSON converts the model's sentencepiece.bpe.model and
