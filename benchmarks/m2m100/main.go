@@ -268,6 +268,13 @@ func measure(dir string, threads, tokens, beams, conc int, recompute bool, texts
 	entry, _ := cat.Lookup(model)
 	spec := engine.ModelSpec{Entry: entry, Paths: home.Resolve(engine.DefaultHome(), os.Getenv),
 		Config: engine.ModelConfig{Dir: dir, Variant: variant, IntraOpThreads: threads, NumBeams: beams, MaxLength: tokens + 1}}
+	if recompute {
+		// One caller needs no batch sizes, and the cache-less decoder's
+		// files would replace the served model's calibration cache, which
+		// the next run would then measure again.
+		off := false
+		spec.Config.Calibrate = &off
+	}
 	loaded, err := m2m100.Backend{Recompute: recompute}.Load(context.Background(), spec)
 	check(err)
 	m := loaded.(*m2m100.Model)
