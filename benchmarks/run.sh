@@ -103,4 +103,5 @@ if want charts; then
 	run bench-charts bin/edgeinfer bench @cf/baai/bge-base-en-v1.5 --concurrency 1,4,16,64 --duration "$DURATION" --warmup 3s --out "$out/charts"
 	printf '\n![throughput](%s/charts/throughput.png)\n![latency](%s/charts/latency.png)\n' "$day" "$day" >>"$report"
 fi
+printf '\n---\nbenchmarks/run.sh took %d min (ONLY="%s", DURATION=%s).\n' $((SECONDS / 60)) "$ONLY" "$DURATION" >>"$report"
 echo "wrote $report" >&2
