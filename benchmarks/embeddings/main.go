@@ -180,22 +180,22 @@ func weightsFile(variant string) string {
 // for every length of the corpus, few enough for whole passes.
 const limitSample = 256
 
-// limit is the raw ONNX Runtime limit: an evenly spaced sample of the
+// rawLimit is the raw ONNX Runtime limit: an evenly spaced sample of the
 // corpus, pre-tokenized and sorted by length (the least padding any batcher
 // can reach), cut into batches and run straight through a session in whole
 // passes, so every figure covers the corpus's length mix. (Timing a window
 // of batches instead measured only the shortest texts when a window held a
 // few batches: 70 texts/s against 26 for a pass.)
-type limit struct {
+type rawLimit struct {
 	sess   *ort.Session
 	seqs   [][]int64
 	hidden int
 }
 
-func openLimit(dir, variant string, threads int, texts []string) *limit {
+func openLimit(dir, variant string, threads int, texts []string) *rawLimit {
 	tok, err := tokenize.LoadBERT(filepath.Join(dir, "tokenizer.json"))
 	check(err)
-	l := &limit{}
+	l := &rawLimit{}
 	for i := 0; i < len(texts) && len(l.seqs) < limitSample; i += max(1, len(texts)/limitSample) {
 		ids, _, _, err := tok.Encode(texts[i], 512)
 		check(err)
@@ -214,11 +214,11 @@ func openLimit(dir, variant string, threads int, texts []string) *limit {
 	return l
 }
 
-func (l *limit) close() { l.sess.Close() }
+func (l *rawLimit) close() { l.sess.Close() }
 
 // rate runs whole passes at batch size bs for at least d and returns the
 // texts per second.
-func (l *limit) rate(bs int, d time.Duration) float64 {
+func (l *rawLimit) rate(bs int, d time.Duration) float64 {
 	passes, start := 0, time.Now()
 	for passes == 0 || time.Since(start) < d {
 		for i := 0; i < len(l.seqs); i += bs {
@@ -231,7 +231,7 @@ func (l *limit) rate(bs int, d time.Duration) float64 {
 
 // sweep warms the session up and measures batch sizes 1 to 64 for a
 // quarter of d each; it returns the best and its batch size.
-func (l *limit) sweep(warmup, d time.Duration) (best float64, bestBatch int) {
+func (l *rawLimit) sweep(warmup, d time.Duration) (best float64, bestBatch int) {
 	warmed := time.Now()
 	for time.Since(warmed) < warmup {
 		runRaw(l.sess, l.seqs[len(l.seqs)/2:len(l.seqs)/2+8], l.hidden)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgeinfer/edgeinfer/benchmarks/loadgen"
+	"github.com/edgeinfer/edgeinfer/benchmarks/machine"
 	"github.com/edgeinfer/edgeinfer/engine"
 	"github.com/edgeinfer/edgeinfer/engine/backends"
 	"github.com/edgeinfer/edgeinfer/engine/httpapi"
@@ -210,9 +211,20 @@ func (b bench) transformersJS(dir, language string, n int) (row, error) {
 	return runNode("transformers.mjs", dir, b.samples, fmt.Sprint(b.threads), fmt.Sprint(n), fmt.Sprint(int(b.duration.Seconds())), dtype, language)
 }
 
+// whisperCpp runs the whisper.cpp peer with n streams. Each stream is a
+// worker with its own context: the ggml weights, and while it loads, the
+// file read into a JS buffer, about twice the file per stream. Streams that
+// do not fit in the available memory are not started: turbo at 8 streams
+// (25 GB) was killed by the kernel's OOM killer on a 23 GiB machine.
 func (b bench) whisperCpp(ggml, language string, n int) (row, error) {
 	if language == "" {
 		language = "en"
+	}
+	if info, err := os.Stat(ggml); err == nil {
+		need, avail := 2*info.Size()*int64(n), machine.MemAvailable()
+		if avail > 0 && need > avail {
+			return row{}, fmt.Errorf("not run: %d streams of a %.1f GB ggml file need about %.1f GB, %.1f GB available", n, float64(info.Size())/1e9, float64(need)/1e9, float64(avail)/1e9)
+		}
 	}
 	return runNode("whispercpp.mjs", ggml, b.samples, fmt.Sprint(b.threads), fmt.Sprint(n), fmt.Sprint(int(b.duration.Seconds())), language)
 }
