@@ -5,6 +5,7 @@ import (
 	"context"
 	"image/jpeg"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -108,5 +109,49 @@ func TestTranscriptionsLongerThanTheWindowAreCounted(t *testing.T) {
 	}
 	if p := points[0]; p.Requests < 2 || p.Errors != 0 || p.ItemsPerSec <= 0 {
 		t.Fatalf("long transcriptions were not counted: %+v", p)
+	}
+}
+
+// lazyTarget loads its model on the first call, as the engine does: the
+// load goes on when that call's context ends, later calls wait for it, and
+// a call that waited reports waitedItems items instead of its request's.
+type lazyTarget struct {
+	once   sync.Once
+	loaded chan struct{}
+	load   time.Duration
+}
+
+const waitedItems = 1000
+
+func (l *lazyTarget) Call(ctx context.Context, _ string, req Request, _ bool) (Outcome, error) {
+	l.once.Do(func() { time.AfterFunc(l.load, func() { close(l.loaded) }) })
+	items := req.Items
+	select {
+	case <-l.loaded:
+	default:
+		items = waitedItems
+	}
+	select {
+	case <-l.loaded:
+		return Outcome{Items: items}, nil
+	case <-ctx.Done():
+		return Outcome{}, ctx.Err()
+	}
+}
+
+func (*lazyTarget) Metrics(context.Context) (map[string]*dto.MetricFamily, error) {
+	return map[string]*dto.MetricFamily{}, nil
+}
+
+// A model load longer than the warm-up stays out of the measured window.
+func TestModelLoadIsNotMeasured(t *testing.T) {
+	lt := &lazyTarget{loaded: make(chan struct{}), load: 150 * time.Millisecond}
+	w := Workload{Model: "@cf/baai/bge-base-en-v1.5", Requests: []Request{{Items: 1}}}
+	points, err := Run(context.Background(), lt, []Workload{w}, Options{Concurrency: []int{1}, Warmup: 10 * time.Millisecond, Duration: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := points[0]; p.Requests == 0 || p.ItemsPerSec != p.RequestsPerSec {
+		t.Fatalf("a call that waited for the model load was measured: %d requests, %.1f items/s against %.1f requests/s", p.Requests, p.ItemsPerSec, p.RequestsPerSec)
 	}
 }
