@@ -130,7 +130,10 @@ func main() {
 			if peerErr != nil {
 				break
 			}
-			peers[conc], peerErr = pv.run(*threads, conc, *tokens, *duration)
+			var p peerResult
+			if p, peerErr = pv.run(*threads, conc, *tokens, *duration); peerErr == nil {
+				peers[conc] = p
+			}
 		}
 		if peerErr != nil {
 			fmt.Printf("| transformers.js peer | failed: %v | | | | | |\n", peerErr)
