@@ -9,13 +9,11 @@
 package main
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -312,17 +310,8 @@ func (hs *httpServer) close() { hs.srv.Close() }
 
 func (hs *httpServer) call(ctx context.Context, w int) (int, error) {
 	body, _ := json.Marshal(map[string]string{"text": hs.texts[hs.pk.pick(w)%len(hs.texts)]})
-	req, _ := http.NewRequestWithContext(ctx, "POST", hs.url, bytes.NewReader(body))
-	res, err := hs.client.Do(req)
-	if err != nil {
+	if _, err := loadgen.Post(ctx, hs.client, hs.url, "application/json", body); err != nil {
 		return 0, err
-	}
-	defer res.Body.Close()
-	if _, err := io.Copy(io.Discard, res.Body); err != nil {
-		return 0, err
-	}
-	if res.StatusCode != 200 {
-		return 0, fmt.Errorf("HTTP %d", res.StatusCode)
 	}
 	return 1, nil
 }

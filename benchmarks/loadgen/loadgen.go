@@ -4,8 +4,12 @@
 package loadgen
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"slices"
 	"sync"
 	"time"
@@ -175,4 +179,28 @@ func Merge(results ...Result) Result {
 		}
 	}
 	return m
+}
+
+// Post sends body to url as contentType and returns the response body of a
+// 200, else an error with the status and the start of the body. The
+// harnesses' HTTP calls post with it.
+func Post(ctx context.Context, client *http.Client, url, contentType string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	res, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	out, err := io.ReadAll(res.Body)
+	if err != nil {
+		return nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("HTTP %d: %.200s", res.StatusCode, out)
+	}
+	return out, nil
 }

@@ -3,6 +3,10 @@ package loadgen
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,5 +83,23 @@ func TestMergeAddsRounds(t *testing.T) {
 	}
 	if m.ItemsPerSecond() != 4 || m.Percentile(1) != 10 || m.Percentile(0) != 1 {
 		t.Fatalf("merged rate %v, latencies %v", m.ItemsPerSecond(), m.latencies)
+	}
+}
+
+func TestPostReturnsTheBodyOrTheStatus(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Content-Type") != "image/jpeg" {
+			w.WriteHeader(http.StatusUnsupportedMediaType)
+		}
+		body, _ := io.ReadAll(r.Body)
+		w.Write(append([]byte("got "), body...))
+	}))
+	defer srv.Close()
+	out, err := Post(context.Background(), srv.Client(), srv.URL, "image/jpeg", []byte("jpeg"))
+	if err != nil || string(out) != "got jpeg" {
+		t.Fatalf("Post = %q, %v", out, err)
+	}
+	if _, err := Post(context.Background(), srv.Client(), srv.URL, "text/plain", []byte("x")); err == nil || !strings.Contains(err.Error(), "HTTP 415: got x") {
+		t.Fatalf("a 415 gave %v, want an error with the status and body", err)
 	}
 }

@@ -21,12 +21,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"net"
 	"net/http"
@@ -379,19 +377,9 @@ func (hs *httpServer) close() { hs.srv.Close() }
 func (hs *httpServer) call(ctx context.Context, w int) (int, error) {
 	img := hs.corpus[hs.next[w]%len(hs.corpus)]
 	hs.next[w]++
-	req, _ := http.NewRequestWithContext(ctx, "POST", hs.url, bytes.NewReader(img.data))
-	req.Header.Set("Content-Type", "image/jpeg")
-	res, err := hs.client.Do(req)
+	body, err := loadgen.Post(ctx, hs.client, hs.url, "image/jpeg", img.data)
 	if err != nil {
 		return 0, err
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return 0, err
-	}
-	if res.StatusCode != 200 {
-		return 0, fmt.Errorf("HTTP %d: %s", res.StatusCode, body)
 	}
 	var out struct {
 		Result []engine.Classification `json:"result"`

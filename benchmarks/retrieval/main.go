@@ -10,12 +10,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"log"
 	"math/rand/v2"
 	"net"
@@ -307,17 +305,8 @@ func httpRun(ctx context.Context, eng *engine.Engine, model string, requests []r
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency}}
 	return loadgen.Drained(ctx, concurrency, d, func(ctx context.Context, _ int) (int, error) {
 		r := requests[rand.IntN(len(requests))]
-		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(r.body))
-		res, err := client.Do(req)
-		if err != nil {
+		if _, err := loadgen.Post(ctx, client, url, "application/json", r.body); err != nil {
 			return 0, err
-		}
-		defer res.Body.Close()
-		if _, err := io.Copy(io.Discard, res.Body); err != nil {
-			return 0, err
-		}
-		if res.StatusCode != 200 {
-			return 0, fmt.Errorf("HTTP %d", res.StatusCode)
 		}
 		return r.items, nil
 	})

@@ -151,19 +151,8 @@ func (b bench) overHTTP(eng *engine.Engine, id string, n int) row {
 	url := "http://" + ln.Addr().String() + "/client/v4/accounts/bench/ai/run/" + id
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
 	r := loadgen.Drained(context.Background(), n, b.duration, func(ctx context.Context, _ int) (int, error) {
-		req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(b.wav))
-		req.Header.Set("Content-Type", "application/octet-stream")
-		res, err := client.Do(req)
-		if err != nil {
+		if _, err := loadgen.Post(ctx, client, url, "application/octet-stream", b.wav); err != nil {
 			return 0, err
-		}
-		defer res.Body.Close()
-		body, err := io.ReadAll(res.Body)
-		if err != nil {
-			return 0, err
-		}
-		if res.StatusCode != 200 {
-			return 0, fmt.Errorf("HTTP %d: %.200s", res.StatusCode, body)
 		}
 		return 1, nil
 	})
